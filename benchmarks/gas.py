@@ -1,0 +1,116 @@
+"""Gas benchmark: receipt gasUsed of each user-facing operation on Anvil (ape-foundry), deterministic.
+
+    make bench   →  benchmarks/results/gas.json  ({operation: gasUsed}) and gas.md (table with references)
+
+Every measured transaction runs 12 s after the previous one (so it pays a real `drip`, as on mainnet), and the
+collateral's engine-wide totals are already non-zero (another user deposited first), as in a live market.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from ape import chain, networks, project
+
+from plimsoll.sdk.config import load_config
+from plimsoll.sdk.math import WAD
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results"
+
+#: Reference figures quoted in the issue: Morpho Blue measured on Anvil 1.7.1 (receipt gasUsed, mocks) and Aave v3.6.
+REFERENCE = {
+    "open_and_deposit_first": ("Morpho supplyCollateral (first)", 70_661, "Aave supply", 164_191),
+    "deposit": ("Morpho supplyCollateral (again)", 53_561, None, None),
+    "borrow_first": ("Morpho borrow (first)", 100_494, "Aave borrow", 245_394),
+    "borrow": ("Morpho borrow (again)", 83_394, None, None),
+    "repay_partial": ("Morpho repay", 77_406, None, None),
+    "withdraw_with_debt": ("Morpho withdrawCollateral with debt", 80_762, None, None),
+    "liquidate_partial": ("Morpho liquidate", 103_786, "Aave liquidation", 340_429),
+    "liquidate_full": ("Morpho liquidate", 103_786, "Aave liquidation", 340_429),
+    "liquidate_batch20_per_vault": ("Morpho liquidate", 103_786, "Aave liquidation", 340_429),
+}
+
+
+def _deploy_script():
+    spec = importlib.util.spec_from_file_location("deploy_script", ROOT / "scripts" / "deploy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def measure() -> dict[str, int]:
+    """Deploy, run each operation once, return {operation: gasUsed}."""
+    from ape import accounts
+
+    admin, alice, bob, liq = (accounts.test_accounts[i] for i in range(4))
+    m = _deploy_script().deploy(load_config(ROOT / "scripts" / "config" / "local.yaml"), admin, "bench")
+    engine = project.VaultEngine.at(m.contracts["VaultEngine"])
+    liquidation = project.LiquidationEngine.at(m.contracts["LiquidationEngine"])
+    weth = project.MockERC20.at(m.collaterals["WETH"].token)
+    feed = project.MockAggregator.at(m.collaterals["WETH"].feed)
+    for a in (alice, bob, liq):
+        weth.mint(a, 10_000 * WAD, sender=a)
+        weth.approve(engine, 2**256 - 1, sender=a)
+
+    gas: dict[str, int] = {}
+
+    def tx(name, call):
+        chain.pending_timestamp += 12
+        receipt = call()
+        if name:
+            gas[name] = receipt.gas_used
+        return receipt
+
+    def vault_of(receipt):
+        return receipt.events.filter(engine.VaultOpened)[0].vaultId
+
+    # warm market: someone else already deposited and borrowed
+    warm = vault_of(tx(None, lambda: engine.open(weth, 10 * WAD, sender=bob)))
+    tx(None, lambda: engine.borrow(warm, 1_000 * WAD, bob, sender=bob))
+
+    v = vault_of(tx("open_and_deposit_first", lambda: engine.open(weth, 10 * WAD, sender=alice)))
+    tx("deposit", lambda: engine.deposit(v, weth, 1 * WAD, sender=alice))
+    tx("borrow_first", lambda: engine.borrow(v, 5_000 * WAD, alice, sender=alice))
+    tx("borrow", lambda: engine.borrow(v, 1_000 * WAD, alice, sender=alice))
+    tx("repay_partial", lambda: engine.repay(v, 500 * WAD, sender=alice))
+    tx("withdraw_with_debt", lambda: engine.withdraw(v, weth, 1 * WAD, alice, sender=alice))
+
+    inventory = vault_of(tx(None, lambda: engine.open(weth, 5_000 * WAD, sender=liq)))
+    tx(None, lambda: engine.borrow(inventory, 2_000_000 * WAD, liq, sender=liq))
+
+    def unsafe_vault(debt):
+        vid = vault_of(tx(None, lambda: engine.open(weth, 10 * WAD, sender=alice)))
+        tx(None, lambda: engine.borrow(vid, debt, alice, sender=alice))
+        return vid
+
+    partial, full = unsafe_vault(15_000 * WAD), unsafe_vault(15_900 * WAD)
+    batch = [unsafe_vault(15_000 * WAD) for _ in range(20)]
+    tx(None, lambda: feed.updateAnswer(1_700 * 10**8, sender=admin))  # partial: HF ≈ 0.963; full: ≈ 0.909
+    tx("liquidate_partial", lambda: liquidation.liquidate(partial, sender=liq))
+    tx("liquidate_full", lambda: liquidation.liquidate(full, sender=liq))
+    r = tx(None, lambda: liquidation.liquidateBatch(batch, sender=liq))
+    assert len(r.events.filter(liquidation.Liquidate)) == 20
+    gas["liquidate_batch20_per_vault"] = r.gas_used // 20
+    return gas
+
+
+def write(gas: dict[str, int]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "gas.json").write_text(json.dumps(gas, indent=2) + "\n")
+    rows = ["| operation | Plimsoll gasUsed | reference | reference gasUsed | reference 2 | gasUsed |",
+            "| --- | ---: | --- | ---: | --- | ---: |"]
+    for op, used in gas.items():
+        ref, ref_gas, ref2, ref2_gas = REFERENCE[op]
+        rows.append(f"| {op} | {used:,} | {ref} | {ref_gas:,} | {ref2 or ''} | {f'{ref2_gas:,}' if ref2_gas else ''} |")
+    note = ("Receipt gasUsed on Anvil 1.7.1, solc 0.8.28 (optimizer 200 runs). References as quoted in issue 2 "
+            "(Morpho Blue measured on Anvil 1.7.1 with mocks; Aave v3.6).\n")
+    (OUT / "gas.md").write_text("# Gas per operation\n\n" + note + "\n" + "\n".join(rows) + "\n")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    with networks.parse_network_choice("ethereum:local:foundry"):
+        write(measure())

@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.28;
+
+import {IPriceOracle} from "./IPriceOracle.sol";
+import {IPUSD} from "./IPUSD.sol";
+
+/// @title IVaultEngine
+/// @notice The accounting core of Plimsoll: collateral types, vaults (ERC-721), deposit, withdraw, borrow
+///         (mint pUSD), repay (burn pUSD), the stability-fee rate accumulator and the surplus buffer.
+/// @dev Units: WAD = 1e18, RAY = 1e27, RAD = 1e45 (WAD * RAY). Token amounts are in the token's own decimals.
+///      A vault's debt is `normalizedDebt * rate / RAY`, rounded up. The engine keeps one exact identity, in RAD:
+///      `pusd.totalSupply() * RAY + surplus == totalNormalizedDebt * rate + badDebt`.
+interface IVaultEngine {
+    /// @notice Risk parameters and bookkeeping of one collateral type.
+    /// @param oracle price source (USD per whole token, WAD); zero when the type is not listed
+    /// @param decimals the token's decimals, read once when the type is added
+    /// @param ltv maximum loan-to-value (initial margin), WAD
+    /// @param liquidationThreshold maintenance margin, WAD; > ltv and < 1
+    /// @param liquidationBonus collateral value paid per unit of debt repaid by a liquidator, WAD; >= 1
+    /// @param supplyCap most of the token the engine may hold, token decimals
+    /// @param totalDeposited the engine's balance of the token summed over vaults, token decimals
+    struct CollateralType {
+        IPriceOracle oracle;
+        uint8 decimals;
+        uint64 ltv;
+        uint64 liquidationThreshold;
+        uint64 liquidationBonus;
+        uint128 supplyCap;
+        uint128 totalDeposited;
+    }
+
+    /// @notice A vault's valuation at the current rate and oracle prices (all WAD USD unless stated).
+    /// @param debt debt, WAD pUSD, rounded up
+    /// @param collateralValue Σ amount·price/10^decimals, rounded down
+    /// @param borrowPower Σ value·ltv, rounded down (initial margin)
+    /// @param maintenance Σ value·liquidationThreshold, rounded down (maintenance margin)
+    /// @param bonusValue Σ value·liquidationBonus, rounded down (what liquidators may be paid out of, per unit)
+    struct Valuation {
+        uint256 debt;
+        uint256 collateralValue;
+        uint256 borrowPower;
+        uint256 maintenance;
+        uint256 bonusValue;
+    }
+
+    // ------------------------------------------------------------------ errors
+    /// @notice An amount argument is zero.
+    error ZeroAmount();
+    /// @notice An address argument is the zero address.
+    error ZeroAddress();
+    /// @notice No vault with this id exists.
+    error VaultNotFound(uint256 vaultId);
+    /// @notice The caller is neither the vault's owner nor an approved operator.
+    error NotAuthorized(uint256 vaultId, address caller);
+    /// @notice The token is not a listed collateral type.
+    error UnknownCollateral(address token);
+    /// @notice The token is already a listed collateral type.
+    error CollateralAlreadyListed(address token);
+    /// @notice The token's decimals are above 36 and not supported.
+    error UnsupportedDecimals(address token, uint8 decimals);
+    /// @notice The vault already holds the maximum number of collateral types.
+    error TooManyCollaterals(uint256 vaultId, uint256 max);
+    /// @notice Depositing would take the engine's holdings of `token` above its supply cap.
+    error SupplyCapExceeded(address token, uint256 cap, uint256 wouldHold);
+    /// @notice Withdrawing more than the vault holds.
+    error InsufficientCollateral(uint256 vaultId, address token, uint256 balance, uint256 requested);
+    /// @notice After the operation the vault's debt would exceed its borrow power (initial margin, LTV).
+    error InsufficientMargin(uint256 vaultId, uint256 debt, uint256 borrowPower);
+    /// @notice After the operation the vault's debt would be non-zero but below the dust floor.
+    error DebtBelowDust(uint256 vaultId, uint256 debt, uint256 dust);
+    /// @notice Borrowing would take total debt above the debt ceiling (WAD).
+    error DebtCeilingExceeded(uint256 totalDebt, uint256 debtCeiling);
+    /// @notice Repaying a vault that has no debt.
+    error NoDebt(uint256 vaultId);
+    /// @notice ltv < liquidationThreshold < 1 <= liquidationBonus and liquidationBonus·liquidationThreshold < 1
+    ///         must hold (WAD values).
+    error InvalidRiskParameters(uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus);
+    /// @notice The stability fee must lie in [RAY, MAX_STABILITY_FEE] (per-second RAY factor).
+    error InvalidStabilityFee(uint256 fee);
+    /// @notice Only the liquidation engine may call this.
+    error OnlyLiquidationEngine(address caller);
+    /// @notice A seize fraction above 1 (WAD).
+    error InvalidSeizeFraction(uint256 fraction);
+
+    // ------------------------------------------------------------------ events
+    /// @notice A collateral type was listed.
+    event CollateralAdded(
+        address indexed token,
+        address oracle,
+        uint8 decimals,
+        uint256 ltv,
+        uint256 liquidationThreshold,
+        uint256 liquidationBonus,
+        uint256 supplyCap
+    );
+    /// @notice A collateral type's LTV, liquidation threshold and liquidation bonus (WAD) were set.
+    event RiskParametersSet(address indexed token, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus);
+    /// @notice A collateral type's supply cap (token decimals) was set.
+    event SupplyCapSet(address indexed token, uint256 supplyCap);
+    /// @notice A collateral type's oracle was replaced.
+    event OracleSet(address indexed token, address oracle);
+    /// @notice The global debt ceiling (WAD pUSD) was set.
+    event DebtCeilingSet(uint256 debtCeiling);
+    /// @notice The dust floor (WAD pUSD) was set.
+    event DustSet(uint256 dust);
+    /// @notice The per-second stability fee (RAY) was set.
+    event StabilityFeeSet(uint256 stabilityFee);
+    /// @notice The liquidation engine allowed to call `seize` was set.
+    event LiquidationEngineSet(address liquidationEngine);
+    /// @notice Fees accrued: the rate accumulator moved to `rate` (RAY) and `accrued` (RAD) went to the surplus.
+    event Drip(uint256 rate, uint256 accrued);
+    /// @notice A vault was opened (its ERC-721 minted to `owner`).
+    event VaultOpened(uint256 indexed vaultId, address indexed owner);
+    /// @notice Collateral (token decimals) moved from `from` into a vault.
+    event Deposit(uint256 indexed vaultId, address indexed token, address indexed from, uint256 amount);
+    /// @notice Collateral (token decimals) moved out of a vault to `to`.
+    event Withdraw(uint256 indexed vaultId, address indexed token, address indexed to, uint256 amount);
+    /// @notice `amount` pUSD (WAD) was minted to `to` against the vault; its normalized debt rose by `normalizedDebt`.
+    event Borrow(uint256 indexed vaultId, address indexed to, uint256 amount, uint256 normalizedDebt);
+    /// @notice `amount` pUSD (WAD) was burned from `payer`; the vault's normalized debt fell by `normalizedDebt`.
+    event Repay(uint256 indexed vaultId, address indexed payer, uint256 amount, uint256 normalizedDebt);
+    /// @notice Liquidation: `repaid` pUSD (WAD) plus `protocolFee` pUSD burned from `payer`, the vault's normalized
+    ///         debt fell by `normalizedDebt`, and `fraction` (WAD) of each collateral balance went to `to`.
+    event Seize(
+        uint256 indexed vaultId,
+        address indexed payer,
+        address indexed to,
+        uint256 repaid,
+        uint256 protocolFee,
+        uint256 normalizedDebt,
+        uint256 fraction
+    );
+    /// @notice One collateral's share of a Seize: `amount` (token decimals) of `token` left the vault.
+    event CollateralSeized(uint256 indexed vaultId, address indexed token, uint256 amount);
+    /// @notice A vault with no collateral left had `debt` (RAD) written off; `covered` (RAD) came out of the surplus
+    ///         buffer, the rest was recorded as bad debt.
+    event BadDebtWrittenOff(uint256 indexed vaultId, uint256 debt, uint256 covered);
+    /// @notice `amount` (RAD) of surplus cancelled the same amount of bad debt.
+    event Heal(uint256 amount);
+
+    // ------------------------------------------------------------------ admin
+    /// @notice List a collateral type. Owner only. Reads the token's decimals.
+    /// @param token ERC-20 collateral; @param oracle its IPriceOracle
+    /// @param ltv WAD; @param liquidationThreshold WAD; @param liquidationBonus WAD; @param supplyCap token decimals
+    /// @dev Reverts ZeroAddress, CollateralAlreadyListed, UnsupportedDecimals, InvalidRiskParameters.
+    function addCollateral(
+        address token,
+        IPriceOracle oracle,
+        uint256 ltv,
+        uint256 liquidationThreshold,
+        uint256 liquidationBonus,
+        uint256 supplyCap
+    ) external;
+
+    /// @notice Set a listed type's LTV, liquidation threshold, liquidation bonus (all WAD). Owner only.
+    /// @dev Reverts UnknownCollateral, InvalidRiskParameters.
+    function setRiskParameters(address token, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus)
+        external;
+
+    /// @notice Set a listed type's supply cap (token decimals). Owner only. Reverts UnknownCollateral.
+    function setSupplyCap(address token, uint256 supplyCap) external;
+
+    /// @notice Replace a listed type's oracle. Owner only. Reverts UnknownCollateral, ZeroAddress.
+    function setOracle(address token, IPriceOracle oracle) external;
+
+    /// @notice Set the global debt ceiling, WAD pUSD. Owner only.
+    function setDebtCeiling(uint256 debtCeiling) external;
+
+    /// @notice Set the dust floor (smallest non-zero vault debt), WAD pUSD. Owner only.
+    function setDust(uint256 dust) external;
+
+    /// @notice Accrue fees at the old fee, then set the per-second stability fee (RAY). Owner only.
+    /// @dev Reverts InvalidStabilityFee unless RAY <= fee <= MAX_STABILITY_FEE.
+    function setStabilityFee(uint256 fee) external;
+
+    /// @notice Set the liquidation engine allowed to call `seize`. Owner only. Reverts ZeroAddress.
+    function setLiquidationEngine(address liquidationEngine) external;
+
+    // ------------------------------------------------------------------ vaults
+    /// @notice Open a vault owned by the caller and, when `amount` > 0, deposit `amount` of `token` into it.
+    /// @param token collateral to deposit (ignored when amount is 0); @param amount token decimals
+    /// @return vaultId the new vault's ERC-721 id (ids start at 1)
+    /// @dev Reverts as `deposit` does. Needs an ERC-20 allowance of `amount` for the engine.
+    function open(address token, uint256 amount) external returns (uint256 vaultId);
+
+    /// @notice Move `amount` (token decimals) of `token` from the caller into the vault. Owner or operator only.
+    /// @dev Reverts ZeroAmount, VaultNotFound, NotAuthorized, UnknownCollateral, SupplyCapExceeded,
+    ///      TooManyCollaterals (at most MAX_COLLATERALS_PER_VAULT types per vault).
+    function deposit(uint256 vaultId, address token, uint256 amount) external;
+
+    /// @notice Move `amount` (token decimals) of `token` out of the vault to `to`. Owner or operator only.
+    /// @dev With debt, the vault must stay at or above the initial margin (borrowPower >= debt).
+    ///      Reverts ZeroAmount, ZeroAddress, VaultNotFound, NotAuthorized, InsufficientCollateral, InsufficientMargin,
+    ///      and the oracle's errors.
+    function withdraw(uint256 vaultId, address token, uint256 amount, address to) external;
+
+    /// @notice Mint `amount` pUSD (WAD) to `to` against the vault. Owner or operator only.
+    /// @dev Normalized debt rises by ceil(amount·RAY/rate). Reverts ZeroAmount, ZeroAddress, VaultNotFound,
+    ///      NotAuthorized, DebtBelowDust, DebtCeilingExceeded, InsufficientMargin, and the oracle's errors.
+    function borrow(uint256 vaultId, uint256 amount, address to) external;
+
+    /// @notice Burn up to `amount` pUSD (WAD) from the caller to reduce the vault's debt. Anyone may repay.
+    /// @dev An amount at or above the debt repays all of it and burns exactly the debt (rounded up); otherwise
+    ///      `amount` is burned and normalized debt falls by floor(amount·RAY/rate).
+    ///      Reverts ZeroAmount, VaultNotFound, NoDebt, DebtBelowDust, ERC20InsufficientBalance.
+    /// @return paid pUSD burned, WAD
+    function repay(uint256 vaultId, uint256 amount) external returns (uint256 paid);
+
+    /// @notice Accrue the stability fee up to now: rate ← rate·fee^(now − lastDrip), the new debt to the surplus.
+    /// @return rate the updated accumulator, RAY
+    function drip() external returns (uint256 rate);
+
+    /// @notice Cancel bad debt against the surplus buffer, as far as the surplus goes. Anyone may call.
+    function heal() external;
+
+    /// @notice Liquidation settlement. Liquidation engine only.
+    /// @param vaultId the vault; @param payer pays `repay + protocolFee` pUSD (burned)
+    /// @param to receives the seized collateral; @param repay pUSD (WAD) applied to the debt (capped at the debt)
+    /// @param protocolFee pUSD (WAD) credited to the surplus buffer; @param fraction share of each collateral
+    ///        balance seized, WAD (1e18 = all, rounded down otherwise)
+    /// @dev When the vault is left with no collateral and some debt, the debt is written off against the surplus.
+    ///      Reverts OnlyLiquidationEngine, VaultNotFound, InvalidSeizeFraction, ERC20InsufficientBalance.
+    /// @return repaid pUSD (WAD) actually applied to the debt
+    function seize(uint256 vaultId, address payer, address to, uint256 repay, uint256 protocolFee, uint256 fraction)
+        external
+        returns (uint256 repaid);
+
+    // ------------------------------------------------------------------ views
+    /// @notice The stablecoin minted by this engine.
+    function pusd() external view returns (IPUSD);
+    /// @notice Liquidation engine allowed to call `seize`.
+    function liquidationEngine() external view returns (address);
+    /// @notice A collateral type's parameters (oracle is zero when not listed).
+    function collateralType(address token) external view returns (CollateralType memory);
+    /// @notice All listed collateral tokens, in listing order.
+    function collateralTokens() external view returns (address[] memory);
+    /// @notice The vault's collateral tokens and balances (token decimals), at most MAX_COLLATERALS_PER_VAULT.
+    function vaultCollateral(uint256 vaultId) external view returns (address[] memory tokens, uint256[] memory amounts);
+    /// @notice The vault's balance of one collateral, token decimals.
+    function collateralBalance(uint256 vaultId, address token) external view returns (uint256);
+    /// @notice The vault's normalized debt (WAD); debt = normalizedDebt·rate/RAY.
+    function normalizedDebt(uint256 vaultId) external view returns (uint256);
+    /// @notice The vault's debt at the rate accrued up to now, WAD pUSD rounded up.
+    function debt(uint256 vaultId) external view returns (uint256);
+    /// @notice The rate accumulator accrued up to now (what `drip` would store), RAY.
+    function currentRate() external view returns (uint256);
+    /// @notice The stored rate accumulator (RAY) and the timestamp (seconds) of the last drip.
+    function rate() external view returns (uint256);
+    /// @notice Timestamp (seconds) of the last drip.
+    function lastDrip() external view returns (uint256);
+    /// @notice Σ normalized debt over all vaults, WAD.
+    function totalNormalizedDebt() external view returns (uint256);
+    /// @notice Total debt at the stored rate, RAD (= totalNormalizedDebt·rate).
+    function totalDebt() external view returns (uint256);
+    /// @notice Protocol equity: accrued fees, rounding residue and liquidation fees, RAD.
+    function surplus() external view returns (uint256);
+    /// @notice Debt written off that the surplus could not cover, RAD.
+    function badDebt() external view returns (uint256);
+    /// @notice Global debt ceiling, WAD pUSD.
+    function debtCeiling() external view returns (uint256);
+    /// @notice Smallest non-zero vault debt, WAD pUSD.
+    function dust() external view returns (uint256);
+    /// @notice Per-second stability fee, RAY.
+    function stabilityFee() external view returns (uint256);
+    /// @notice Number of vaults ever opened (the last id).
+    function vaultCount() external view returns (uint256);
+    /// @notice Whether `account` may manage the vault (owner, approved, or operator for all).
+    function isAuthorized(uint256 vaultId, address account) external view returns (bool);
+    /// @notice The vault's valuation at current oracle prices and the rate accrued to now. Reverts with oracle errors.
+    function valuation(uint256 vaultId) external view returns (Valuation memory);
+    /// @notice Health factor Σ value·LT / debt, WAD, rounded down; type(uint256).max without debt.
+    function healthFactor(uint256 vaultId) external view returns (uint256);
+}

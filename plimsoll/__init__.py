@@ -1,0 +1,1 @@
+"""Plimsoll: CDP protocol tooling: sdk (chain access, math mirror), keeper, demo and CLI."""

@@ -1,0 +1,205 @@
+"""``plimsoll``: one command line for the demo, the keeper and the ABI export.
+
+Exit codes: 0 success, 1 a run failed (demo step, keeper), 2 bad usage or input (click's convention).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console(stderr=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Plimsoll CDP protocol tooling: run the end-to-end demo, run the liquidation keeper, export ABIs."""
+
+
+# ---------------------------------------------------------------------------------------------- demo
+def _parse_prices(values: tuple[str, ...]) -> dict[str, Path]:
+    out = {}
+    for v in values:
+        sym, sep, path = v.partition("=")
+        if not sep or not sym or not path:
+            raise click.BadParameter(f"expected SYMBOL=PATH, got {v!r}", param_hint="--prices")
+        out[sym] = Path(path)
+    return out
+
+
+def _parse_step(value: str) -> Decimal | None:
+    if value.lower() in ("none", "0", "off"):
+        return None
+    try:
+        pct = Decimal(value)
+    except InvalidOperation as e:
+        raise click.BadParameter(f"not a number: {value!r}", param_hint="--max-step") from e
+    if pct <= 0 or pct >= 100:
+        raise click.BadParameter("must lie between 0 and 100 (percent), or 'none'", param_hint="--max-step")
+    return pct / 100
+
+
+@main.command()
+@click.option("--vaults", default=300, show_default=True, type=click.IntRange(1, 2000), help="User vaults to open.")
+@click.option("--prices", "prices", multiple=True, metavar="SYMBOL=PATH",
+              help="Replay a CryptoDataDownload CSV for a collateral, e.g. WETH=../shared/data/market/"
+                   "Binance_ETHUSDT_1h.csv (give one per collateral). Default: the generated crash path.")
+@click.option("--from", "start", metavar="ISO_UTC", help="Replay window start (UTC), e.g. 2020-03-12T00:00.")
+@click.option("--to", "end", metavar="ISO_UTC", help="Replay window end (UTC, exclusive).")
+@click.option("--max-step", "max_step", default="2", show_default=True, metavar="PCT",
+              help="Interpolate so no oracle round moves the price more than PCT percent "
+                   "(0.5 mimics a live Chainlink feed; 'none' keeps only candle points).")
+@click.option("--block-time", default=1.0, show_default=True, type=click.FloatRange(0.2, 30),
+              help="Seconds between blocks (Anvil interval mining).")
+@click.option("--hours", default=24, show_default=True, type=click.IntRange(2, 24 * 30),
+              help="Length of the generated path (ignored with --prices).")
+@click.option("--seed", default=42, show_default=True, help="Seed for the vault spread (and the generated path).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Deployment configuration (default scripts/config/local.yaml).")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
+              show_default=True, help="Folder for the manifest, logs and report.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the JSON report here (default WORKDIR/report.json).")
+def demo(vaults, prices, start, end, max_step, block_time, hours, seed, config_path, workdir, report_path):
+    """Deploy to a fresh local Anvil, open vaults, replay a price path into the Chainlink mocks while the keeper
+    (a separate process) liquidates, then print and save a report.
+
+    The default path is generated: correlated geometric Brownian motion for WETH and WBTC with a 6-hour crash
+    (-45 % / -35 %) and a partial rebound, walked through each hourly candle's open, extremes and close.
+    """
+    from .demo.prices import MarketDataError, generated_crash, load_candles, parse_utc
+    from .demo.run import Demo, DemoError, DemoOptions
+
+    try:
+        if prices:
+            t0 = parse_utc(start) if start else None
+            t1 = parse_utc(end) if end else None
+            candles = {sym: load_candles(path, t0, t1) for sym, path in _parse_prices(prices).items()}
+        else:
+            if start or end:
+                raise click.BadParameter("--from/--to need --prices")
+            candles = generated_crash(hours=hours, seed=seed)
+    except (MarketDataError, ValueError) as e:
+        raise click.UsageError(str(e)) from e
+
+    opts = DemoOptions(vaults=vaults, candles=candles, max_step=_parse_step(max_step), block_time=block_time,
+                       seed=seed, workdir=workdir, report_path=report_path)
+    if config_path:
+        opts.config_path = config_path
+    with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        tasks: dict[str, int] = {}
+        labels = {"deploy": "deploying (ape run deploy)", "vaults": "opening vaults", "replay": "replaying price rounds"}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        try:
+            report = Demo(opts, progress).run()
+        except DemoError as e:
+            console.print(f"[red]demo failed:[/] {e}")
+            sys.exit(1)
+    print_report(report)
+    console.print(f"report written to {opts.report_path or opts.workdir / 'report.json'}")
+
+
+def print_report(report: dict) -> None:
+    """Print the demo report as a table."""
+    table = Table(title="Plimsoll demo report", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in ("vaults", "became_liquidatable", "liquidated", "missed", "liquidations", "full_liquidations",
+                "repaid", "bad_debt", "surplus", "price_rounds", "blocks", "block_time_s", "max_step", "duration_s"):
+        table.add_row(key, str(report.get(key)))
+    b = report["blocks_to_liquidate"]
+    table.add_row("blocks_to_liquidate p50/p95/max", f"{b['p50']} / {b['p95']} / {b['max']}")
+    g = report["gas_per_liquidation"]
+    table.add_row("gas_per_liquidation p50/max", f"{g['p50']} / {g['max']}")
+    checks = report["checks"]
+    ok = checks["sum_vault_debt_equals_total"] and checks["pusd_identity"] and all(checks["collateral_conserved"].values())
+    table.add_row("invariants (debt, pUSD, collateral)", "hold" if ok else f"BROKEN {checks}")
+    Console().print(table)
+
+
+# ---------------------------------------------------------------------------------------------- keeper
+@main.group()
+def keeper() -> None:
+    """The off-chain liquidation keeper."""
+
+
+@keeper.command("run")
+@click.option("--ws", "ws_url", required=True, help="WebSocket JSON-RPC URL, e.g. ws://127.0.0.1:8545.")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Deployment manifest (deployments/<network>.json).")
+@click.option("--dry-run", is_flag=True, help="Decide and log, send no transaction.")
+@click.option("--batch-size", default=25, show_default=True, type=click.IntRange(1, 200),
+              help="Most vaults per liquidateBatch transaction.")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON log here.")
+@click.option("--verbose", is_flag=True, help="Log block timings too.")
+def keeper_run(ws_url, manifest, dry_run, batch_size, log_file, verbose):
+    """Watch every new block and liquidate vaults with health factor < 1.
+
+    The liquidator key is read from the environment variable PLIMSOLL_KEEPER_KEY (hex), never from the command
+    line; that account must hold the pUSD used to repay debt. Stops cleanly on SIGINT / SIGTERM.
+    """
+    from .keeper.bot import Keeper, KeeperConfig, KeeperError
+    from .sdk.contracts import Manifest, ManifestError
+
+    key = os.environ.get("PLIMSOLL_KEEPER_KEY")
+    if not key:
+        raise click.UsageError("set PLIMSOLL_KEEPER_KEY to the liquidator's private key (hex)")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, mode="w"))
+    for h in handlers:
+        h.setFormatter(logging.Formatter("%(message)s"))
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, handlers=handlers, force=True)
+    for noisy in ("web3", "websockets", "asyncio", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        cfg = KeeperConfig(ws_url=ws_url, manifest=Manifest.load(manifest), private_key=key, dry_run=dry_run,
+                           batch_size=batch_size)
+        bot = Keeper(cfg)
+    except (ManifestError, ValueError) as e:
+        raise click.UsageError(str(e)) from e
+
+    async def _main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, bot.stop)
+        await bot.run()
+
+    try:
+        asyncio.run(_main())
+    except KeeperError as e:
+        console.print(f"[red]keeper failed:[/] {e}")
+        sys.exit(1)
+
+
+# ---------------------------------------------------------------------------------------------- abi
+@main.command()
+def abi() -> None:
+    """Export the compiled ABIs (ape's .build) to interfaces/abi/ (run `ape compile` first)."""
+    from .sdk.contracts import export_abis
+
+    try:
+        for path in export_abis():
+            click.echo(path)
+    except FileNotFoundError as e:
+        raise click.ClickException(f"nothing compiled yet ({e}): run `ape compile`") from e
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,448 @@
+"""The main job: deploy to a local Anvil, open vaults, replay a market into the Chainlink mocks, let the keeper
+(a separate process) liquidate, and report.
+
+Fairness of the replay: Anvil mines on a fixed interval from its start (``--block-time``); each price round is an
+``updateAnswer`` transaction from the oracle operator, one block per round time, stamped with the round's time
+(shifted so the replay starts at the chain's present); the keeper hears of rounds only through the node.
+An independent monitor reads every block's on-chain health factors (VaultLens → VaultEngine.healthFactor), so the
+report does not trust the keeper's own mirror.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Callable
+
+from web3 import Web3
+from web3.exceptions import TransactionNotFound
+from web3.logs import DISCARD
+
+from ..sdk.anvil import Anvil, dev_private_key, set_next_block_timestamp
+from ..sdk.config import DeployConfig, load_config
+from ..sdk.contracts import PROJECT_ROOT, Manifest, Protocol
+from ..sdk.math import RAY, WAD, rad_to_wad_str
+from .prices import Candle, Point, chainlink_rounds, generated_crash, interpolate, walk_candles
+
+DEFAULT_CONFIG = PROJECT_ROOT / "scripts" / "config" / "local.yaml"
+DEPLOYER, KEEPER, FIRST_OWNER, ACCOUNTS = 0, 1, 2, 30
+GAS = 800_000
+WAVE = 40
+
+
+class DemoError(RuntimeError):
+    """A demo step failed (deploy, set-up transaction, keeper start); the message says which."""
+
+
+@dataclass
+class DemoOptions:
+    """What to run.
+
+    Attributes:
+        vaults: number of user vaults.
+        candles: symbol → candles to replay (default: the generated crash, see prices.generated_crash).
+        max_step: largest price move per point of the path, fraction (None: candle points only).
+        block_time: seconds between blocks (Anvil interval mining).
+        deviation, heartbeat: Chainlink update rule (fraction, seconds).
+        settle_blocks: blocks mined after the last round before the report.
+        seed: vault generator seed.
+        workdir: where the manifest, logs and report go.
+        report_path: JSON report (default workdir/report.json).
+        config_path: deployment configuration.
+    """
+
+    vaults: int = 300
+    candles: dict[str, list[Candle]] | None = None
+    max_step: Decimal | None = Decimal("0.02")
+    block_time: float = 1.0
+    deviation: Decimal = Decimal("0.005")
+    heartbeat: int = 3600
+    settle_blocks: int = 5
+    seed: int = 42
+    workdir: Path = PROJECT_ROOT / "demo-output"
+    report_path: Path | None = None
+    config_path: Path = DEFAULT_CONFIG
+
+
+@dataclass
+class VaultSpec:
+    """A user vault to open: owner account index, symbol → token amount (token decimals), debt (WAD)."""
+
+    owner: int
+    collateral: dict[str, int]
+    debt: int
+    vault_id: int = 0
+
+
+@dataclass
+class Monitor:
+    """Reads every block's on-chain health factors in a thread; ``unsafe[b]`` = vault ids with HF < 1 at b."""
+
+    w3: Web3
+    lens: Any
+    ids: list[int]
+    start_block: int
+    unsafe: dict[int, set[int] | None] = field(default_factory=dict)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    def start(self) -> "Monitor":
+        self._next = self.start_block
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+        return self
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            head = self.w3.eth.block_number
+            while self._next <= head:
+                self._read(self._next)
+                self._next += 1
+            time.sleep(0.05)
+
+    def _read(self, b: int) -> None:
+        try:
+            hfs = self.lens.functions.healthFactors(self.ids).call(block_identifier=b)
+            self.unsafe[b] = {i for i, hf in zip(self.ids, hfs) if hf < WAD}
+        except Exception:  # an oracle refused to price at b: no verdict for that block
+            self.unsafe[b] = None
+
+    def stop_at(self, last_block: int) -> None:
+        """Read up to ``last_block`` inclusive, then stop."""
+        while self._next <= last_block:
+            time.sleep(0.05)
+        self._stop.set()
+        self.thread.join()
+
+
+def plan_vaults(n: int, prices: dict[str, Decimal], cfg: DeployConfig, seed: int) -> list[VaultSpec]:
+    """``n`` vaults with a realistic spread: 55 % WETH only, 30 % WBTC only, 15 % both; collateral worth a
+    log-normal amount around $20k (at least $1.5k); opening loan-to-value drawn from three groups, conservative
+    (15-45 % of value), moderate (45-65 %) and aggressive (65 % up to 99 % of the basket's max LTV)."""
+    rng = random.Random(seed)
+    symbols = list(prices)
+    specs = []
+    for i in range(n):
+        r = rng.random()
+        chosen = [symbols[0]] if r < 0.55 or len(symbols) == 1 else [symbols[1]] if r < 0.85 else symbols[:2]
+        usd = max(Decimal(1500), Decimal(str(round(rng.lognormvariate(9.9, 0.9), 2))))
+        weights = [Decimal(1)] if len(chosen) == 1 else [Decimal(str(round(rng.uniform(0.3, 0.7), 3)))]
+        if len(chosen) == 2:
+            weights.append(1 - weights[0])
+        collateral, max_borrow = {}, Decimal(0)
+        for sym, w in zip(chosen, weights):
+            c = cfg.collateral(sym)
+            amount = int(usd * w / prices[sym] * (Decimal(10) ** c.decimals))
+            collateral[sym] = amount
+            max_borrow += usd * w * Decimal(c.ltv) / WAD
+        g = rng.random()
+        ltv = (
+            Decimal(str(rng.uniform(0.15, 0.45)))
+            if g < 0.3
+            else Decimal(str(rng.uniform(0.45, 0.65)))
+            if g < 0.7
+            else Decimal(str(rng.uniform(0.65, float(max_borrow / usd) * 0.99)))
+        )
+        debt = max(cfg.dust // WAD + 1, int(min(usd * ltv, max_borrow * Decimal("0.995"))))
+        specs.append(VaultSpec(FIRST_OWNER + i % (ACCOUNTS - FIRST_OWNER), collateral, debt * WAD))
+    return specs
+
+
+def _percentile(xs: list[int], q: float) -> int | None:
+    """Nearest-rank percentile of integers (None for an empty list)."""
+    if not xs:
+        return None
+    s = sorted(xs)
+    return s[max(0, min(len(s) - 1, int(-(-q * len(s) // 1)) - 1))]
+
+
+class Demo:
+    """One demo run (see module docstring). ``run()`` returns the report dict and writes it as JSON."""
+
+    def __init__(self, opts: DemoOptions, progress: Callable[[str, int, int], None] | None = None):
+        self.opts = opts
+        self.progress = progress or (lambda stage, done, total: None)
+        self.cfg = load_config(opts.config_path)
+        opts.workdir.mkdir(parents=True, exist_ok=True)
+        self.manifest_path = opts.workdir / "manifest.json"
+        self.report_path = opts.report_path or opts.workdir / "report.json"
+        self._nonces: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ steps
+    def run(self) -> dict[str, Any]:
+        """Run everything and return the report.
+
+        Raises:
+            DemoError: a step failed (message names it). Anvil and the keeper are stopped in any case.
+        """
+        started = time.monotonic()
+        candles = self.opts.candles or generated_crash()
+        rounds = {
+            s: chainlink_rounds(interpolate(walk_candles(c), self.opts.max_step), self.opts.deviation, self.opts.heartbeat)
+            for s, c in candles.items()
+        }
+        missing = [c.symbol for c in self.cfg.collaterals if c.symbol not in rounds]
+        if missing:
+            raise DemoError(f"no price path for collateral(s) {missing}")
+        anvil = Anvil(accounts=ACCOUNTS, block_time=self.opts.block_time, log_path=self.opts.workdir / "anvil.log")
+        keeper = None
+        with anvil:
+            try:
+                self.w3 = Web3(Web3.HTTPProvider(anvil.http_url, request_kwargs={"timeout": 60}))
+                self.progress("deploy", 0, 1)
+                self._deploy(anvil.http_url)
+                self.progress("deploy", 1, 1)
+                self.p = Protocol(self.w3, Manifest.load(self.manifest_path))
+                specs = self._setup({s: r[0].price for s, r in rounds.items()})
+                keeper = self._start_keeper(anvil.ws_url)
+                ids = [s.vault_id for s in specs]
+                monitor = Monitor(self.w3, self.p.lens, ids + [self.keeper_vault], self.w3.eth.block_number).start()
+                replay_start = self.w3.eth.block_number
+                n_rounds = self._replay(rounds)
+                last = self._wait_blocks(self.opts.settle_blocks)
+                monitor.stop_at(last)
+            finally:
+                if keeper is not None:
+                    keeper.send_signal(signal.SIGINT)
+                    try:
+                        keeper.wait(15)
+                    except subprocess.TimeoutExpired:
+                        keeper.kill()
+            report = self._report(specs, monitor, replay_start, last, n_rounds, rounds)
+        report["duration_s"] = round(time.monotonic() - started, 1)
+        self.report_path.write_text(json.dumps(report, indent=2) + "\n")
+        return report
+
+    def _deploy(self, url: str) -> None:
+        env = dict(os.environ)
+        env.setdefault("SOLCX_BINARY_PATH", str(PROJECT_ROOT / ".solcx"))
+        cmd = [
+            str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", url,
+            "--config", str(self.opts.config_path), "--name", "demo", "--out", str(self.manifest_path),
+        ]
+        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+        (self.opts.workdir / "deploy.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            raise DemoError(f"deploy failed (see {self.opts.workdir / 'deploy.log'}):\n{proc.stderr[-2000:]}")
+
+    def _transact(self, calls: list[tuple[int, Any]], what: str) -> list[dict]:
+        """Send contract calls from unlocked dev accounts and return their receipts, in order.
+
+        Nonces are tracked here, calls go out in waves of WAVE, and a transaction the node no longer knows
+        (neither pending nor mined: Anvil's interval miner can lose one sent while it builds a block) is sent
+        again with the same nonce.
+
+        Raises:
+            DemoError: a transaction reverted, or was still not mined after 3 resends.
+        """
+        receipts: list[dict] = []
+        for i in range(0, len(calls), WAVE):
+            sent = []
+            for sender, fn in calls[i : i + WAVE]:
+                acct = self.w3.eth.accounts[sender]
+                if acct not in self._nonces:
+                    self._nonces[acct] = self.w3.eth.get_transaction_count(acct, "pending")
+                params = {"from": acct, "gas": GAS, "nonce": self._nonces[acct]}
+                self._nonces[acct] += 1
+                sent.append((fn, params, fn.transact(params)))
+            receipts += [self._receipt(fn, params, h, what) for fn, params, h in sent]
+        return receipts
+
+    def _receipt(self, fn, params: dict, tx_hash, what: str) -> dict:
+        for _ in range(4):
+            deadline = time.monotonic() + max(15.0, 10 * self.opts.block_time)
+            while time.monotonic() < deadline:
+                try:
+                    r = self.w3.eth.get_transaction_receipt(tx_hash)
+                except TransactionNotFound:
+                    time.sleep(0.05)
+                    continue
+                if r["status"] != 1:
+                    raise DemoError(f"{what}: transaction {tx_hash.hex()} reverted")
+                return r
+            try:
+                self.w3.eth.get_transaction(tx_hash)
+                continue  # still pending: keep waiting
+            except TransactionNotFound:
+                tx_hash = fn.transact(params)  # lost by the node: send it again, same nonce
+        raise DemoError(f"{what}: transaction {tx_hash.hex()} not mined after 3 resends")
+
+    def _answer(self, sym: str, price: Decimal) -> int:
+        return int(price * (Decimal(10) ** self.cfg.collateral(sym).feed_decimals))
+
+    def _setup(self, start_prices: dict[str, Decimal]) -> list[VaultSpec]:
+        """Start prices, token faucet and approvals, the user vaults, and the keeper's own vault."""
+        p, w3 = self.p, self.w3
+        engine = p.engine.address
+        calls = [(DEPLOYER, p.feeds[s].functions.updateAnswer(self._answer(s, px))) for s, px in start_prices.items()]
+        specs = plan_vaults(self.opts.vaults, start_prices, self.cfg, self.opts.seed)
+        need: dict[tuple[int, str], int] = defaultdict(int)
+        for s in specs:
+            for sym, amt in s.collateral.items():
+                need[(s.owner, sym)] += amt
+        total_debt = sum(s.debt for s in specs)
+        # The keeper's vault: WETH worth 5x the users' total debt, borrowing that debt (LTV 20 %) as inventory.
+        weth = self.cfg.collaterals[0]
+        keeper_collateral = int(5 * Decimal(total_debt) / WAD / start_prices[weth.symbol] * 10**weth.decimals)
+        need[(KEEPER, weth.symbol)] += keeper_collateral
+        for (owner, sym), amt in need.items():
+            calls.append((owner, p.tokens[sym].functions.mint(w3.eth.accounts[owner], amt)))
+            calls.append((owner, p.tokens[sym].functions.approve(engine, 2**256 - 1)))
+        self._transact(calls, "faucet and approvals")
+        self.progress("vaults", 0, len(specs))
+
+        first = [(s, next(iter(s.collateral.items()))) for s in specs]
+        opens = [(s.owner, p.engine.functions.open(p.tokens[sym].address, amt)) for s, (sym, amt) in first]
+        opens.append((KEEPER, p.engine.functions.open(p.tokens[weth.symbol].address, keeper_collateral)))
+        receipts = self._transact(opens, "open vaults")
+        ids = [p.engine.events.VaultOpened().process_receipt(r, errors=DISCARD)[0]["args"]["vaultId"] for r in receipts]
+        for s, vid in zip(specs, ids):
+            s.vault_id = vid
+        self.keeper_vault = ids[-1]
+        calls = [(s.owner, p.engine.functions.deposit(s.vault_id, p.tokens[sym].address, amt))
+                 for s in specs for sym, amt in list(s.collateral.items())[1:]]
+        self._transact(calls, "second collateral deposits")
+        calls = [(s.owner, p.engine.functions.borrow(s.vault_id, s.debt, w3.eth.accounts[s.owner])) for s in specs]
+        calls.append((KEEPER, p.engine.functions.borrow(self.keeper_vault, total_debt, w3.eth.accounts[KEEPER])))
+        self._transact(calls, "borrow")
+        self.progress("vaults", len(specs), len(specs))
+        return specs
+
+    def _start_keeper(self, ws_url: str) -> subprocess.Popen:
+        log_path = self.opts.workdir / "keeper.log"
+        env = dict(os.environ, PLIMSOLL_KEEPER_KEY=dev_private_key(KEEPER))
+        cmd = [sys.executable, "-m", "plimsoll.cli", "keeper", "run", "--ws", ws_url,
+               "--manifest", str(self.manifest_path), "--log-file", str(log_path)]
+        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise DemoError(f"keeper exited with code {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
+            if log_path.exists() and '"event": "ready"' in log_path.read_text():
+                return proc
+            time.sleep(0.1)
+        proc.kill()
+        raise DemoError("keeper did not report ready within 60 s")
+
+    def _replay(self, rounds: dict[str, list[Point]]) -> int:
+        """Send every round after the first (already the start price): one block per distinct round time."""
+        by_time: dict[int, list[tuple[str, Decimal]]] = defaultdict(list)
+        for sym, rs in rounds.items():
+            for r in rs[1:]:
+                by_time[r.time].append((sym, r.price))
+        t0 = min(r[0].time for r in rounds.values())
+        offset = self.w3.eth.get_block("latest")["timestamp"] + 1 - t0
+        times = sorted(by_time)
+        sent = 0
+        last_ts = 0
+        for k, t in enumerate(times):
+            head = self.w3.eth.get_block("latest")
+            stamp = max(t + offset, head["timestamp"] + 1, last_ts + 1)
+            set_next_block_timestamp(self.w3, stamp)
+            calls = [(DEPLOYER, self.p.feeds[s].functions.updateAnswer(self._answer(s, px))) for s, px in by_time[t]]
+            receipts = self._transact(calls, "price round")
+            last_ts = self.w3.eth.get_block(receipts[-1]["blockNumber"])["timestamp"]
+            sent += len(calls)
+            self.progress("replay", k + 1, len(times))
+        return sent
+
+    def _wait_blocks(self, n: int) -> int:
+        target = self.w3.eth.block_number + n
+        while self.w3.eth.block_number < target:
+            time.sleep(0.05)
+        return target
+
+    # ------------------------------------------------------------------ report
+    def _report(self, specs, monitor: Monitor, first: int, last: int, n_rounds: int, rounds) -> dict[str, Any]:
+        p = self.p
+        user_ids = {s.vault_id for s in specs}
+        events = p.liquidation.events.Liquidate().get_logs(from_block=first, to_block=last)
+        liq_by_block: dict[int, list[int]] = defaultdict(list)
+        gas_by_tx: dict[str, list] = defaultdict(list)
+        for ev in events:
+            liq_by_block[ev["blockNumber"]].append(ev["args"]["vaultId"])
+            gas_by_tx[ev["transactionHash"].hex()].append(ev)
+        open_since: dict[int, int] = {}
+        delays: list[int] = []
+        ever_unsafe: set[int] = set()
+        for b in range(first, last + 1):
+            for vid in liq_by_block.get(b, []):
+                if vid in open_since:
+                    delays.append(b - open_since.pop(vid))
+            unsafe = monitor.unsafe.get(b)
+            if unsafe is None:
+                continue
+            for vid in unsafe & user_ids:
+                ever_unsafe.add(vid)
+                open_since.setdefault(vid, b)
+            for vid in list(open_since):
+                if vid not in unsafe:
+                    open_since.pop(vid)  # recovered without a liquidation
+        liquidated = {ev["args"]["vaultId"] for ev in events} & user_ids
+        final_unsafe = (monitor.unsafe.get(last) or set()) & user_ids
+        gas = []
+        for tx, evs in gas_by_tx.items():
+            used = self.w3.eth.get_transaction_receipt(tx)["gasUsed"]
+            gas += [used // len(evs)] * len(evs)
+        checks = self._reconcile(sorted(user_ids | {self.keeper_vault}), last)
+        return {
+            "vaults": len(specs),
+            "became_liquidatable": len(ever_unsafe),
+            "liquidated": len(liquidated),
+            "missed": len(final_unsafe - liquidated),
+            "unsafe_never_liquidated": sorted(ever_unsafe - liquidated),
+            "still_unsafe_at_end": len(final_unsafe),
+            "blocks_to_liquidate": {
+                "p50": _percentile(delays, 0.50), "p95": _percentile(delays, 0.95), "max": max(delays, default=None),
+                "episodes": len(delays),
+            },
+            "liquidations": len(events),
+            "full_liquidations": sum(1 for ev in events if ev["args"]["full"]),
+            "repaid": str(Decimal(sum(ev["args"]["repaid"] for ev in events)) / WAD),
+            "bad_debt": rad_to_wad_str(p.engine.functions.badDebt().call(block_identifier=last)),
+            "surplus": rad_to_wad_str(p.engine.functions.surplus().call(block_identifier=last)),
+            "gas_per_liquidation": {"p50": _percentile(gas, 0.5), "max": max(gas, default=None)},
+            "block_time_s": self.opts.block_time,
+            "price_rounds": n_rounds,
+            "blocks": last - first + 1,
+            "max_step": str(self.opts.max_step) if self.opts.max_step else None,
+            "prices": {
+                s: {"start": str(r[0].price), "min": str(min(x.price for x in r)), "end": str(r[-1].price)}
+                for s, r in rounds.items()
+            },
+            "keeper_vault": self.keeper_vault,
+            "checks": checks,
+        }
+
+    def _reconcile(self, ids: list[int], block: int) -> dict[str, Any]:
+        """The invariants of ../shared/DESIGN.md read off the chain at ``block`` (exact integers)."""
+        p, at = self.p, {"block_identifier": block}
+        e = p.engine.functions
+        states = p.lens.functions.vaults(ids).call(**at)
+        total_art = e.totalNormalizedDebt().call(**at)
+        rate = e.rate().call(**at)
+        sums: dict[str, int] = defaultdict(int)
+        for _, _, _, tokens, amounts in states:
+            for tok, amt in zip(tokens, amounts):
+                sums[p.symbol_of(tok)] += amt
+        collateral_ok = {}
+        for sym, tok in p.tokens.items():
+            held = tok.functions.balanceOf(p.engine.address).call(**at)
+            booked = e.collateralType(tok.address).call(**at)[6]
+            collateral_ok[sym] = sums[sym] == held == booked
+        supply = p.pusd.functions.totalSupply().call(**at)
+        return {
+            "sum_vault_debt_equals_total": sum(s[2] for s in states) == total_art,
+            "pusd_identity": supply * RAY + e.surplus().call(**at) == total_art * rate + e.badDebt().call(**at),
+            "collateral_conserved": collateral_ok,
+            "vault_count": e.vaultCount().call(**at) == len(ids),
+        }

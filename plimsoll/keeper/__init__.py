@@ -1,0 +1,1 @@
+"""The off-chain liquidation keeper (see bot.py)."""

@@ -1,0 +1,330 @@
+"""Keeper v1: the off-chain liquidation bot.
+
+One asyncio process on a WebSocket JSON-RPC connection:
+
+* it learns of blocks from a ``newHeads`` subscription and always works on the newest one (a block that arrives
+  while it is busy replaces any waiting block: no queue of stale blocks);
+* its vault set comes from ``VaultOpened`` events, scanned from the deployment block and then block by block;
+* for block N it reads everything at N (vault states through VaultLens in one call, prices, rate, parameters),
+  so that no decision mixes two blocks, and computes health with the exact mirror (plimsoll.sdk.math);
+* liquidatable vaults not already in a pending transaction go, lowest health first and as far as its pUSD
+  inventory covers them, into ``liquidateBatch`` transactions (``liquidate`` for a single vault), signed locally
+  with a nonce it tracks itself; each is simulated (gas estimate) before it is sent;
+* every decision is logged as one JSON line; ``dry_run`` decides and logs but sends nothing.
+
+The bar (../shared/DESIGN.md): a vault liquidatable in block N is liquidated in block N+1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account import Account
+from web3 import AsyncWeb3, WebSocketProvider
+from web3.exceptions import ContractLogicError, Web3Exception
+
+from ..sdk.contracts import Manifest, load_abi
+from ..sdk.math import (
+    CollateralParams,
+    LiquidationPlan,
+    accrue,
+    liquidation_plan,
+    valuation,
+)
+
+log = logging.getLogger("plimsoll.keeper")
+
+
+class KeeperError(RuntimeError):
+    """The keeper cannot start (bad key, unreachable node, manifest for another chain)."""
+
+
+@dataclass
+class KeeperConfig:
+    """Keeper settings.
+
+    Attributes:
+        ws_url: WebSocket JSON-RPC endpoint.
+        manifest: the deployment to watch.
+        private_key: hex key of the liquidator account (holds the pUSD inventory).
+        dry_run: decide and log, send nothing.
+        batch_size: most vaults per liquidateBatch transaction.
+        gas_margin: gas limit = estimate × this.
+        priority_fee_wei: EIP-1559 tip.
+    """
+
+    ws_url: str
+    manifest: Manifest
+    private_key: str
+    dry_run: bool = False
+    batch_size: int = 25
+    gas_margin: float = 1.3
+    priority_fee_wei: int = 10**9
+
+
+@dataclass
+class BlockState:
+    """Everything read at one block. Amounts in contract units (see plimsoll.sdk.math)."""
+
+    number: int
+    timestamp: int
+    rate: int
+    vaults: list[Any]
+    prices: dict[str, int]
+    params: dict[str, CollateralParams]
+    inventory: int
+
+
+@dataclass
+class Pending:
+    """A sent transaction not yet mined: its hash, the vaults it liquidates, the block it was sent at."""
+
+    tx_hash: str
+    vault_ids: list[int]
+    sent_block: int
+    cost: int
+    sent_at: float = field(default_factory=time.monotonic)
+
+
+class Keeper:
+    """The bot. Create, then ``await run()``; ``stop()`` ends it after the current block."""
+
+    def __init__(self, config: KeeperConfig):
+        self.cfg = config
+        self.account = Account.from_key(config.private_key)
+        self.vault_ids: list[int] = []
+        self._scanned_to = config.manifest.block - 1
+        self.pending: dict[str, Pending] = {}
+        self._nonce: int | None = None
+        self._latest_head: int | None = None
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.stats = {"blocks": 0, "skipped_blocks": 0, "sent": 0, "liquidated_vaults": 0, "reverted": 0}
+
+    # ------------------------------------------------------------------ lifecycle
+    def emit(self, event: str, **fields: Any) -> None:
+        """Log one decision as a JSON line."""
+        log.info(json.dumps({"event": event, "t": round(time.time(), 3), **fields}, default=str))
+
+    def stop(self) -> None:
+        """Ask the bot to stop after the block it is working on."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Connect, subscribe to new heads and work until ``stop()``.
+
+        Raises:
+            KeeperError: wrong chain, or the node cannot be reached.
+        """
+        try:
+            async with AsyncWeb3(WebSocketProvider(self.cfg.ws_url, max_connection_retries=20)) as w3:
+                self.w3 = w3
+                await self._setup()
+                sub_id = await w3.eth.subscribe("newHeads")
+                reader = asyncio.create_task(self._read_heads())
+                try:
+                    await self._work()
+                finally:
+                    reader.cancel()
+                    try:
+                        await w3.eth.unsubscribe(sub_id)
+                    except Exception:  # the node may already be gone at shutdown
+                        pass
+        except OSError as e:
+            raise KeeperError(f"cannot reach the node at {self.cfg.ws_url}: {e}") from e
+        self.emit("stopped", **self.stats)
+
+    async def _setup(self) -> None:
+        m = self.cfg.manifest
+        chain_id = await self.w3.eth.chain_id
+        if chain_id != m.chain_id:
+            raise KeeperError(f"node is chain {chain_id}, manifest {m.network} is chain {m.chain_id}")
+        c = lambda name, addr: self.w3.eth.contract(address=AsyncWeb3.to_checksum_address(addr), abi=load_abi(name))
+        self.engine = c("VaultEngine", m.contracts["VaultEngine"])
+        self.liquidation = c("LiquidationEngine", m.contracts["LiquidationEngine"])
+        self.lens = c("VaultLens", m.contracts["VaultLens"])
+        self.pusd = c("PUSD", m.contracts["PUSD"])
+        self.oracles = {s: c("OracleAdapter", col.oracle) for s, col in m.collaterals.items()}
+        self.token_symbol = {col.token.lower(): s for s, col in m.collaterals.items()}
+        self.tokens = {s: col.token for s, col in m.collaterals.items()}
+        self.target_health, self.full_health, self.protocol_share, self.dust = await asyncio.gather(
+            self.liquidation.functions.targetHealth().call(),
+            self.liquidation.functions.fullLiquidationHealth().call(),
+            self.liquidation.functions.protocolShare().call(),
+            self.engine.functions.dust().call(),
+        )
+        self._nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
+        self.emit("ready", keeper=self.account.address, network=m.network, dry_run=self.cfg.dry_run)
+
+    async def _read_heads(self) -> None:
+        async for msg in self.w3.socket.process_subscriptions():
+            head = msg["result"]
+            number = head["number"] if isinstance(head["number"], int) else int(head["number"], 16)
+            if self._wake.is_set() and self._latest_head is not None:
+                self.stats["skipped_blocks"] += 1
+            self._latest_head = number
+            self._wake.set()
+
+    async def _work(self) -> None:
+        while not self._stopping:
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stopping or self._latest_head is None:
+                continue
+            number = self._latest_head
+            started = time.monotonic()
+            try:
+                await self.on_block(number)
+            except (Web3Exception, ValueError, asyncio.TimeoutError) as e:
+                # One bad block must not halt the bot; the next head retries from fresh state.
+                self.emit("block_error", block=number, error=repr(e))
+            self.stats["blocks"] += 1
+            log.debug("block %s took %.1f ms", number, 1000 * (time.monotonic() - started))
+
+    # ------------------------------------------------------------------ one block
+    async def on_block(self, number: int) -> None:
+        """Sync the vault set to block ``number``, read state at it, and liquidate what is unsafe."""
+        await self._sync_vaults(number)
+        await self._check_pending(number)
+        if not self.vault_ids:
+            return
+        state = await self.read_state(number)
+        plans = self.unsafe(state)
+        if plans:
+            await self.liquidate(state, plans)
+
+    async def _sync_vaults(self, number: int) -> None:
+        if number <= self._scanned_to:
+            return
+        logs = await self.engine.events.VaultOpened().get_logs(from_block=self._scanned_to + 1, to_block=number)
+        new = [ev["args"]["vaultId"] for ev in logs]
+        if new:
+            self.vault_ids.extend(new)
+            self.emit("vaults_discovered", block=number, new=len(new), total=len(self.vault_ids))
+        self._scanned_to = number
+
+    async def read_state(self, number: int) -> BlockState:
+        """Read, all at block ``number``: vault states, oracle prices, collateral parameters, the rate inputs and
+        the keeper's pUSD balance.
+
+        Raises:
+            ContractLogicError: an oracle refused to price (stale, out of bounds): nothing can be liquidated then.
+        """
+        at = {"block_identifier": number}
+        symbols = list(self.tokens)
+        results = await asyncio.gather(
+            self.w3.eth.get_block(number),
+            self.engine.functions.rate().call(**at),
+            self.engine.functions.lastDrip().call(**at),
+            self.engine.functions.stabilityFee().call(**at),
+            self.lens.functions.vaults(self.vault_ids).call(**at),
+            self.pusd.functions.balanceOf(self.account.address).call(**at),
+            *(self.oracles[s].functions.price().call(**at) for s in symbols),
+            *(self.engine.functions.collateralType(self.tokens[s]).call(**at) for s in symbols),
+        )
+        block, rate, last_drip, fee, vaults, inventory = results[:6]
+        prices = dict(zip(symbols, results[6 : 6 + len(symbols)]))
+        params = {
+            s: CollateralParams(decimals=ct[1], ltv=ct[2], liquidation_threshold=ct[3], liquidation_bonus=ct[4])
+            for s, ct in zip(symbols, results[6 + len(symbols) :])
+        }
+        current = accrue(rate, fee, block["timestamp"] - last_drip)
+        return BlockState(number, block["timestamp"], current, vaults, prices, params, inventory)
+
+    def unsafe(self, state: BlockState) -> list[tuple[int, LiquidationPlan]]:
+        """(vault id, plan) of every vault with HF < 1 at the state's block, lowest health first."""
+        out = []
+        for vault_id, owner, normalized, tokens, amounts in state.vaults:
+            if normalized == 0 or owner == self.account.address:
+                continue
+            balances = []
+            for token, amount in zip(tokens, amounts):
+                sym = self.token_symbol[token.lower()]
+                balances.append((amount, state.prices[sym], state.params[sym]))
+            v = valuation(normalized, state.rate, balances)
+            if v.liquidatable:
+                plan = liquidation_plan(v, self.target_health, self.full_health, self.protocol_share, self.dust)
+                out.append((vault_id, plan))
+        out.sort(key=lambda x: x[1].health_factor)
+        return out
+
+    async def liquidate(self, state: BlockState, plans: list[tuple[int, LiquidationPlan]]) -> None:
+        """Send liquidations for the unsafe vaults that are not pending, within the pUSD inventory."""
+        busy = {v for p in self.pending.values() for v in p.vault_ids}
+        budget = state.inventory - sum(p.cost for p in self.pending.values())
+        chosen: list[tuple[int, int]] = []
+        cost = 0
+        for vault_id, plan in plans:
+            if vault_id in busy:
+                self.emit("skip", block=state.number, vault=vault_id, reason="pending")
+                continue
+            # A small margin: the liquidation executes a block later, with a little more interest accrued.
+            need = plan.cost + plan.cost // 1000 + 1
+            if cost + need > budget:
+                self.emit("skip", block=state.number, vault=vault_id, reason="inventory", need=need, budget=budget - cost)
+                continue
+            chosen.append((vault_id, need))
+            cost += need
+            self.emit("decide", block=state.number, vault=vault_id, hf=plan.health_factor, repay=plan.repay,
+                      fee=plan.protocol_fee, fraction=plan.fraction, full=plan.full)
+        for i in range(0, len(chosen), self.cfg.batch_size):
+            batch = chosen[i : i + self.cfg.batch_size]
+            await self._send(state, [v for v, _ in batch], sum(n for _, n in batch))
+
+    async def _send(self, state: BlockState, batch: list[int], cost: int) -> None:
+        fn = (
+            self.liquidation.functions.liquidate(batch[0])
+            if len(batch) == 1
+            else self.liquidation.functions.liquidateBatch(batch)
+        )
+        if self.cfg.dry_run:
+            self.emit("dry_run", block=state.number, vaults=batch)
+            return
+        base_fee = (await self.w3.eth.get_block("latest"))["baseFeePerGas"]
+        tx = {
+            "from": self.account.address,
+            "nonce": self._nonce,
+            "chainId": self.cfg.manifest.chain_id,
+            "maxPriorityFeePerGas": self.cfg.priority_fee_wei,
+            "maxFeePerGas": 2 * base_fee + self.cfg.priority_fee_wei,
+        }
+        try:
+            gas = await fn.estimate_gas({"from": self.account.address})
+        except (ContractLogicError, Web3Exception) as e:
+            self.emit("simulation_failed", block=state.number, vaults=batch, error=repr(e))
+            return
+        tx["gas"] = int(gas * self.cfg.gas_margin)
+        built = await fn.build_transaction(tx)
+        signed = self.account.sign_transaction(built)
+        try:
+            tx_hash = (await self.w3.eth.send_raw_transaction(signed.raw_transaction)).to_0x_hex()
+        except (Web3Exception, ValueError) as e:
+            # Most likely a nonce gap after an outside transaction: resynchronise and let the next block retry.
+            self._nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
+            self.emit("send_failed", block=state.number, vaults=batch, error=repr(e))
+            return
+        self._nonce += 1
+        self.pending[tx_hash] = Pending(tx_hash, batch, state.number, cost)
+        self.stats["sent"] += 1
+        self.emit("sent", block=state.number, tx=tx_hash, vaults=batch, gas_limit=tx["gas"], nonce=tx["nonce"])
+
+    async def _check_pending(self, number: int) -> None:
+        for tx_hash, p in list(self.pending.items()):
+            try:
+                receipt = await self.w3.eth.get_transaction_receipt(tx_hash)
+            except Web3Exception:
+                continue  # not mined yet
+            del self.pending[tx_hash]
+            ok = receipt["status"] == 1
+            if ok:
+                self.stats["liquidated_vaults"] += len(p.vault_ids)
+            else:
+                self.stats["reverted"] += 1
+            self.emit("mined", block=receipt["blockNumber"], tx=tx_hash, ok=ok, vaults=p.vault_ids,
+                      gas_used=receipt["gasUsed"], blocks_after_decision=receipt["blockNumber"] - p.sent_block)

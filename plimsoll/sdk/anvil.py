@@ -1,0 +1,131 @@
+"""Start and stop a local Anvil node (always on 127.0.0.1), and its dev-only RPC methods."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from web3 import Web3
+
+from .contracts import PROJECT_ROOT
+
+#: Anvil's default mnemonic (also ape-config.yaml's test mnemonic): its keys are public, dev use only.
+DEV_MNEMONIC = "test test test test test test test test test test test junk"
+NPM_ANVIL = PROJECT_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+
+
+class AnvilError(RuntimeError):
+    """Anvil is not installed, or did not start."""
+
+
+def anvil_binary() -> str:
+    """Path of the anvil executable: ANVIL_BIN, then the npm package, then PATH.
+
+    Raises:
+        AnvilError: none found (run ``make setup``).
+    """
+    for candidate in (os.environ.get("ANVIL_BIN"), str(NPM_ANVIL), shutil.which("anvil")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise AnvilError("anvil not found: run `make setup` (installs @foundry-rs/anvil from npm)")
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Anvil:
+    """A child Anvil process on 127.0.0.1 (context manager: stopped on exit).
+
+    Args:
+        port: TCP port (default: a free one).
+        accounts: number of dev accounts (from DEV_MNEMONIC), each funded with 10,000 ETH.
+        block_time: seconds between blocks (interval mining from genesis, fractions allowed); None: automine.
+        log_path: where anvil's output goes (default: discarded).
+    """
+
+    def __init__(
+        self,
+        port: int | None = None,
+        accounts: int = 30,
+        block_time: float | None = None,
+        log_path: Path | None = None,
+    ):
+        self.port = port or free_port()
+        self.accounts = accounts
+        self.block_time = block_time
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def http_url(self) -> str:
+        """JSON-RPC over HTTP."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """JSON-RPC over WebSocket (same port)."""
+        return f"ws://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> "Anvil":
+        """Start the node and wait until it answers.
+
+        Raises:
+            AnvilError: it exited or did not answer within ``timeout`` seconds.
+        """
+        out = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
+        cmd = [
+            anvil_binary(), "--host", "127.0.0.1", "--port", str(self.port),
+            "--accounts", str(self.accounts), "--mnemonic", DEV_MNEMONIC, "--chain-id", "31337",
+        ]
+        if self.block_time:
+            cmd += ["--block-time", str(self.block_time)]
+        self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        w3 = Web3(Web3.HTTPProvider(self.http_url))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AnvilError(f"anvil exited with code {self.proc.returncode}: {' '.join(cmd)}")
+            try:
+                w3.eth.block_number
+                return self
+            except Exception:
+                time.sleep(0.1)
+        self.stop()
+        raise AnvilError(f"anvil did not answer on {self.http_url} within {timeout} s")
+
+    def stop(self) -> None:
+        """Terminate the node (kill after 5 s)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.proc = None
+
+    def __enter__(self) -> "Anvil":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def dev_private_key(index: int) -> str:
+    """Private key (hex) of dev account ``index`` of DEV_MNEMONIC (Anvil's and ape's test accounts)."""
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    return Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key.hex()
+
+
+def set_next_block_timestamp(w3: Web3, timestamp: int) -> None:
+    """Stamp the next mined block with ``timestamp`` (seconds); later blocks continue from it."""
+    w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])

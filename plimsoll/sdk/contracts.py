@@ -1,0 +1,181 @@
+"""Contract ABIs, deployment manifests and typed web3 handles on a deployed Plimsoll.
+
+ABIs come from ``interfaces/abi/<Contract>.json``: the committed export of the compiled contracts that wallets
+and integrators use too (``plimsoll abi`` refreshes it from ape's build; a test keeps it in step).
+A deployment manifest, ``deployments/<network>.json``, records where one deployment lives.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+from web3.contract import Contract
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+ABI_DIR = PROJECT_ROOT / "interfaces" / "abi"
+BUILD_MANIFEST = PROJECT_ROOT / ".build" / "__local__.json"
+DEPLOYMENTS_DIR = PROJECT_ROOT / "deployments"
+
+#: Contracts whose ABI is exported for integrators (mocks included: local networks use them).
+EXPORTED = (
+    "VaultEngine",
+    "LiquidationEngine",
+    "OracleAdapter",
+    "PUSD",
+    "VaultLens",
+    "MockERC20",
+    "MockAggregator",
+)
+
+
+class ManifestError(Exception):
+    """A deployment manifest is missing or malformed."""
+
+
+def load_abi(name: str) -> list[dict[str, Any]]:
+    """The ABI of contract ``name`` from ``interfaces/abi``.
+
+    Raises:
+        FileNotFoundError: no exported ABI of that name (run ``plimsoll abi``).
+    """
+    return json.loads((ABI_DIR / f"{name}.json").read_text())
+
+
+def export_abis(build_manifest: Path = BUILD_MANIFEST, out_dir: Path = ABI_DIR) -> list[Path]:
+    """Write the ABI of every EXPORTED contract from ape's build manifest to ``out_dir``.
+
+    Returns:
+        The files written.
+    Raises:
+        FileNotFoundError: nothing compiled yet (run ``ape compile``).
+        KeyError: an exported contract is missing from the build.
+    """
+    types = json.loads(build_manifest.read_text())["contractTypes"]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in EXPORTED:
+        path = out_dir / f"{name}.json"
+        path.write_text(json.dumps(types[name]["abi"], indent=1, sort_keys=True) + "\n")
+        written.append(path)
+    return written
+
+
+@dataclass(frozen=True)
+class CollateralDeployment:
+    """Where one collateral type lives.
+
+    Attributes:
+        symbol: token symbol, e.g. ``"WETH"``.
+        token: ERC-20 address.
+        oracle: OracleAdapter address.
+        feed: Chainlink-compatible aggregator address.
+        decimals: token decimals.
+        feed_decimals: aggregator answer decimals.
+        mock: whether token and feed are the project's mocks (local networks).
+    """
+
+    symbol: str
+    token: str
+    oracle: str
+    feed: str
+    decimals: int
+    feed_decimals: int
+    mock: bool
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """One deployment: ``deployments/<network>.json``.
+
+    Attributes:
+        network: name the manifest is filed under.
+        chain_id: EIP-155 chain id.
+        block: block number of the first deployment transaction (where event scans start).
+        deployer: account that deployed (owner of the admin functions).
+        contracts: name → address for VaultEngine, PUSD, LiquidationEngine, VaultLens.
+        collaterals: symbol → CollateralDeployment.
+        abi_source: where the ABIs come from (relative to the project root).
+        compiler: the solc version string that built the bytecode.
+    """
+
+    network: str
+    chain_id: int
+    block: int
+    deployer: str
+    contracts: dict[str, str]
+    collaterals: dict[str, CollateralDeployment] = field(default_factory=dict)
+    abi_source: str = "interfaces/abi"
+    compiler: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest as a JSON-ready dict."""
+        d = dict(self.__dict__)
+        d["collaterals"] = {k: dict(v.__dict__) for k, v in self.collaterals.items()}
+        return d
+
+    def save(self, path: Path | None = None) -> Path:
+        """Write to ``path`` (default ``deployments/<network>.json``) and return it."""
+        path = path or DEPLOYMENTS_DIR / f"{self.network}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.to_json(), indent=2) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> "Manifest":
+        """Read a manifest file.
+
+        Raises:
+            ManifestError: the file is missing or lacks a field.
+        """
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text())
+            d["collaterals"] = {k: CollateralDeployment(**v) for k, v in d.get("collaterals", {}).items()}
+            return cls(**d)
+        except FileNotFoundError as e:
+            raise ManifestError(f"no deployment manifest at {path}: deploy first (ape run deploy)") from e
+        except (KeyError, TypeError, json.JSONDecodeError) as e:
+            raise ManifestError(f"malformed deployment manifest {path}: {e}") from e
+
+
+class Protocol:
+    """web3 handles on one deployment.
+
+    Attributes:
+        w3: the connection; manifest: where things live; engine, pusd, liquidation, lens: contracts;
+        tokens, oracles, feeds: symbol → contract.
+    """
+
+    def __init__(self, w3: Web3, manifest: Manifest):
+        self.w3 = w3
+        self.manifest = manifest
+        c = manifest.contracts
+        self.engine: Contract = self._at("VaultEngine", c["VaultEngine"])
+        self.pusd: Contract = self._at("PUSD", c["PUSD"])
+        self.liquidation: Contract = self._at("LiquidationEngine", c["LiquidationEngine"])
+        self.lens: Contract = self._at("VaultLens", c["VaultLens"])
+        self.tokens: dict[str, Contract] = {}
+        self.oracles: dict[str, Contract] = {}
+        self.feeds: dict[str, Contract] = {}
+        for sym, col in manifest.collaterals.items():
+            self.tokens[sym] = self._at("MockERC20", col.token)  # an ERC-20 ABI (plus the mock faucet)
+            self.oracles[sym] = self._at("OracleAdapter", col.oracle)
+            self.feeds[sym] = self._at("MockAggregator", col.feed)
+
+    def _at(self, abi_name: str, address: str) -> Contract:
+        return self.w3.eth.contract(address=Web3.to_checksum_address(address), abi=load_abi(abi_name))
+
+    def symbol_of(self, token: str) -> str:
+        """The collateral symbol of a token address.
+
+        Raises:
+            KeyError: the token is not in the manifest.
+        """
+        for sym, col in self.manifest.collaterals.items():
+            if col.token.lower() == token.lower():
+                return sym
+        raise KeyError(token)

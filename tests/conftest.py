@@ -1,0 +1,140 @@
+"""Shared fixtures: the protocol deployed by scripts/deploy.py's own `deploy()` on ape-foundry's Anvil.
+
+Each test runs in a chain snapshot (ape isolation), so the module-scoped deployment is fresh for every test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from ape.utils import ZERO_ADDRESS  # noqa: F401  (re-exported for tests)
+
+from plimsoll.sdk.config import load_config
+from plimsoll.sdk.math import WAD
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load_deploy_script():
+    spec = importlib.util.spec_from_file_location("plimsoll_deploy_script", ROOT / "scripts" / "deploy.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+deploy_script = _load_deploy_script()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quiet_traces():
+    """ape-foundry prints a full call trace for every reverted transaction (~170 ms each, TOOLCHAIN.md);
+    the tests assert on the custom errors instead."""
+    from ape_ethereum.trace import Trace
+
+    original = Trace.show
+    Trace.show = lambda self, *a, **k: None
+    yield
+    Trace.show = original
+
+
+@pytest.fixture(scope="session")
+def cfg():
+    """The local deployment configuration (scripts/config/local.yaml), in contract units."""
+    return load_config(ROOT / "scripts" / "config" / "local.yaml")
+
+
+@pytest.fixture(scope="session")
+def admin(accounts):
+    return accounts[0]
+
+
+@pytest.fixture(scope="session")
+def alice(accounts):
+    return accounts[1]
+
+
+@pytest.fixture(scope="session")
+def bob(accounts):
+    return accounts[2]
+
+
+@pytest.fixture(scope="session")
+def liquidator(accounts):
+    return accounts[3]
+
+
+@pytest.fixture(scope="module")
+def deployment(cfg, admin):
+    """Everything deployed and configured by the deploy script; returns the Manifest."""
+    return deploy_script.deploy(cfg, admin, "test")
+
+
+@pytest.fixture(scope="module")
+def engine(project, deployment):
+    return project.VaultEngine.at(deployment.contracts["VaultEngine"])
+
+
+@pytest.fixture(scope="module")
+def pusd(project, deployment):
+    return project.PUSD.at(deployment.contracts["PUSD"])
+
+
+@pytest.fixture(scope="module")
+def liquidation(project, deployment):
+    return project.LiquidationEngine.at(deployment.contracts["LiquidationEngine"])
+
+
+@pytest.fixture(scope="module")
+def lens(project, deployment):
+    return project.VaultLens.at(deployment.contracts["VaultLens"])
+
+
+@pytest.fixture(scope="module")
+def weth(project, deployment):
+    return project.MockERC20.at(deployment.collaterals["WETH"].token)
+
+
+@pytest.fixture(scope="module")
+def wbtc(project, deployment):
+    return project.MockERC20.at(deployment.collaterals["WBTC"].token)
+
+
+@pytest.fixture(scope="module")
+def weth_feed(project, deployment):
+    return project.MockAggregator.at(deployment.collaterals["WETH"].feed)
+
+
+@pytest.fixture(scope="module")
+def wbtc_feed(project, deployment):
+    return project.MockAggregator.at(deployment.collaterals["WBTC"].feed)
+
+
+@pytest.fixture(scope="module")
+def weth_oracle(project, deployment):
+    return project.OracleAdapter.at(deployment.collaterals["WETH"].oracle)
+
+
+@pytest.fixture(scope="module")
+def funded(deployment, engine, weth, wbtc, alice, bob, liquidator):
+    """alice, bob and the liquidator hold 1,000 WETH and 100 WBTC each and have approved the engine."""
+    for acct in (alice, bob, liquidator):
+        weth.mint(acct, 1000 * WAD, sender=acct)
+        wbtc.mint(acct, 100 * 10**8, sender=acct)
+        weth.approve(engine, 2**256 - 1, sender=acct)
+        wbtc.approve(engine, 2**256 - 1, sender=acct)
+    return True
+
+
+def open_vault(engine, owner, token, amount) -> int:
+    """Open a vault with one deposit; return its id (from the VaultOpened event)."""
+    tx = engine.open(token, amount, sender=owner)
+    return tx.events.filter(engine.VaultOpened)[0].vaultId
+
+
+def set_price(feed, admin, usd) -> None:
+    """Push a new round to a mock feed (8 decimals) priced at `usd` dollars (int or Decimal string)."""
+    from decimal import Decimal
+
+    feed.updateAnswer(int(Decimal(str(usd)) * 10**8), sender=admin)

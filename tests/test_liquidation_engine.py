@@ -1,0 +1,179 @@
+"""LiquidationEngine on Anvil: partial liquidation to the target health, full liquidation (deep underwater, dust
+remainder), bad-debt write-off, batch, self-liquidation, and state left unchanged by every rejected call.
+
+Scenario: alice's vault holds 10 WETH and owes 15,000 pUSD; WETH starts at $2,000 (LTV 0.80, LT 0.85, bonus 1.05),
+target health 1.10, full liquidation below HF 0.95, protocol share 10 % of the bonus.
+"""
+
+from __future__ import annotations
+
+import ape
+import pytest
+from conftest import open_vault, set_price
+
+from plimsoll.sdk.math import RAY, WAD, CollateralParams, Valuation, liquidation_plan, valuation
+
+
+def plan_from_chain(engine, liquidation, vault):
+    v = Valuation(*engine.valuation(vault))
+    return liquidation_plan(v, liquidation.targetHealth(), liquidation.fullLiquidationHealth(),
+                            liquidation.protocolShare(), engine.dust())
+
+
+def identity_holds(engine, pusd) -> bool:
+    return pusd.totalSupply() * RAY + engine.surplus() == engine.totalNormalizedDebt() * engine.rate() + engine.badDebt()
+
+
+@pytest.fixture
+def unsafe_setup(funded, engine, weth, alice, liquidator):
+    """alice: 10 WETH / 15,000 pUSD; the liquidator: 1,000 WETH / 200,000 pUSD of inventory."""
+    vault = open_vault(engine, alice, weth, 10 * WAD)
+    engine.borrow(vault, 15_000 * WAD, alice, sender=alice)
+    own = open_vault(engine, liquidator, weth, 1_000 * WAD)
+    engine.borrow(own, 200_000 * WAD, liquidator, sender=liquidator)
+    return vault
+
+
+def test_partial_liquidation_restores_target_health(unsafe_setup, engine, liquidation, pusd, weth, weth_feed,
+                                                    admin, liquidator, cfg):
+    vault = unsafe_setup
+    set_price(weth_feed, admin, 1_700)  # HF = 14,450 / 15,000 ≈ 0.963: partial
+    plan = plan_from_chain(engine, liquidation, vault)
+    assert not plan.full and 0.96 * WAD < plan.health_factor < 0.97 * WAD
+    assert tuple(liquidation.previewLiquidation(vault)) == (
+        plan.health_factor, plan.repay, plan.protocol_fee, plan.fraction, plan.full,
+    )
+    # r* = (T·D − M)/(T − LB·LT) = (16,500 − 14,450)/(1.10 − 0.8925) ≈ 9,879.5
+    assert 9_879 * WAD < plan.repay < 9_880 * WAD
+    art0, bal0 = engine.normalizedDebt(vault), engine.collateralBalance(vault, weth)
+    pusd0, weth0 = pusd.balanceOf(liquidator), weth.balanceOf(liquidator)
+
+    tx = liquidation.liquidate(vault, sender=liquidator)
+
+    rate = engine.rate()
+    seized = bal0 * plan.fraction // WAD
+    assert pusd.balanceOf(liquidator) == pusd0 - plan.repay - plan.protocol_fee
+    assert weth.balanceOf(liquidator) == weth0 + seized
+    assert engine.collateralBalance(vault, weth) == bal0 - seized
+    assert engine.normalizedDebt(vault) == art0 - plan.repay * RAY // rate
+    ev = tx.events.filter(liquidation.Liquidate)[0]
+    assert (ev.vaultId, ev.repaid, ev.protocolFee, ev.fraction, ev.full) == (
+        vault, plan.repay, plan.protocol_fee, plan.fraction, False,
+    )
+    # Health after, recomputed with the mirror from the new raw state, equals the chain and reaches the target.
+    params = CollateralParams(18, cfg.collateral("WETH").ltv, cfg.collateral("WETH").liquidation_threshold,
+                              cfg.collateral("WETH").liquidation_bonus)
+    after = valuation(engine.normalizedDebt(vault), engine.currentRate(),
+                      [(engine.collateralBalance(vault, weth), 1_700 * WAD, params)])
+    assert engine.healthFactor(vault) == after.health_factor
+    assert after.health_factor >= liquidation.targetHealth() - 10**9  # rounding of r up and f down
+    assert identity_holds(engine, pusd)
+
+
+def test_full_liquidation_below_full_health_leaves_the_rest_to_the_owner(unsafe_setup, engine, liquidation, pusd,
+                                                                        weth, weth_feed, admin, liquidator):
+    vault = unsafe_setup
+    set_price(weth_feed, admin, 1_650)  # HF ≈ 0.935 < 0.95: full; 15,000 × 1.05 < 16,500 of collateral
+    plan = plan_from_chain(engine, liquidation, vault)
+    assert plan.full and plan.fraction < WAD
+    debt = engine.debt(vault)
+    liquidation.liquidate(vault, sender=liquidator)
+    assert plan.repay == debt
+    assert engine.normalizedDebt(vault) == 0
+    assert engine.collateralBalance(vault, weth) == 10 * WAD - 10 * WAD * plan.fraction // WAD > 0
+    assert engine.badDebt() == 0
+    assert identity_holds(engine, pusd)
+
+
+def test_dust_remainder_means_full_liquidation(unsafe_setup, engine, liquidation, weth_feed, admin, liquidator):
+    vault = unsafe_setup
+    set_price(weth_feed, admin, 1_700)
+    engine.setDust(6_000 * WAD, sender=admin)  # a partial would leave ≈ 5,120 < 6,000
+    plan = plan_from_chain(engine, liquidation, vault)
+    assert plan.full and plan.repay == engine.debt(vault)
+    liquidation.liquidate(vault, sender=liquidator)
+    assert engine.normalizedDebt(vault) == 0
+
+
+def test_underwater_vault_is_closed_and_bad_debt_written_off(unsafe_setup, engine, liquidation, pusd, weth,
+                                                              weth_feed, admin, liquidator):
+    vault = unsafe_setup
+    set_price(weth_feed, admin, 1_550)  # collateral 15,500 < debt × bonus: all of it goes
+    plan = plan_from_chain(engine, liquidation, vault)
+    assert plan.full and plan.fraction == WAD
+    surplus_before = engine.surplus()
+    tx = liquidation.liquidate(vault, sender=liquidator)
+    assert engine.vaultCollateral(vault) == ([], [])
+    assert engine.normalizedDebt(vault) == 0
+    # 15,500 / 1.05 ≈ 14,761.9 repaid; the rest written off: the surplus covers what it can, the rest is bad debt.
+    assert 14_761 * WAD < plan.repay < 14_762 * WAD
+    w = tx.events.filter(engine.BadDebtWrittenOff)[0]
+    assert 238 * RAY * WAD < w.debt < 239 * RAY * WAD
+    assert w.covered < w.debt and engine.surplus() == 0
+    assert engine.badDebt() == w.debt - w.covered
+    assert w.covered >= surplus_before + plan.protocol_fee * RAY  # the fee of this very liquidation helped
+    assert identity_holds(engine, pusd)
+
+
+def test_healthy_vault_is_not_liquidatable(unsafe_setup, engine, liquidation, liquidator):
+    hf = engine.healthFactor(unsafe_setup)
+    with ape.reverts(liquidation.NotLiquidatable, vaultId=unsafe_setup, healthFactor=hf):
+        liquidation.liquidate(unsafe_setup, sender=liquidator)
+
+
+def test_self_liquidation_refused(unsafe_setup, engine, liquidation, pusd, weth_feed, admin, alice, bob):
+    vault = unsafe_setup
+    set_price(weth_feed, admin, 1_700)
+    art = engine.normalizedDebt(vault)
+    with ape.reverts(liquidation.SelfLiquidation, vaultId=vault, caller=alice.address):
+        liquidation.liquidate(vault, sender=alice)
+    engine.approve(bob, vault, sender=alice)  # an approved operator is the owner's agent: refused too
+    with ape.reverts(liquidation.SelfLiquidation, vaultId=vault, caller=bob.address):
+        liquidation.liquidate(vault, sender=bob)
+    assert engine.normalizedDebt(vault) == art
+
+
+def test_liquidator_without_enough_pusd_changes_nothing(unsafe_setup, engine, liquidation, pusd, weth, weth_feed,
+                                                        admin, bob):
+    vault = unsafe_setup
+    set_price(weth_feed, admin, 1_700)
+    art, bal = engine.normalizedDebt(vault), engine.collateralBalance(vault, weth)
+    with ape.reverts(pusd.ERC20InsufficientBalance):
+        liquidation.liquidate(vault, sender=bob)
+    assert (engine.normalizedDebt(vault), engine.collateralBalance(vault, weth)) == (art, bal)
+
+
+def test_batch_liquidates_unsafe_vaults_and_skips_the_rest(funded, engine, liquidation, weth, weth_feed, admin,
+                                                            alice, bob, liquidator):
+    a = open_vault(engine, alice, weth, 10 * WAD)
+    engine.borrow(a, 15_000 * WAD, alice, sender=alice)
+    b = open_vault(engine, bob, weth, 10 * WAD)
+    engine.borrow(b, 14_800 * WAD, bob, sender=bob)
+    safe = open_vault(engine, bob, weth, 10 * WAD)
+    engine.borrow(safe, 5_000 * WAD, bob, sender=bob)
+    own = open_vault(engine, liquidator, weth, 10 * WAD)
+    engine.borrow(own, 15_000 * WAD, liquidator, sender=liquidator)
+    inventory = open_vault(engine, liquidator, weth, 900 * WAD)
+    engine.borrow(inventory, 100_000 * WAD, liquidator, sender=liquidator)
+    set_price(weth_feed, admin, 1_700)
+    assert engine.healthFactor(own) < WAD  # unsafe, but the liquidator's own
+    tx = liquidation.liquidateBatch([a, b, safe, own, 999], sender=liquidator)
+    assert [e.vaultId for e in tx.events.filter(liquidation.Liquidate)] == [a, b]
+    assert engine.healthFactor(a) >= WAD and engine.healthFactor(b) >= WAD
+    assert engine.healthFactor(own) < WAD
+
+
+def test_liquidation_parameters_validated(liquidation, admin, alice):
+    with ape.reverts(liquidation.InvalidLiquidationParameters):
+        liquidation.setLiquidationParameters(WAD, WAD * 95 // 100, WAD // 10, sender=admin)  # target not > 1
+    with ape.reverts(liquidation.InvalidLiquidationParameters):
+        liquidation.setLiquidationParameters(WAD * 11 // 10, WAD + 1, WAD // 10, sender=admin)
+    with ape.reverts(liquidation.InvalidLiquidationParameters):
+        liquidation.setLiquidationParameters(WAD * 11 // 10, WAD * 95 // 100, WAD + 1, sender=admin)
+    with ape.reverts(liquidation.OwnableUnauthorizedAccount, account=alice.address):
+        liquidation.setLiquidationParameters(WAD * 12 // 10, WAD * 95 // 100, 0, sender=alice)
+    tx = liquidation.setLiquidationParameters(WAD * 12 // 10, WAD * 9 // 10, 0, sender=admin)
+    assert tx.events.filter(liquidation.LiquidationParametersSet)[0].targetHealth == WAD * 12 // 10
+    assert (liquidation.targetHealth(), liquidation.fullLiquidationHealth(), liquidation.protocolShare()) == (
+        WAD * 12 // 10, WAD * 9 // 10, 0,
+    )
