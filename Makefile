@@ -23,7 +23,7 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm install --no-audit --no-fund --loglevel=error
 	touch $@
 
 # py-solc-x looks for an executable named solc-v<version> in $SOLCX_BINARY_PATH: our shim over npm's solc.

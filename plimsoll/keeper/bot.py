@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
@@ -73,6 +73,7 @@ class BlockState:
 
     number: int
     timestamp: int
+    base_fee: int
     rate: int
     vaults: list[Any]
     prices: dict[str, int]
@@ -82,13 +83,13 @@ class BlockState:
 
 @dataclass
 class Pending:
-    """A sent transaction not yet mined: its hash, the vaults it liquidates, the block it was sent at."""
+    """A sent transaction not yet mined: its hash, the vaults it liquidates, the block it was decided at and the
+    pUSD (WAD) it may burn."""
 
     tx_hash: str
     vault_ids: list[int]
     sent_block: int
     cost: int
-    sent_at: float = field(default_factory=time.monotonic)
 
 
 class Keeper:
@@ -235,7 +236,7 @@ class Keeper:
             for s, ct in zip(symbols, results[6 + len(symbols) :])
         }
         current = accrue(rate, fee, block["timestamp"] - last_drip)
-        return BlockState(number, block["timestamp"], current, vaults, prices, params, inventory)
+        return BlockState(number, block["timestamp"], block["baseFeePerGas"], current, vaults, prices, params, inventory)
 
     def unsafe(self, state: BlockState) -> list[tuple[int, LiquidationPlan]]:
         """(vault id, plan) of every vault with HF < 1 at the state's block, lowest health first."""
@@ -286,7 +287,7 @@ class Keeper:
         if self.cfg.dry_run:
             self.emit("dry_run", block=state.number, vaults=batch)
             return
-        base_fee = (await self.w3.eth.get_block("latest"))["baseFeePerGas"]
+        base_fee = state.base_fee
         tx = {
             "from": self.account.address,
             "nonce": self._nonce,
