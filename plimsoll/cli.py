@@ -141,22 +141,27 @@ def keeper() -> None:
 
 @keeper.command("run")
 @click.option("--ws", "ws_url", required=True, help="WebSocket JSON-RPC URL, e.g. ws://127.0.0.1:8545.")
-@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help="Deployment manifest (deployments/<network>.json).")
+@click.option("--network", "network", metavar="NAME",
+              help="Deployment to watch: reads deployments/NAME.json (written by `ape run deploy --name NAME`).")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Deployment manifest file, instead of --network.")
 @click.option("--dry-run", is_flag=True, help="Decide and log, send no transaction.")
 @click.option("--batch-size", default=25, show_default=True, type=click.IntRange(1, 200),
               help="Most vaults per liquidateBatch transaction.")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON log here.")
 @click.option("--verbose", is_flag=True, help="Log block timings too.")
-def keeper_run(ws_url, manifest, dry_run, batch_size, log_file, verbose):
+def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, verbose):
     """Watch every new block and liquidate vaults with health factor < 1.
 
     The liquidator key is read from the environment variable PLIMSOLL_KEEPER_KEY (hex), never from the command
     line; that account must hold the pUSD used to repay debt. Stops cleanly on SIGINT / SIGTERM.
     """
     from .keeper.bot import Keeper, KeeperConfig, KeeperError
-    from .sdk.contracts import Manifest, ManifestError
+    from .sdk.contracts import DEPLOYMENTS_DIR, Manifest, ManifestError
 
+    if bool(network) == bool(manifest):
+        raise click.UsageError("give exactly one of --network NAME or --manifest PATH")
+    manifest = manifest or DEPLOYMENTS_DIR / f"{network}.json"
     key = os.environ.get("PLIMSOLL_KEEPER_KEY")
     if not key:
         raise click.UsageError("set PLIMSOLL_KEEPER_KEY to the liquidator's private key (hex)")
