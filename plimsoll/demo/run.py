@@ -124,6 +124,25 @@ class Monitor:
         self.thread.join()
 
 
+def deploy_with_ape(url: str, config_path: Path, manifest_path: Path, log_path: Path, name: str = "demo") -> None:
+    """Run ``ape run deploy`` (scripts/deploy.py) against the node at ``url``, writing the manifest to
+    ``manifest_path`` and the script's output to ``log_path``.
+
+    Raises:
+        DemoError: the script failed (the tail of its output is in the message).
+    """
+    env = dict(os.environ)
+    env.setdefault("SOLCX_BINARY_PATH", str(PROJECT_ROOT / ".solcx"))
+    cmd = [
+        str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", url,
+        "--config", str(config_path), "--name", name, "--out", str(manifest_path),
+    ]
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    log_path.write_text(proc.stdout + proc.stderr)
+    if proc.returncode != 0:
+        raise DemoError(f"deploy failed (see {log_path}):\n{proc.stderr[-2000:]}")
+
+
 def plan_vaults(n: int, prices: dict[str, Decimal], cfg: DeployConfig, seed: int) -> list[VaultSpec]:
     """``n`` vaults with a realistic spread: 55 % WETH only, 30 % WBTC only, 15 % both; collateral worth a
     log-normal amount around $20k (at least $1.5k); opening loan-to-value drawn from three groups, conservative
@@ -199,7 +218,8 @@ class Demo:
             try:
                 self.w3 = Web3(Web3.HTTPProvider(anvil.http_url, request_kwargs={"timeout": 60}))
                 self.progress("deploy", 0, 1)
-                self._deploy(anvil.http_url)
+                deploy_with_ape(anvil.http_url, self.opts.config_path, self.manifest_path,
+                                self.opts.workdir / "deploy.log")
                 self.progress("deploy", 1, 1)
                 self.p = Protocol(self.w3, Manifest.load(self.manifest_path))
                 specs = self._setup({s: r[0].price for s, r in rounds.items()})
@@ -221,18 +241,6 @@ class Demo:
         report["duration_s"] = round(time.monotonic() - started, 1)
         self.report_path.write_text(json.dumps(report, indent=2) + "\n")
         return report
-
-    def _deploy(self, url: str) -> None:
-        env = dict(os.environ)
-        env.setdefault("SOLCX_BINARY_PATH", str(PROJECT_ROOT / ".solcx"))
-        cmd = [
-            str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", url,
-            "--config", str(self.opts.config_path), "--name", "demo", "--out", str(self.manifest_path),
-        ]
-        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-        (self.opts.workdir / "deploy.log").write_text(proc.stdout + proc.stderr)
-        if proc.returncode != 0:
-            raise DemoError(f"deploy failed (see {self.opts.workdir / 'deploy.log'}):\n{proc.stderr[-2000:]}")
 
     def _transact(self, calls: list[tuple[int, Any]], what: str) -> list[dict]:
         """Send contract calls from unlocked dev accounts and return their receipts, in order.

@@ -26,7 +26,7 @@ from typing import Any
 
 from eth_account import Account
 from web3 import AsyncWeb3, WebSocketProvider
-from web3.exceptions import ContractLogicError, Web3Exception
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
 
 from ..sdk.contracts import Manifest, load_abi
 from ..sdk.math import (
@@ -319,8 +319,16 @@ class Keeper:
         for tx_hash, p in list(self.pending.items()):
             try:
                 receipt = await self.w3.eth.get_transaction_receipt(tx_hash)
-            except Web3Exception:
-                continue  # not mined yet
+            except TransactionNotFound:
+                try:
+                    await self.w3.eth.get_transaction(tx_hash)
+                    continue  # still pending
+                except TransactionNotFound:
+                    # Dropped by the node: free its vaults for the next decision and resynchronise the nonce.
+                    del self.pending[tx_hash]
+                    self._nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
+                    self.emit("tx_lost", block=number, tx=tx_hash, vaults=p.vault_ids)
+                    continue
             del self.pending[tx_hash]
             ok = receipt["status"] == 1
             if ok:

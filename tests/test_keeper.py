@@ -1,0 +1,112 @@
+"""The keeper process on its own: a real Anvil, the real deploy script, one unsafe vault.
+
+Anvil automines here and the test mines empty blocks itself, so what the keeper sees block by block is exact:
+in --dry-run it decides (the same plan as LiquidationEngine.previewLiquidation) and sends nothing; live, its
+liquidation is mined in the block after the one where it saw the vault unsafe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from web3 import Web3
+from web3.logs import DISCARD
+
+from plimsoll.demo.run import DEFAULT_CONFIG, deploy_with_ape
+from plimsoll.sdk.anvil import Anvil, dev_private_key
+from plimsoll.sdk.contracts import PROJECT_ROOT, Manifest, Protocol
+from plimsoll.sdk.math import WAD
+
+pytestmark = pytest.mark.integration
+KEEPER, ALICE = 1, 2
+
+
+def events(log: Path) -> list[dict]:
+    return [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")] if log.exists() else []
+
+
+def wait_for(log: Path, pred, timeout=30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for e in events(log):
+            if pred(e):
+                return e
+        time.sleep(0.05)
+    raise AssertionError(f"no matching keeper event within {timeout} s:\n{log.read_text() if log.exists() else ''}")
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    """Anvil (automine) with the protocol deployed, alice's vault at HF ≈ 0.963 and the keeper's inventory."""
+    work = tmp_path_factory.mktemp("keeper")
+    with Anvil(accounts=4) as anvil:
+        manifest_path = work / "manifest.json"
+        deploy_with_ape(anvil.http_url, DEFAULT_CONFIG, manifest_path, work / "deploy.log")
+        w3 = Web3(Web3.HTTPProvider(anvil.http_url))
+        p = Protocol(w3, Manifest.load(manifest_path))
+        acct = w3.eth.accounts
+        weth = p.tokens["WETH"]
+        for who, amount in ((ALICE, 10), (KEEPER, 100)):
+            weth.functions.mint(acct[who], amount * WAD).transact({"from": acct[who]})
+            weth.functions.approve(p.engine.address, 2**256 - 1).transact({"from": acct[who]})
+            p.engine.functions.open(weth.address, amount * WAD).transact({"from": acct[who]})
+        p.engine.functions.borrow(1, 15_000 * WAD, acct[ALICE]).transact({"from": acct[ALICE]})
+        p.engine.functions.borrow(2, 50_000 * WAD, acct[KEEPER]).transact({"from": acct[KEEPER]})
+        p.feeds["WETH"].functions.updateAnswer(1_700 * 10**8).transact({"from": acct[0]})
+        yield anvil, w3, p, manifest_path, work
+
+
+def start_keeper(anvil, manifest_path: Path, log: Path, *extra: str) -> subprocess.Popen:
+    env = dict(os.environ, PLIMSOLL_KEEPER_KEY=dev_private_key(KEEPER))
+    cmd = [sys.executable, "-m", "plimsoll.cli", "keeper", "run", "--ws", anvil.ws_url,
+           "--manifest", str(manifest_path), "--log-file", str(log), *extra]
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    wait_for(log, lambda e: e["event"] == "ready")
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(15) == 0, proc.stderr.read().decode()
+
+
+def test_dry_run_decides_like_the_contract_and_sends_nothing(chain):
+    anvil, w3, p, manifest_path, work = chain
+    art = p.engine.functions.normalizedDebt(1).call()
+    log = work / "dry.log"
+    proc = start_keeper(anvil, manifest_path, log, "--dry-run")
+    try:
+        w3.provider.make_request("evm_mine", [])
+        decided = wait_for(log, lambda e: e["event"] == "decide" and e["vault"] == 1)
+        wait_for(log, lambda e: e["event"] == "dry_run" and e["vaults"] == [1])
+    finally:
+        stop(proc)
+    preview = p.liquidation.functions.previewLiquidation(1).call(block_identifier=decided["block"])
+    assert (decided["hf"], decided["repay"], decided["fee"], decided["fraction"], decided["full"]) == tuple(preview)
+    assert not [e for e in events(log) if e["event"] == "sent"]
+    assert p.engine.functions.normalizedDebt(1).call() == art
+    assert [e["total"] for e in events(log) if e["event"] == "vaults_discovered"] == [2]
+
+
+def test_live_keeper_liquidates_in_the_next_block(chain):
+    anvil, w3, p, manifest_path, work = chain
+    log = work / "live.log"
+    proc = start_keeper(anvil, manifest_path, log)
+    try:
+        w3.provider.make_request("evm_mine", [])
+        sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+        receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+    finally:
+        stop(proc)
+    assert receipt["status"] == 1
+    assert receipt["blockNumber"] == sent["block"] + 1
+    liq = p.liquidation.events.Liquidate().process_receipt(receipt, errors=DISCARD)
+    assert [e["args"]["vaultId"] for e in liq] == [1]
+    assert p.engine.functions.healthFactor(1).call() >= WAD
