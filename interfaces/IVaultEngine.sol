@@ -244,7 +244,7 @@ interface IVaultEngine {
     function debt(uint256 vaultId) external view returns (uint256);
     /// @notice The rate accumulator accrued up to now (what `drip` would store), RAY.
     function currentRate() external view returns (uint256);
-    /// @notice The stored rate accumulator (RAY) and the timestamp (seconds) of the last drip.
+    /// @notice The rate accumulator as of the last drip, RAY (currentRate() includes the time since).
     function rate() external view returns (uint256);
     /// @notice Timestamp (seconds) of the last drip.
     function lastDrip() external view returns (uint256);

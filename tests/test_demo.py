@@ -26,6 +26,7 @@ def run_demo(workdir: Path, *args: str) -> dict:
 
 
 def assert_reconciles(report: dict) -> None:
+    assert report["blocks_without_verdict"] == 0  # the monitor read every block: no silent gaps
     checks = report["checks"]
     assert checks["sum_vault_debt_equals_total"], checks
     assert checks["pusd_identity"], checks

@@ -230,6 +230,9 @@ class Demo:
                 n_rounds = self._replay(rounds)
                 last = self._wait_blocks(self.opts.settle_blocks)
                 monitor.stop_at(last)
+                if keeper.poll() is not None:
+                    raise DemoError(f"the keeper exited early (code {keeper.returncode}): "
+                                    f"{keeper.stderr.read().decode()[-2000:]}")
             finally:
                 if keeper is not None:
                     keeper.send_signal(signal.SIGINT)
@@ -422,6 +425,7 @@ class Demo:
             "block_time_s": self.opts.block_time,
             "price_rounds": n_rounds,
             "blocks": last - first + 1,
+            "blocks_without_verdict": sum(1 for b in range(first, last + 1) if monitor.unsafe.get(b) is None),
             "max_step": str(self.opts.max_step) if self.opts.max_step else None,
             "prices": {
                 s: {"start": str(r[0].price), "min": str(min(x.price for x in r)), "end": str(r[-1].price)}
