@@ -12,7 +12,7 @@ import pytest
 from ape.utils import ZERO_ADDRESS  # noqa: F401  (re-exported for tests)
 
 from plimsoll.sdk.config import load_config
-from plimsoll.sdk.math import WAD
+from plimsoll.sdk.math import RAY, WAD
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -138,3 +138,8 @@ def set_price(feed, admin, usd) -> None:
     from decimal import Decimal
 
     feed.updateAnswer(int(Decimal(str(usd)) * 10**8), sender=admin)
+
+
+def identity_holds(engine, pusd) -> bool:
+    """pUSD supply·RAY + surplus == totalNormalizedDebt·rate + badDebt (RAD): the engine's exact identity."""
+    return pusd.totalSupply() * RAY + engine.surplus() == engine.totalNormalizedDebt() * engine.rate() + engine.badDebt()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from conftest import open_vault, set_price
+from conftest import identity_holds, open_vault, set_price
 
 from plimsoll.sdk.math import RAY, WAD, CollateralParams, Valuation, liquidation_plan, valuation
 
@@ -20,8 +20,6 @@ def plan_from_chain(engine, liquidation, vault):
                             liquidation.protocolShare(), engine.dust())
 
 
-def identity_holds(engine, pusd) -> bool:
-    return pusd.totalSupply() * RAY + engine.surplus() == engine.totalNormalizedDebt() * engine.rate() + engine.badDebt()
 
 
 @pytest.fixture

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import ape
 import pytest
-from conftest import open_vault, set_price
+from conftest import identity_holds, open_vault, set_price
 
 from plimsoll.sdk.math import RAY, WAD, accrue, debt_of, mul_div_up
 
 YEAR = 365 * 24 * 3600
 
 
-def identity_holds(engine, pusd) -> bool:
-    """pUSD supply·RAY + surplus == Σ normalized debt·rate + bad debt (RAD), the engine's exact identity."""
-    return pusd.totalSupply() * RAY + engine.surplus() == engine.totalNormalizedDebt() * engine.rate() + engine.badDebt()
 
 
 def snapshot(engine, pusd, weth, vault_id, who):

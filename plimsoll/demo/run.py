@@ -11,6 +11,7 @@ report does not trust the keeper's own mirror.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -181,7 +182,7 @@ def _percentile(xs: list[int], q: float) -> int | None:
     if not xs:
         return None
     s = sorted(xs)
-    return s[max(0, min(len(s) - 1, int(-(-q * len(s) // 1)) - 1))]
+    return s[min(len(s), max(1, math.ceil(q * len(s)))) - 1]
 
 
 class Demo:
