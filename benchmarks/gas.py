@@ -101,6 +101,7 @@ def measure() -> dict[str, int]:
 
 
 def write(gas: dict[str, int]) -> None:
+    """Write gas.json ({operation: gasUsed}) and gas.md (the table with the reference figures) to OUT."""
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "gas.json").write_text(json.dumps(gas, indent=2) + "\n")
     rows = ["| operation | Plimsoll gasUsed | reference | reference gasUsed | reference 2 | gasUsed |",

@@ -9,7 +9,6 @@ import importlib.util
 from pathlib import Path
 
 import pytest
-from ape.utils import ZERO_ADDRESS  # noqa: F401  (re-exported for tests)
 
 from plimsoll.sdk.config import load_config
 from plimsoll.sdk.math import RAY, WAD

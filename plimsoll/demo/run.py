@@ -97,6 +97,7 @@ class Monitor:
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> "Monitor":
+        """Start reading from ``start_block`` on, in a daemon thread; returns self."""
         self._next = self.start_block
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()

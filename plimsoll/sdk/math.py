@@ -220,11 +220,6 @@ def to_wad(x: Decimal | str | int | float) -> int:
     return int(Decimal(str(x)) * WAD)
 
 
-def from_wad(x: int) -> Decimal:
-    """A WAD integer as a Decimal."""
-    return Decimal(x) / WAD
-
-
 def rad_to_wad_str(x: int) -> str:
     """A RAD integer as a plain decimal string in WAD units (18 decimals), e.g. for reports."""
     with localcontext() as ctx:
