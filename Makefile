@@ -1,18 +1,23 @@
 # Plimsoll: every target installs what it needs first (idempotent; quick when all is there).
-#   make demo   - the main job: local Anvil, deploy, vaults, price replay, keeper liquidations, report
-#   make test   - the test suite on Anvil
-#   make bench  - gas benchmark -> benchmarks/results/gas.{json,md}
+#   make demo      - the main job: local Anvil, deploy, vaults, price replay, keeper liquidations, report
+#   make test      - everything CI runs: Slither triage, the forge suites (unit, fuzz, invariants), pytest on Anvil
+#   make test-fast - the edit-test loop: forge unit tests and pytest without processes (no demo, no keeper)
+#   make coverage  - forge coverage of contracts/ (mocks excluded) -> .forge-cache/lcov.info
+#   make slither   - Slither over contracts/, checked against toolchain/slither-triage.json
+#   make bench     - gas benchmark -> benchmarks/results/gas.{json,md}
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 ANVIL_DIR := $(CURDIR)/node_modules/@foundry-rs/anvil-linux-amd64/bin
+FORGE_DIR := $(CURDIR)/node_modules/@foundry-rs/forge-linux-amd64/bin
 export SOLCX_BINARY_PATH := $(CURDIR)/.solcx
-export PATH := $(BIN):$(ANVIL_DIR):$(PATH)
+export FOUNDRY_SOLC := $(CURDIR)/.solcx/solc-v0.8.28
+export PATH := $(BIN):$(ANVIL_DIR):$(FORGE_DIR):$(PATH)
 
 SOURCES := $(shell find contracts interfaces -name '*.sol' -not -path '*/.cache/*')
 
-.PHONY: setup compile demo test bench clean
+.PHONY: setup compile demo test test-fast forge-test pytest slither coverage bench clean
 
 setup: $(VENV)/.installed node_modules/.installed .solcx/solc-v0.8.28
 
@@ -42,10 +47,26 @@ demo: compile
 	$(BIN)/plimsoll demo $(ARGS)
 
 test: compile
+	bash toolchain/slither.sh
+	forge test
 	$(BIN)/ape test tests $(ARGS)
+
+test-fast: compile
+	forge test --no-match-contract Invariant
+	$(BIN)/ape test tests -m "not integration" $(ARGS)
+
+forge-test: setup
+	forge test $(FORGE_ARGS)
+
+slither: compile
+	bash toolchain/slither.sh $(ARGS)
+
+coverage: setup
+	mkdir -p .forge-cache
+	FOUNDRY_INVARIANT_RUNS=32 forge coverage --report summary --report lcov --report-file .forge-cache/lcov.info
 
 bench: compile
 	$(BIN)/python benchmarks/gas.py
 
 clean:
-	rm -rf .build contracts/.cache demo-output .pytest_cache .hypothesis
+	rm -rf .build contracts/.cache demo-output .pytest_cache .hypothesis .forge-out .forge-cache

@@ -21,7 +21,9 @@ import {FixedPoint} from "./libraries/FixedPoint.sol";
 /// @dev Debt is normalized debt × a RAY rate accumulator (MakerDAO dss `Vat.art`/`Jug.rate`); the rounding residue of
 ///      every borrow and repay goes to the surplus so that, in RAD,
 ///      `pusd.totalSupply()·RAY + surplus == totalNormalizedDebt·rate + badDebt` holds exactly after every call.
-///      Everything that moves tokens is nonReentrant and updates state before the transfer.
+///      Everything that moves tokens is nonReentrant and updates state before the transfer, except `_deposit`,
+///      which must measure what arrived before booking it.
+///      Oracles are called with a fixed gas allowance and their failures caught (see IVaultEngine, "Oracle rule").
 contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using Math for uint256;
@@ -35,6 +37,21 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     uint256 public constant MAX_STABILITY_FEE = 1_000_000_021_979_553_151_239_153_027;
     /// @notice Largest liquidation bonus, WAD (2 = collateral worth twice the debt repaid).
     uint256 public constant MAX_LIQUIDATION_BONUS = 2 * WAD;
+    /// @notice Smallest liquidation bonus, WAD: below it no one is paid enough to liquidate.
+    uint256 public constant MIN_LIQUIDATION_BONUS = 1.01e18;
+    /// @notice Most collateral types that may be listed (bounds the pairwise parameter check).
+    uint256 public constant MAX_COLLATERAL_TYPES = 32;
+    /// @notice Largest debt ceiling and dust floor, WAD pUSD (one trillion): keeps every RAD product far from 2^256.
+    uint256 public constant MAX_DEBT_CEILING = 1e30;
+    /// @notice Largest supply cap, token decimals.
+    uint256 public constant MAX_SUPPLY_CAP = type(uint128).max;
+    /// @notice The rate accumulator saturates here, RAY (a billion-fold growth): past it the stability fee stops
+    ///         accruing instead of overflowing, so drip, repay and liquidation can never be bricked by time.
+    uint256 public constant MAX_RATE = 1e36;
+    /// @notice A price above this (WAD USD per whole token) counts as unpriced: keeps values far from 2^256.
+    uint256 public constant MAX_PRICE = 1e36;
+    /// @notice Gas given to each oracle call; a call that needs more counts as a failing oracle.
+    uint256 public constant ORACLE_GAS = 200_000;
 
     /// @inheritdoc IVaultEngine
     IPUSD public immutable pusd;
@@ -66,6 +83,10 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     address public liquidationEngine;
     /// @inheritdoc IVaultEngine
     uint256 public vaultCount;
+    /// @inheritdoc IVaultEngine
+    mapping(address token => mapping(address account => uint256)) public claimable;
+    /// @inheritdoc IVaultEngine
+    mapping(address token => uint256) public totalClaimable;
 
     /// @param owner_ administrator (parameter setters); creates pUSD with this engine as its only minter.
     constructor(address owner_) ERC721("Plimsoll Vault", "PLMV") Ownable(owner_) {
@@ -89,7 +110,9 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         if (token == address(0) || address(oracle) == address(0)) revert ZeroAddress();
         CollateralType storage c = _collateral[token];
         if (address(c.oracle) != address(0)) revert CollateralAlreadyListed(token);
-        _validateRisk(ltv, liquidationThreshold, liquidationBonus);
+        if (_collateralTokens.length == MAX_COLLATERAL_TYPES) revert TooManyCollateralTypes(MAX_COLLATERAL_TYPES);
+        _validateRisk(token, ltv, liquidationThreshold, liquidationBonus);
+        if (supplyCap > MAX_SUPPLY_CAP) revert InvalidSupplyCap(supplyCap, MAX_SUPPLY_CAP);
         uint8 decimals = IERC20Metadata(token).decimals();
         if (decimals > 36) revert UnsupportedDecimals(token, decimals);
         c.oracle = oracle;
@@ -97,7 +120,7 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         c.ltv = uint64(ltv);
         c.liquidationThreshold = uint64(liquidationThreshold);
         c.liquidationBonus = uint64(liquidationBonus);
-        c.supplyCap = uint128(Math.min(supplyCap, type(uint128).max));
+        c.supplyCap = uint128(supplyCap);
         _collateralTokens.push(token);
         emit CollateralAdded(
             token, address(oracle), decimals, ltv, liquidationThreshold, liquidationBonus, c.supplyCap
@@ -110,7 +133,7 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         onlyOwner
     {
         CollateralType storage c = _listed(token);
-        _validateRisk(ltv, liquidationThreshold, liquidationBonus);
+        _validateRisk(token, ltv, liquidationThreshold, liquidationBonus);
         c.ltv = uint64(ltv);
         c.liquidationThreshold = uint64(liquidationThreshold);
         c.liquidationBonus = uint64(liquidationBonus);
@@ -120,25 +143,31 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IVaultEngine
     function setSupplyCap(address token, uint256 supplyCap) external onlyOwner {
         CollateralType storage c = _listed(token);
-        c.supplyCap = uint128(Math.min(supplyCap, type(uint128).max));
-        emit SupplyCapSet(token, c.supplyCap);
+        if (supplyCap > MAX_SUPPLY_CAP) revert InvalidSupplyCap(supplyCap, MAX_SUPPLY_CAP);
+        c.supplyCap = uint128(supplyCap);
+        emit SupplyCapSet(token, supplyCap);
     }
 
     /// @inheritdoc IVaultEngine
     function setOracle(address token, IPriceOracle oracle) external onlyOwner {
         if (address(oracle) == address(0)) revert ZeroAddress();
-        _listed(token).oracle = oracle;
+        CollateralType storage c = _listed(token);
+        (bool ok,) = _tryPrice(oracle);
+        if (!ok) revert OracleNotPricing(address(oracle));
+        c.oracle = oracle;
         emit OracleSet(token, address(oracle));
     }
 
     /// @inheritdoc IVaultEngine
     function setDebtCeiling(uint256 debtCeiling_) external onlyOwner {
+        if (debtCeiling_ > MAX_DEBT_CEILING) revert InvalidDebtCeiling(debtCeiling_, MAX_DEBT_CEILING);
         debtCeiling = debtCeiling_;
         emit DebtCeilingSet(debtCeiling_);
     }
 
     /// @inheritdoc IVaultEngine
     function setDust(uint256 dust_) external onlyOwner {
+        if (dust_ > MAX_DEBT_CEILING) revert InvalidDust(dust_, MAX_DEBT_CEILING);
         dust = dust_;
         emit DustSet(dust_);
     }
@@ -154,6 +183,7 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IVaultEngine
     function setLiquidationEngine(address liquidationEngine_) external onlyOwner {
         if (liquidationEngine_ == address(0)) revert ZeroAddress();
+        if (liquidationEngine != address(0)) revert LiquidationEngineAlreadySet(liquidationEngine);
         liquidationEngine = liquidationEngine_;
         emit LiquidationEngineSet(liquidationEngine_);
     }
@@ -197,10 +227,11 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         uint256 added = amount.mulDiv(RAY, rate_, Math.Rounding.Ceil);
         uint256 art = normalizedDebt[vaultId] + added;
         uint256 totalArt = totalNormalizedDebt + added;
-        if (art * rate_ < dust * RAY) revert DebtBelowDust(vaultId, art.mulDiv(rate_, RAY, Math.Rounding.Ceil), dust);
-        if (totalArt * rate_ > debtCeiling * RAY) {
-            revert DebtCeilingExceeded(totalArt.mulDiv(rate_, RAY, Math.Rounding.Ceil), debtCeiling);
-        }
+        // Debts rounded up and compared in WAD: mulDiv cannot overflow whatever `amount` a caller passes.
+        uint256 vaultDebt = art.mulDiv(rate_, RAY, Math.Rounding.Ceil);
+        if (vaultDebt < dust) revert DebtBelowDust(vaultId, vaultDebt, dust);
+        uint256 totalDebtAfter = totalArt.mulDiv(rate_, RAY, Math.Rounding.Ceil);
+        if (totalDebtAfter > debtCeiling) revert DebtCeilingExceeded(totalDebtAfter, debtCeiling);
         normalizedDebt[vaultId] = art;
         totalNormalizedDebt = totalArt;
         surplus += added * rate_ - amount * RAY;
@@ -219,8 +250,9 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         uint256 removed;
         (removed, paid) = _repayAmounts(art, rate_, amount);
         uint256 left = art - removed;
-        if (left != 0 && left * rate_ < dust * RAY) {
-            revert DebtBelowDust(vaultId, left.mulDiv(rate_, RAY, Math.Rounding.Ceil), dust);
+        if (left != 0) {
+            uint256 leftDebt = left.mulDiv(rate_, RAY, Math.Rounding.Ceil);
+            if (leftDebt < dust) revert DebtBelowDust(vaultId, leftDebt, dust);
         }
         normalizedDebt[vaultId] = left;
         totalNormalizedDebt -= removed;
@@ -244,11 +276,15 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IVaultEngine
-    function seize(uint256 vaultId, address payer, address to, uint256 repay_, uint256 protocolFee, uint256 fraction)
-        external
-        nonReentrant
-        returns (uint256 repaid)
-    {
+    function seize(
+        uint256 vaultId,
+        address payer,
+        address to,
+        uint256 repay_,
+        uint256 protocolFee,
+        uint256 fraction,
+        uint256 unpricedMask
+    ) external nonReentrant returns (uint256 repaid) {
         if (msg.sender != liquidationEngine) revert OnlyLiquidationEngine(msg.sender);
         _requireExists(vaultId);
         if (fraction > WAD) revert InvalidSeizeFraction(fraction);
@@ -260,16 +296,23 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         normalizedDebt[vaultId] = art;
         totalNormalizedDebt -= removed;
         surplus += repaid * RAY - removed * rate_ + protocolFee * RAY;
-        (address[] memory tokens, uint256[] memory amounts) = _takeCollateral(vaultId, fraction);
+        (address[] memory tokens, uint256[] memory amounts) = _takeCollateral(vaultId, fraction, unpricedMask);
         if (art != 0 && _vaultTokens[vaultId].length == 0) _writeOff(vaultId, art, rate_);
         emit Seize(vaultId, payer, to, repaid, protocolFee, removed, fraction);
 
         pusd.burn(payer, repaid + protocolFee);
-        for (uint256 i; i < tokens.length; ++i) {
-            if (amounts[i] == 0) continue;
-            IERC20(tokens[i]).safeTransfer(to, amounts[i]);
-            emit CollateralSeized(vaultId, tokens[i], amounts[i]);
-        }
+        _payOut(vaultId, to, tokens, amounts);
+    }
+
+    /// @inheritdoc IVaultEngine
+    function claim(address token, address to) external nonReentrant returns (uint256 amount) {
+        if (to == address(0)) revert ZeroAddress();
+        amount = claimable[token][msg.sender];
+        if (amount == 0) revert NothingToClaim(token, msg.sender);
+        claimable[token][msg.sender] = 0;
+        totalClaimable[token] -= amount;
+        IERC20(token).safeTransfer(to, amount);
+        emit Claim(token, msg.sender, to, amount);
     }
 
     // ================================================================== views
@@ -342,10 +385,21 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         if (address(c.oracle) == address(0)) revert UnknownCollateral(token);
     }
 
-    function _validateRisk(uint256 ltv, uint256 lt, uint256 bonus) internal pure {
-        if (ltv == 0 || ltv >= lt || lt >= WAD || bonus < WAD || bonus > MAX_LIQUIDATION_BONUS || bonus * lt >= WAD * WAD)
-        {
-            revert InvalidRiskParameters(ltv, lt, bonus);
+    /// @dev Per type: 0 < ltv < lt < 1, bonus in [MIN, MAX], bonus·lt < 1. Across types: bonus_i·lt_j < 1 for every
+    ///      pair, which bounds any vault's value-weighted LB·LT (a convex mix of the pairs) below 1 (docs/math.md).
+    function _validateRisk(address token, uint256 ltv, uint256 lt, uint256 bonus) internal view {
+        if (
+            ltv == 0 || ltv >= lt || lt >= WAD || bonus < MIN_LIQUIDATION_BONUS || bonus > MAX_LIQUIDATION_BONUS
+                || bonus * lt >= WAD * WAD
+        ) revert InvalidRiskParameters(ltv, lt, bonus);
+        address[] storage listed = _collateralTokens;
+        for (uint256 i; i < listed.length; ++i) {
+            address other = listed[i];
+            if (other == token) continue;
+            CollateralType storage o = _collateral[other];
+            if (bonus * o.liquidationThreshold >= WAD * WAD || uint256(o.liquidationBonus) * lt >= WAD * WAD) {
+                revert RiskParametersConflict(token, other);
+            }
         }
     }
 
@@ -359,31 +413,72 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         if (!_isAuthorized(owner, msg.sender, vaultId)) revert NotAuthorized(vaultId, msg.sender);
     }
 
-    /// @dev Initial margin: debt (rounded up) must not exceed Σ value·LTV (rounded down).
+    /// @dev Initial margin: debt (rounded up) must not exceed Σ value·LTV (rounded down). When it does and an
+    ///      unpriced collateral is part of why, the failing oracle is called again so that its own error surfaces.
     function _requireMargin(uint256 vaultId, uint256 rate_) internal view {
         Valuation memory v = _valuation(vaultId, rate_);
-        if (v.debt > v.borrowPower) revert InsufficientMargin(vaultId, v.debt, v.borrowPower);
+        if (v.debt <= v.borrowPower) return;
+        if (v.unpricedMask != 0) {
+            address[] storage tokens = _vaultTokens[vaultId];
+            for (uint256 i; i < tokens.length; ++i) {
+                if (v.unpricedMask & (1 << i) != 0) _collateral[tokens[i]].oracle.price(); // reverts with its error
+            }
+        }
+        revert InsufficientMargin(vaultId, v.debt, v.borrowPower);
     }
 
-    /// @dev Per collateral, value = floor(amount·price / 10^decimals), then floor(value·param / WAD) for each margin.
+    /// @dev Per priced collateral, value = floor(amount·price / 10^decimals), then floor(value·param / WAD) for each
+    ///      margin. An unpriced collateral adds nothing and sets its bit in unpricedMask.
     function _valuation(uint256 vaultId, uint256 rate_) internal view returns (Valuation memory v) {
         v.debt = normalizedDebt[vaultId].mulDiv(rate_, RAY, Math.Rounding.Ceil);
         address[] storage tokens = _vaultTokens[vaultId];
         for (uint256 i; i < tokens.length; ++i) {
             address token = tokens[i];
             CollateralType storage c = _collateral[token];
-            uint256 value = collateralBalance[vaultId][token].mulDiv(c.oracle.price(), 10 ** c.decimals);
+            (bool ok, uint256 price) = _tryPrice(c.oracle);
+            if (!ok) {
+                v.unpricedMask |= 1 << i;
+                continue;
+            }
+            uint256 value = collateralBalance[vaultId][token].mulDiv(price, 10 ** c.decimals);
             v.collateralValue += value;
-            v.borrowPower += value * c.ltv / WAD;
-            v.maintenance += value * c.liquidationThreshold / WAD;
-            v.bonusValue += value * c.liquidationBonus / WAD;
+            v.borrowPower += value.mulDiv(c.ltv, WAD);
+            v.maintenance += value.mulDiv(c.liquidationThreshold, WAD);
+            v.bonusValue += value.mulDiv(c.liquidationBonus, WAD);
         }
     }
 
+    /// @dev The oracle's price, or ok = false when it reverts, runs out of its ORACLE_GAS allowance, returns
+    ///      malformed data, zero, or more than MAX_PRICE. The caller must leave enough gas for the full allowance,
+    ///      else a caller could starve the oracle on purpose to make a collateral look unpriced.
+    function _tryPrice(IPriceOracle oracle) internal view returns (bool ok, uint256 price) {
+        uint256 needed = ORACLE_GAS + ORACLE_GAS / 63 + 5_000;
+        if (gasleft() < needed) revert InsufficientGasForOracle(gasleft(), needed);
+        bytes4 selector = IPriceOracle.price.selector;
+        uint256 gasAllowance = ORACLE_GAS;
+        uint256 size;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            // Copy at most one word back: a huge revert reason cannot cost us memory expansion.
+            ok := staticcall(gasAllowance, oracle, ptr, 4, ptr, 32)
+            size := returndatasize()
+            price := mload(ptr)
+        }
+        ok = ok && size == 32 && price != 0 && price <= MAX_PRICE;
+        if (!ok) price = 0;
+    }
+
+    /// @dev Credits what actually arrived (fee-on-transfer tokens): state is written after the transfer, which
+    ///      nonReentrant on every entry point makes safe.
     function _deposit(uint256 vaultId, address token, uint256 amount) internal {
         CollateralType storage c = _collateral[token];
         if (address(c.oracle) == address(0)) revert UnknownCollateral(token);
-        uint256 held = c.totalDeposited + amount;
+        uint256 before = IERC20(token).balanceOf(address(this));
+        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
+        uint256 received = IERC20(token).balanceOf(address(this)) - before;
+        if (received == 0) revert ZeroAmount();
+        uint256 held = c.totalDeposited + received;
         if (held > c.supplyCap) revert SupplyCapExceeded(token, c.supplyCap, held);
         uint256 balance = collateralBalance[vaultId][token];
         if (balance == 0) {
@@ -391,10 +486,9 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
             if (tokens.length == MAX_COLLATERALS_PER_VAULT) revert TooManyCollaterals(vaultId, MAX_COLLATERALS_PER_VAULT);
             tokens.push(token);
         }
-        collateralBalance[vaultId][token] = balance + amount;
+        collateralBalance[vaultId][token] = balance + received;
         c.totalDeposited = uint128(held);
-        IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
-        emit Deposit(vaultId, token, msg.sender, amount);
+        emit Deposit(vaultId, token, msg.sender, received);
     }
 
     /// @dev Lower a balance (amount <= balance) and drop the token from the vault's list when it reaches zero.
@@ -414,10 +508,10 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         }
     }
 
-    /// @dev Book `fraction` (WAD) of every collateral balance out of the vault (all of it at WAD, else rounded
-    ///      down) and return what to transfer. Backwards, so that the swap-and-pop in _removeCollateral only moves
-    ///      entries already handled.
-    function _takeCollateral(uint256 vaultId, uint256 fraction)
+    /// @dev Book `fraction` (WAD) of every priced collateral balance out of the vault (all of it at WAD, else
+    ///      rounded down) and return what to transfer. Backwards, so that the swap-and-pop in _removeCollateral only
+    ///      moves entries already handled and bit i of `unpricedMask` still names tokens[i].
+    function _takeCollateral(uint256 vaultId, uint256 fraction, uint256 unpricedMask)
         internal
         returns (address[] memory tokens, uint256[] memory amounts)
     {
@@ -425,9 +519,25 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         amounts = new uint256[](tokens.length);
         for (uint256 i = tokens.length; i > 0;) {
             --i;
+            if (unpricedMask & (1 << i) != 0) continue;
             uint256 balance = collateralBalance[vaultId][tokens[i]];
             amounts[i] = fraction == WAD ? balance : balance * fraction / WAD;
             if (amounts[i] != 0) _removeCollateral(vaultId, tokens[i], balance, amounts[i]);
+        }
+    }
+
+    /// @dev Send seized collateral to `to`. A paused or blocking token must not stop the liquidation: its share is
+    ///      kept for `to` to claim.
+    function _payOut(uint256 vaultId, address to, address[] memory tokens, uint256[] memory amounts) internal {
+        for (uint256 i; i < tokens.length; ++i) {
+            (address token, uint256 amount) = (tokens[i], amounts[i]);
+            if (amount == 0) continue;
+            emit CollateralSeized(vaultId, token, amount);
+            if (!IERC20(token).trySafeTransfer(to, amount)) {
+                claimable[token][to] += amount;
+                totalClaimable[token] += amount;
+                emit CollateralClaimable(vaultId, token, to, amount);
+            }
         }
     }
 
@@ -465,10 +575,11 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         emit Drip(rate_, accrued);
     }
 
-    /// @dev rate·fee^elapsed, rounded down (dss Jug.drip: rmul(rpow(duty, now − rho), rate)).
+    /// @dev min(rate·fee^elapsed rounded down, MAX_RATE) (dss Jug.drip: rmul(rpow(duty, now − rho), rate)),
+    ///      saturating so that no elapsed time can make it overflow.
     function _accrue(uint256 rate_, uint256 elapsed) internal view returns (uint256) {
         uint256 fee = stabilityFee;
-        if (fee == RAY || elapsed == 0) return rate_;
-        return FixedPoint.rpow(fee, elapsed) * rate_ / RAY;
+        if (fee == RAY || elapsed == 0 || rate_ >= MAX_RATE) return rate_;
+        return Math.min(FixedPoint.rpowSaturating(fee, elapsed, MAX_RATE) * rate_ / RAY, MAX_RATE);
     }
 }

@@ -10,12 +10,19 @@ import {IVaultEngine} from "./IVaultEngine.sol";
 ///      r* = (T·D − M) / (T − LB·LT) with D the debt, M = Σ value·LT, LB = Σ value·bonus / Σ value and
 ///      LT = M / Σ value (../shared/DESIGN.md, "Math"; every collateral is seized in the same fraction).
 ///      The whole debt is repaid when HF < fullLiquidationHealth, when LB·LT >= T (a partial liquidation could not
-///      raise health), or when the remainder would be below dust. The liquidator pays r plus the protocol's share
-///      of the bonus, `protocolFee = r·(LB − 1)·protocolShare`, which goes to the surplus buffer.
+///      raise health), or when the remainder would be below dust. When the collateral V cannot pay the full bonus
+///      on r, all of it is seized: the whole debt is repaid while V >= D (the bonus shrinks to V/D, no bad debt),
+///      otherwise r = V/LB and the rest is written off. The liquidator pays r plus the protocol's share of the
+///      bonus, `protocolFee = (seized value − r)·protocolShare`, which goes to the surplus buffer.
+///      Only priced collateral enters V, M and LB, and only it is seized (IVaultEngine, "Oracle rule").
+///      Anyone may liquidate, the vault's owner included.
 interface ILiquidationEngine {
     /// @notice What a liquidation of a vault would do now (all WAD).
-    /// @param healthFactor before; @param repay pUSD applied to the debt; @param protocolFee extra pUSD to the surplus
-    /// @param fraction share of each collateral balance seized (1e18 = all); @param full whether the whole debt goes
+    /// @param healthFactor before
+    /// @param repay pUSD applied to the debt
+    /// @param protocolFee extra pUSD to the surplus
+    /// @param fraction share of each priced collateral balance seized (1e18 = all)
+    /// @param full whether the whole debt goes (repaid or written off)
     struct Plan {
         uint256 healthFactor;
         uint256 repay;
@@ -26,9 +33,10 @@ interface ILiquidationEngine {
 
     /// @notice The vault's health factor (WAD) is at or above 1, or it has no debt.
     error NotLiquidatable(uint256 vaultId, uint256 healthFactor);
-    /// @notice The caller owns or operates the vault.
-    error SelfLiquidation(uint256 vaultId, address caller);
-    /// @notice targetHealth > 1 >= fullLiquidationHealth and protocolShare <= 1 must hold (WAD).
+    /// @notice The vault is unsafe but none of its collateral can be priced now: it waits for a price.
+    error NoPricedCollateral(uint256 vaultId);
+    /// @notice 1 < targetHealth <= MAX_TARGET_HEALTH, fullLiquidationHealth <= 1 and
+    ///         protocolShare <= MAX_PROTOCOL_SHARE must hold (WAD).
     error InvalidLiquidationParameters(uint256 targetHealth, uint256 fullLiquidationHealth, uint256 protocolShare);
 
     /// @notice A vault was liquidated by `liquidator`: `repaid` (WAD pUSD) of its debt, `protocolFee` to the
@@ -54,21 +62,33 @@ interface ILiquidationEngine {
     /// @notice Protocol's share of the liquidation bonus, WAD (<= 1).
     function protocolShare() external view returns (uint256);
 
-    /// @notice Set the liquidation parameters (WAD). Owner only. Reverts InvalidLiquidationParameters.
+    /// @notice Set the liquidation parameters. Owner only.
+    /// @param targetHealth WAD, in (1, MAX_TARGET_HEALTH]
+    /// @param fullLiquidationHealth WAD, at most 1
+    /// @param protocolShare WAD, at most MAX_PROTOCOL_SHARE
+    /// @dev Reverts InvalidLiquidationParameters.
     function setLiquidationParameters(uint256 targetHealth, uint256 fullLiquidationHealth, uint256 protocolShare)
         external;
 
-    /// @notice What `liquidate(vaultId)` would do now. Reverts NotLiquidatable and the oracle's errors.
-    function previewLiquidation(uint256 vaultId) external view returns (Plan memory);
+    /// @notice What `liquidate(vaultId)` would do now.
+    /// @param vaultId the vault
+    /// @dev Reverts NotLiquidatable, NoPricedCollateral, InsufficientGasForOracle.
+    /// @return plan the liquidation
+    function previewLiquidation(uint256 vaultId) external view returns (Plan memory plan);
 
-    /// @notice Liquidate one vault: the caller pays `repay + protocolFee` pUSD and receives the seized collateral.
-    /// @dev Reverts NotLiquidatable, SelfLiquidation, ERC20InsufficientBalance (pUSD), and the oracle's errors.
+    /// @notice Liquidate one vault: the caller pays `repay + protocolFee` pUSD and receives the seized collateral
+    ///         (a token that refuses the transfer stays claimable in the VaultEngine). Anyone may call.
+    /// @param vaultId the vault
+    /// @dev Reverts NotLiquidatable, NoPricedCollateral, InsufficientGasForOracle, ERC20InsufficientBalance (pUSD).
     /// @return plan what was done
     function liquidate(uint256 vaultId) external returns (Plan memory plan);
 
-    /// @notice Liquidate every listed vault that is liquidatable now, skipping the others (healthy, no debt, or
-    ///         the caller's own), so that a race with another keeper does not revert the batch.
-    /// @dev Reverts ERC20InsufficientBalance when the caller's pUSD runs out, and the oracle's errors.
-    /// @return liquidated number of vaults liquidated; @return repaid total pUSD applied to debt (WAD)
+    /// @notice Liquidate every listed vault that is liquidatable now, skipping the others (healthy, no debt,
+    ///         nothing priced to seize, or more than the caller's remaining pUSD), so that a race with another
+    ///         keeper or one bad vault never reverts the batch.
+    /// @param vaultIds vaults to try, in order (the caller bounds the loop)
+    /// @dev Reverts InsufficientGasForOracle only when the transaction's gas limit is too low.
+    /// @return liquidated number of vaults liquidated
+    /// @return repaid total pUSD applied to debt (WAD)
     function liquidateBatch(uint256[] calldata vaultIds) external returns (uint256 liquidated, uint256 repaid);
 }

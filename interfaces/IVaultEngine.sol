@@ -10,6 +10,13 @@ import {IPUSD} from "./IPUSD.sol";
 /// @dev Units: WAD = 1e18, RAY = 1e27, RAD = 1e45 (WAD * RAY). Token amounts are in the token's own decimals.
 ///      A vault's debt is `normalizedDebt * rate / RAY`, rounded up. The engine keeps one exact identity, in RAD:
 ///      `pusd.totalSupply() * RAY + surplus == totalNormalizedDebt * rate + badDebt`.
+///      Oracle rule: a collateral whose oracle reverts (or runs out of its gas allowance) is unpriced. It counts as
+///      worth zero for borrowing, withdrawing and liquidation, and a liquidation never seizes it. A vault whose debt
+///      is backed by priced collateral therefore stays liquidatable when another of its collaterals cannot be
+///      priced; a vault with no priced collateral left cannot be liquidated until a price returns.
+///      Tokens: the engine books what arrives (fee-on-transfer tokens are credited net of the fee). Rebasing
+///      tokens are not supported: list a non-rebasing wrapper instead. A seized collateral whose transfer fails is
+///      kept for the liquidator to `claim`, so one paused or blocking token cannot stop a liquidation.
 interface IVaultEngine {
     /// @notice Risk parameters and bookkeeping of one collateral type.
     /// @param oracle price source (USD per whole token, WAD); zero when the type is not listed
@@ -35,12 +42,15 @@ interface IVaultEngine {
     /// @param borrowPower Σ value·ltv, rounded down (initial margin)
     /// @param maintenance Σ value·liquidationThreshold, rounded down (maintenance margin)
     /// @param bonusValue Σ value·liquidationBonus, rounded down (what liquidators may be paid out of, per unit)
+    /// @param unpricedMask bit i set when the vault's i-th collateral (vaultCollateral order) has no usable price;
+    ///        such collateral counts as zero in every sum above
     struct Valuation {
         uint256 debt;
         uint256 collateralValue;
         uint256 borrowPower;
         uint256 maintenance;
         uint256 bonusValue;
+        uint256 unpricedMask;
     }
 
     // ------------------------------------------------------------------ errors
@@ -72,9 +82,32 @@ interface IVaultEngine {
     error DebtCeilingExceeded(uint256 totalDebt, uint256 debtCeiling);
     /// @notice Repaying a vault that has no debt.
     error NoDebt(uint256 vaultId);
-    /// @notice ltv < liquidationThreshold < 1 <= liquidationBonus and liquidationBonus·liquidationThreshold < 1
-    ///         must hold (WAD values).
+    /// @notice 0 < ltv < liquidationThreshold < 1, MIN_LIQUIDATION_BONUS <= liquidationBonus <=
+    ///         MAX_LIQUIDATION_BONUS, and liquidationBonus·liquidationThreshold < 1 for this type and for every pair
+    ///         of this type with another listed type must hold (WAD values). The pairwise rule bounds the
+    ///         value-weighted bonus × threshold of any mixed vault below 1, so a partial liquidation always raises
+    ///         health near HF = 1 (docs/math.md).
     error InvalidRiskParameters(uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus);
+    /// @notice With this type, some other listed type `other` would break bonus·threshold < 1 across the pair.
+    error RiskParametersConflict(address token, address other);
+    /// @notice Already MAX_COLLATERAL_TYPES collateral types are listed.
+    error TooManyCollateralTypes(uint256 max);
+    /// @notice The debt ceiling must be at most MAX_DEBT_CEILING (WAD pUSD).
+    error InvalidDebtCeiling(uint256 debtCeiling, uint256 max);
+    /// @notice The dust floor must be at most MAX_DEBT_CEILING (WAD pUSD).
+    error InvalidDust(uint256 dust, uint256 max);
+    /// @notice A supply cap must be at most MAX_SUPPLY_CAP (token decimals).
+    error InvalidSupplyCap(uint256 supplyCap, uint256 max);
+    /// @notice The liquidation engine is wired once, at deployment, and can never be replaced: no one can switch
+    ///         liquidations off by pointing the engine elsewhere.
+    error LiquidationEngineAlreadySet(address liquidationEngine);
+    /// @notice A new oracle must price the collateral when it is set.
+    error OracleNotPricing(address oracle);
+    /// @notice The call has too little gas left to give an oracle its full allowance (ORACLE_GAS): retry with a
+    ///         higher gas limit. Guards against a caller starving an oracle to make a collateral look unpriced.
+    error InsufficientGasForOracle(uint256 gasLeft, uint256 needed);
+    /// @notice Nothing to claim.
+    error NothingToClaim(address token, address account);
     /// @notice The stability fee must lie in [RAY, MAX_STABILITY_FEE] (per-second RAY factor).
     error InvalidStabilityFee(uint256 fee);
     /// @notice Only the liquidation engine may call this.
@@ -132,6 +165,11 @@ interface IVaultEngine {
     );
     /// @notice One collateral's share of a Seize: `amount` (token decimals) of `token` left the vault.
     event CollateralSeized(uint256 indexed vaultId, address indexed token, uint256 amount);
+    /// @notice A seized collateral could not be transferred to `to` (paused or blocking token): `amount` (token
+    ///         decimals) waits in the engine for `to` to claim.
+    event CollateralClaimable(uint256 indexed vaultId, address indexed token, address indexed to, uint256 amount);
+    /// @notice `account` claimed `amount` (token decimals) of `token` kept for it, sent to `to`.
+    event Claim(address indexed token, address indexed account, address indexed to, uint256 amount);
     /// @notice A vault with no collateral left had `debt` (RAD) written off; `covered` (RAD) came out of the surplus
     ///         buffer, the rest was recorded as bad debt.
     event BadDebtWrittenOff(uint256 indexed vaultId, uint256 debt, uint256 covered);
@@ -140,9 +178,14 @@ interface IVaultEngine {
 
     // ------------------------------------------------------------------ admin
     /// @notice List a collateral type. Owner only. Reads the token's decimals.
-    /// @param token ERC-20 collateral; @param oracle its IPriceOracle
-    /// @param ltv WAD; @param liquidationThreshold WAD; @param liquidationBonus WAD; @param supplyCap token decimals
-    /// @dev Reverts ZeroAddress, CollateralAlreadyListed, UnsupportedDecimals, InvalidRiskParameters.
+    /// @param token ERC-20 collateral (not rebasing)
+    /// @param oracle its IPriceOracle
+    /// @param ltv WAD
+    /// @param liquidationThreshold WAD
+    /// @param liquidationBonus WAD
+    /// @param supplyCap token decimals, at most MAX_SUPPLY_CAP
+    /// @dev Reverts ZeroAddress, CollateralAlreadyListed, TooManyCollateralTypes, UnsupportedDecimals,
+    ///      InvalidRiskParameters, RiskParametersConflict, InvalidSupplyCap.
     function addCollateral(
         address token,
         IPriceOracle oracle,
@@ -153,53 +196,87 @@ interface IVaultEngine {
     ) external;
 
     /// @notice Set a listed type's LTV, liquidation threshold, liquidation bonus (all WAD). Owner only.
-    /// @dev Reverts UnknownCollateral, InvalidRiskParameters.
+    /// @param token a listed collateral
+    /// @param ltv WAD
+    /// @param liquidationThreshold WAD
+    /// @param liquidationBonus WAD
+    /// @dev Reverts UnknownCollateral, InvalidRiskParameters, RiskParametersConflict.
     function setRiskParameters(address token, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus)
         external;
 
-    /// @notice Set a listed type's supply cap (token decimals). Owner only. Reverts UnknownCollateral.
+    /// @notice Set a listed type's supply cap. Owner only.
+    /// @param token a listed collateral
+    /// @param supplyCap token decimals, at most MAX_SUPPLY_CAP
+    /// @dev Reverts UnknownCollateral, InvalidSupplyCap.
     function setSupplyCap(address token, uint256 supplyCap) external;
 
-    /// @notice Replace a listed type's oracle. Owner only. Reverts UnknownCollateral, ZeroAddress.
+    /// @notice Replace a listed type's oracle. Owner only.
+    /// @param token a listed collateral
+    /// @param oracle the new IPriceOracle; it must price the collateral now
+    /// @dev Reverts UnknownCollateral, ZeroAddress, OracleNotPricing.
     function setOracle(address token, IPriceOracle oracle) external;
 
-    /// @notice Set the global debt ceiling, WAD pUSD. Owner only.
+    /// @notice Set the global debt ceiling. Owner only.
+    /// @param debtCeiling WAD pUSD, at most MAX_DEBT_CEILING
+    /// @dev Reverts InvalidDebtCeiling.
     function setDebtCeiling(uint256 debtCeiling) external;
 
-    /// @notice Set the dust floor (smallest non-zero vault debt), WAD pUSD. Owner only.
+    /// @notice Set the dust floor (smallest non-zero vault debt). Owner only.
+    /// @param dust WAD pUSD, at most MAX_DEBT_CEILING
+    /// @dev Reverts InvalidDust.
     function setDust(uint256 dust) external;
 
-    /// @notice Accrue fees at the old fee, then set the per-second stability fee (RAY). Owner only.
-    /// @dev Reverts InvalidStabilityFee unless RAY <= fee <= MAX_STABILITY_FEE.
+    /// @notice Accrue fees at the old fee, then set the per-second stability fee. Owner only.
+    /// @param fee per-second factor, RAY, in [RAY, MAX_STABILITY_FEE]
+    /// @dev Reverts InvalidStabilityFee.
     function setStabilityFee(uint256 fee) external;
 
-    /// @notice Set the liquidation engine allowed to call `seize`. Owner only. Reverts ZeroAddress.
+    /// @notice Wire the liquidation engine allowed to call `seize`. Owner only, once.
+    /// @param liquidationEngine the LiquidationEngine
+    /// @dev Reverts ZeroAddress, LiquidationEngineAlreadySet.
     function setLiquidationEngine(address liquidationEngine) external;
 
     // ------------------------------------------------------------------ vaults
     /// @notice Open a vault owned by the caller and, when `amount` > 0, deposit `amount` of `token` into it.
-    /// @param token collateral to deposit (ignored when amount is 0); @param amount token decimals
+    /// @param token collateral to deposit (ignored when amount is 0)
+    /// @param amount token decimals
     /// @return vaultId the new vault's ERC-721 id (ids start at 1)
     /// @dev Reverts as `deposit` does. Needs an ERC-20 allowance of `amount` for the engine.
     function open(address token, uint256 amount) external returns (uint256 vaultId);
 
     /// @notice Move `amount` (token decimals) of `token` from the caller into the vault. Owner or operator only.
-    /// @dev Reverts ZeroAmount, VaultNotFound, NotAuthorized, UnknownCollateral, SupplyCapExceeded,
-    ///      TooManyCollaterals (at most MAX_COLLATERALS_PER_VAULT types per vault).
+    ///         Never needs a price. The vault is credited with what the engine received.
+    /// @param vaultId the vault
+    /// @param token a listed collateral
+    /// @param amount token decimals, sent by the caller (needs an allowance)
+    /// @dev Reverts ZeroAmount (also when nothing arrives), VaultNotFound, NotAuthorized, UnknownCollateral,
+    ///      SupplyCapExceeded, TooManyCollaterals (at most MAX_COLLATERALS_PER_VAULT types per vault).
     function deposit(uint256 vaultId, address token, uint256 amount) external;
 
     /// @notice Move `amount` (token decimals) of `token` out of the vault to `to`. Owner or operator only.
-    /// @dev With debt, the vault must stay at or above the initial margin (borrowPower >= debt).
-    ///      Reverts ZeroAmount, ZeroAddress, VaultNotFound, NotAuthorized, InsufficientCollateral, InsufficientMargin,
-    ///      and the oracle's errors.
+    /// @param vaultId the vault
+    /// @param token a collateral the vault holds
+    /// @param amount token decimals
+    /// @param to recipient
+    /// @dev With debt, the vault must stay at or above the initial margin (borrowPower >= debt, unpriced collateral
+    ///      counting zero). Reverts ZeroAmount, ZeroAddress, VaultNotFound, NotAuthorized, InsufficientCollateral,
+    ///      InsufficientGasForOracle, and InsufficientMargin, or instead the failing oracle's own error when an
+    ///      unpriced collateral is why the margin falls short.
     function withdraw(uint256 vaultId, address token, uint256 amount, address to) external;
 
     /// @notice Mint `amount` pUSD (WAD) to `to` against the vault. Owner or operator only.
+    /// @param vaultId the vault
+    /// @param amount WAD pUSD
+    /// @param to recipient of the pUSD
     /// @dev Normalized debt rises by ceil(amount·RAY/rate). Reverts ZeroAmount, ZeroAddress, VaultNotFound,
-    ///      NotAuthorized, DebtBelowDust, DebtCeilingExceeded, InsufficientMargin, and the oracle's errors.
+    ///      NotAuthorized, DebtBelowDust, DebtCeilingExceeded, InsufficientGasForOracle, and InsufficientMargin or
+    ///      the failing oracle's own error (as `withdraw`).
     function borrow(uint256 vaultId, uint256 amount, address to) external;
 
-    /// @notice Burn up to `amount` pUSD (WAD) from the caller to reduce the vault's debt. Anyone may repay.
+    /// @notice Burn up to `amount` pUSD (WAD) from the caller to reduce the vault's debt. Anyone may repay; never
+    ///         needs a price.
+    /// @param vaultId the vault
+    /// @param amount WAD pUSD; type(uint256).max (or anything above the debt) repays all
     /// @dev An amount at or above the debt repays all of it and burns exactly the debt (rounded up); otherwise
     ///      `amount` is burned and normalized debt falls by floor(amount·RAY/rate).
     ///      Reverts ZeroAmount, VaultNotFound, NoDebt, DebtBelowDust, ERC20InsufficientBalance.
@@ -214,16 +291,34 @@ interface IVaultEngine {
     function heal() external;
 
     /// @notice Liquidation settlement. Liquidation engine only.
-    /// @param vaultId the vault; @param payer pays `repay + protocolFee` pUSD (burned)
-    /// @param to receives the seized collateral; @param repay pUSD (WAD) applied to the debt (capped at the debt)
-    /// @param protocolFee pUSD (WAD) credited to the surplus buffer; @param fraction share of each collateral
-    ///        balance seized, WAD (1e18 = all, rounded down otherwise)
+    /// @param vaultId the vault
+    /// @param payer pays `repay + protocolFee` pUSD (burned)
+    /// @param to receives the seized collateral
+    /// @param repay pUSD (WAD) applied to the debt (capped at the debt)
+    /// @param protocolFee pUSD (WAD) credited to the surplus buffer
+    /// @param fraction share of each priced collateral balance seized, WAD (1e18 = all, rounded down otherwise)
+    /// @param unpricedMask collaterals not to touch (Valuation.unpricedMask of the same call)
     /// @dev When the vault is left with no collateral and some debt, the debt is written off against the surplus.
+    ///      A collateral whose transfer to `to` fails becomes claimable by `to` (CollateralClaimable).
     ///      Reverts OnlyLiquidationEngine, VaultNotFound, InvalidSeizeFraction, ERC20InsufficientBalance.
     /// @return repaid pUSD (WAD) actually applied to the debt
-    function seize(uint256 vaultId, address payer, address to, uint256 repay, uint256 protocolFee, uint256 fraction)
-        external
-        returns (uint256 repaid);
+    function seize(
+        uint256 vaultId,
+        address payer,
+        address to,
+        uint256 repay,
+        uint256 protocolFee,
+        uint256 fraction,
+        uint256 unpricedMask
+    ) external returns (uint256 repaid);
+
+    /// @notice Send the caller's claimable `token` (seized collateral whose transfer failed) to `to`.
+    /// @param token the collateral token
+    /// @param to recipient
+    /// @dev Reverts ZeroAddress, NothingToClaim, and the token's own error if it still refuses the transfer (the
+    ///      claim then stays).
+    /// @return amount token decimals sent
+    function claim(address token, address to) external returns (uint256 amount);
 
     // ------------------------------------------------------------------ views
     /// @notice The stablecoin minted by this engine.
@@ -266,8 +361,15 @@ interface IVaultEngine {
     function vaultCount() external view returns (uint256);
     /// @notice Whether `account` may manage the vault (owner, approved, or operator for all).
     function isAuthorized(uint256 vaultId, address account) external view returns (bool);
-    /// @notice The vault's valuation at current oracle prices and the rate accrued to now. Reverts with oracle errors.
+    /// @notice Seized collateral (token decimals) kept for `account` because its transfer failed.
+    function claimable(address token, address account) external view returns (uint256);
+    /// @notice Σ claimable over accounts for `token`, token decimals. The engine holds
+    ///         totalDeposited + totalClaimable of each collateral.
+    function totalClaimable(address token) external view returns (uint256);
+    /// @notice The vault's valuation at current oracle prices and the rate accrued to now. Never reverts on a
+    ///         failing oracle: that collateral is flagged in unpricedMask and counts zero.
     function valuation(uint256 vaultId) external view returns (Valuation memory);
-    /// @notice Health factor Σ value·LT / debt, WAD, rounded down; type(uint256).max without debt.
+    /// @notice Health factor Σ value·LT / debt, WAD, rounded down (unpriced collateral counting zero);
+    ///         type(uint256).max without debt.
     function healthFactor(uint256 vaultId) external view returns (uint256);
 }

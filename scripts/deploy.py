@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from ape import accounts, chain, project
+from ape.utils import ZERO_ADDRESS
 from ape.cli import ConnectedProviderCommand
 
 from plimsoll.sdk.config import ConfigError, DeployConfig, load_config
@@ -52,10 +53,23 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
     for c in cfg.collaterals:
         if c.mock:
             token = deployer.deploy(project.MockERC20, c.name, c.symbol, c.decimals).address
-            feed = deployer.deploy(project.MockAggregator, c.feed_decimals, f"{c.symbol} / USD", c.initial_answer).address
+            feeds = [
+                deployer.deploy(project.MockAggregator, c.feed_decimals, f"{c.symbol} / USD", c.initial_answer).address
+                for _ in range(c.mock_feeds)
+            ]
         else:
-            token, feed = c.token, c.feed
-        oracle = deployer.deploy(project.OracleAdapter, feed, c.max_age, c.min_answer, c.max_answer)
+            token, feeds = c.token, list(c.feeds)
+        oracle = deployer.deploy(
+            project.OracleAdapter,
+            [(f, c.max_age) for f in feeds],
+            c.oracle_mode,
+            c.min_price,
+            c.max_price,
+            c.max_deviation,
+            c.max_spread,
+            c.sequencer_feed or ZERO_ADDRESS,
+            c.sequencer_grace,
+        )
         engine.addCollateral(
             token, oracle.address, c.ltv, c.liquidation_threshold, c.liquidation_bonus, c.supply_cap, sender=deployer
         )
@@ -63,7 +77,8 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
             symbol=c.symbol,
             token=token,
             oracle=oracle.address,
-            feed=feed,
+            feed=feeds[0],
+            feeds=feeds,
             decimals=c.decimals,
             feed_decimals=c.feed_decimals,
             mock=c.mock,

@@ -1,5 +1,8 @@
 """LiquidationEngine on Anvil: partial liquidation to the target health, full liquidation (deep underwater, dust
-remainder), bad-debt write-off, batch, self-liquidation, and state left unchanged by every rejected call.
+remainder), bad-debt write-off, batch, and state left unchanged by every rejected call.
+
+Amounts are checked against the mirror evaluated at the liquidation block's own timestamp (read from the receipt),
+so no assertion depends on how many wall-clock seconds pass between two calls.
 
 Scenario: alice's vault holds 10 WETH and owes 15,000 pUSD; WETH starts at $2,000 (LTV 0.80, LT 0.85, bonus 1.05),
 target health 1.10, full liquidation below HF 0.95, protocol share 10 % of the bonus.
@@ -11,14 +14,40 @@ import ape
 import pytest
 from conftest import identity_holds, open_vault, set_price
 
-from plimsoll.sdk.math import RAY, WAD, CollateralParams, Valuation, liquidation_plan, valuation
+from plimsoll.sdk.math import RAY, WAD, CollateralParams, Valuation, accrue, debt_of, liquidation_plan, valuation
 
 
 def plan_from_chain(engine, liquidation, vault):
+    """The mirror's plan from the chain's valuation at the head block."""
     v = Valuation(*engine.valuation(vault))
     return liquidation_plan(v, liquidation.targetHealth(), liquidation.fullLiquidationHealth(),
                             liquidation.protocolShare(), engine.dust())
 
+
+def plan_at(engine, liquidation, vault, timestamp):
+    """The mirror's plan for the vault's current raw state with the rate accrued to `timestamp` (seconds): what a
+    liquidation mined in a block stamped `timestamp` does. Call before the liquidation, with the receipt's time."""
+    tokens, amounts = engine.vaultCollateral(vault)
+    balances = []
+    for t, a in zip(tokens, amounts):
+        c = engine.collateralType(t)
+        params = CollateralParams(c.decimals, c.ltv, c.liquidationThreshold, c.liquidationBonus)
+        price = ape.project.OracleAdapter.at(c.oracle).price()
+        balances.append((a, price, params))
+    rate = accrue(engine.rate(), engine.stabilityFee(), timestamp - engine.lastDrip())
+    v = valuation(engine.normalizedDebt(vault), rate, balances)
+    return liquidation_plan(v, liquidation.targetHealth(), liquidation.fullLiquidationHealth(),
+                            liquidation.protocolShare(), engine.dust())
+
+
+def liquidate_pinned(engine, liquidation, vault, sender, chain):
+    """Liquidate in a block whose timestamp is pinned in advance; return (tx, the mirror's plan for that block)."""
+    when = chain.blocks.head.timestamp + 7
+    plan = plan_at(engine, liquidation, vault, when)
+    chain.pending_timestamp = when
+    tx = liquidation.liquidate(vault, sender=sender)
+    assert chain.blocks[tx.block_number].timestamp == when
+    return tx, plan
 
 
 
@@ -33,21 +62,21 @@ def unsafe_setup(funded, engine, weth, alice, liquidator):
 
 
 def test_partial_liquidation_restores_target_health(unsafe_setup, engine, liquidation, pusd, weth, weth_feed,
-                                                    admin, liquidator, cfg):
+                                                    admin, liquidator, cfg, chain):
     vault = unsafe_setup
     set_price(weth_feed, admin, 1_700)  # HF = 14,450 / 15,000 ≈ 0.963: partial
-    plan = plan_from_chain(engine, liquidation, vault)
-    assert not plan.full and 0.96 * WAD < plan.health_factor < 0.97 * WAD
+    preview = plan_from_chain(engine, liquidation, vault)
     assert tuple(liquidation.previewLiquidation(vault)) == (
-        plan.health_factor, plan.repay, plan.protocol_fee, plan.fraction, plan.full,
+        preview.health_factor, preview.repay, preview.protocol_fee, preview.fraction, preview.full,
     )
-    # r* = (T·D − M)/(T − LB·LT) = (16,500 − 14,450)/(1.10 − 0.8925) ≈ 9,879.5
-    assert 9_879 * WAD < plan.repay < 9_880 * WAD
     art0, bal0 = engine.normalizedDebt(vault), engine.collateralBalance(vault, weth)
     pusd0, weth0 = pusd.balanceOf(liquidator), weth.balanceOf(liquidator)
 
-    tx = liquidation.liquidate(vault, sender=liquidator)
+    tx, plan = liquidate_pinned(engine, liquidation, vault, liquidator, chain)
 
+    assert not plan.full and 0.96 * WAD < plan.health_factor < 0.97 * WAD
+    # r* = (T·D − M)/(T − LB·LT) = (16,500 − 14,450)/(1.10 − 0.8925) ≈ 9,879.5
+    assert 9_879 * WAD < plan.repay < 9_880 * WAD
     rate = engine.rate()
     seized = bal0 * plan.fraction // WAD
     assert pusd.balanceOf(liquidator) == pusd0 - plan.repay - plan.protocol_fee
@@ -69,14 +98,15 @@ def test_partial_liquidation_restores_target_health(unsafe_setup, engine, liquid
 
 
 def test_full_liquidation_below_full_health_leaves_the_rest_to_the_owner(unsafe_setup, engine, liquidation, pusd,
-                                                                        weth, weth_feed, admin, liquidator):
+                                                                        weth, weth_feed, admin, liquidator, chain):
     vault = unsafe_setup
     set_price(weth_feed, admin, 1_650)  # HF ≈ 0.935 < 0.95: full; 15,000 × 1.05 < 16,500 of collateral
-    plan = plan_from_chain(engine, liquidation, vault)
+    art0 = engine.normalizedDebt(vault)
+    tx, plan = liquidate_pinned(engine, liquidation, vault, liquidator, chain)
     assert plan.full and plan.fraction < WAD
-    debt = engine.debt(vault)
-    liquidation.liquidate(vault, sender=liquidator)
-    assert plan.repay == debt
+    ev = tx.events.filter(liquidation.Liquidate)[0]
+    assert (ev.repaid, ev.protocolFee, ev.fraction) == (plan.repay, plan.protocol_fee, plan.fraction)
+    assert plan.repay == debt_of(art0, engine.rate())  # the whole debt at the liquidation block's rate
     assert engine.normalizedDebt(vault) == 0
     assert engine.collateralBalance(vault, weth) == 10 * WAD - 10 * WAD * plan.fraction // WAD > 0
     assert engine.badDebt() == 0
@@ -94,19 +124,18 @@ def test_dust_remainder_means_full_liquidation(unsafe_setup, engine, liquidation
 
 
 def test_underwater_vault_is_closed_and_bad_debt_written_off(unsafe_setup, engine, liquidation, pusd, weth,
-                                                              weth_feed, admin, liquidator):
+                                                              weth_feed, admin, liquidator, chain):
     vault = unsafe_setup
-    set_price(weth_feed, admin, 1_550)  # collateral 15,500 < debt × bonus: all of it goes
-    plan = plan_from_chain(engine, liquidation, vault)
-    assert plan.full and plan.fraction == WAD
+    set_price(weth_feed, admin, 1_450)  # collateral 14,500 < debt 15,000: underwater, all of it goes
     surplus_before = engine.surplus()
-    tx = liquidation.liquidate(vault, sender=liquidator)
+    tx, plan = liquidate_pinned(engine, liquidation, vault, liquidator, chain)
+    assert plan.full and plan.fraction == WAD
     assert engine.vaultCollateral(vault) == ([], [])
     assert engine.normalizedDebt(vault) == 0
-    # 15,500 / 1.05 ≈ 14,761.9 repaid; the rest written off: the surplus covers what it can, the rest is bad debt.
-    assert 14_761 * WAD < plan.repay < 14_762 * WAD
+    # 14,500 / 1.05 ≈ 13,809.5 repaid; the rest written off: the surplus covers what it can, the rest is bad debt.
+    assert 13_809 * WAD < plan.repay < 13_810 * WAD
     w = tx.events.filter(engine.BadDebtWrittenOff)[0]
-    assert 238 * RAY * WAD < w.debt < 239 * RAY * WAD
+    assert 1_190 * RAY * WAD < w.debt < 1_191 * RAY * WAD
     assert w.covered < w.debt and engine.surplus() == 0
     assert engine.badDebt() == w.debt - w.covered
     assert w.covered >= surplus_before + plan.protocol_fee * RAY  # the fee of this very liquidation helped
@@ -117,18 +146,6 @@ def test_healthy_vault_is_not_liquidatable(unsafe_setup, engine, liquidation, li
     hf = engine.healthFactor(unsafe_setup)
     with ape.reverts(liquidation.NotLiquidatable, vaultId=unsafe_setup, healthFactor=hf):
         liquidation.liquidate(unsafe_setup, sender=liquidator)
-
-
-def test_self_liquidation_refused(unsafe_setup, engine, liquidation, pusd, weth_feed, admin, alice, bob):
-    vault = unsafe_setup
-    set_price(weth_feed, admin, 1_700)
-    art = engine.normalizedDebt(vault)
-    with ape.reverts(liquidation.SelfLiquidation, vaultId=vault, caller=alice.address):
-        liquidation.liquidate(vault, sender=alice)
-    engine.approve(bob, vault, sender=alice)  # an approved operator is the owner's agent: refused too
-    with ape.reverts(liquidation.SelfLiquidation, vaultId=vault, caller=bob.address):
-        liquidation.liquidate(vault, sender=bob)
-    assert engine.normalizedDebt(vault) == art
 
 
 def test_liquidator_without_enough_pusd_changes_nothing(unsafe_setup, engine, liquidation, pusd, weth, weth_feed,
@@ -154,11 +171,11 @@ def test_batch_liquidates_unsafe_vaults_and_skips_the_rest(funded, engine, liqui
     inventory = open_vault(engine, liquidator, weth, 900 * WAD)
     engine.borrow(inventory, 100_000 * WAD, liquidator, sender=liquidator)
     set_price(weth_feed, admin, 1_700)
-    assert engine.healthFactor(own) < WAD  # unsafe, but the liquidator's own
+    assert engine.healthFactor(own) < WAD  # unsafe, and the liquidator's own: liquidated like any other
     tx = liquidation.liquidateBatch([a, b, safe, own, 999], sender=liquidator)
-    assert [e.vaultId for e in tx.events.filter(liquidation.Liquidate)] == [a, b]
-    assert engine.healthFactor(a) >= WAD and engine.healthFactor(b) >= WAD
-    assert engine.healthFactor(own) < WAD
+    assert [e.vaultId for e in tx.events.filter(liquidation.Liquidate)] == [a, b, own]
+    assert min(engine.healthFactor(a), engine.healthFactor(b), engine.healthFactor(own)) >= WAD
+    assert engine.healthFactor(safe) > WAD
 
 
 def test_liquidation_parameters_validated(liquidation, admin, alice):
@@ -167,7 +184,7 @@ def test_liquidation_parameters_validated(liquidation, admin, alice):
     with ape.reverts(liquidation.InvalidLiquidationParameters):
         liquidation.setLiquidationParameters(WAD * 11 // 10, WAD + 1, WAD // 10, sender=admin)
     with ape.reverts(liquidation.InvalidLiquidationParameters):
-        liquidation.setLiquidationParameters(WAD * 11 // 10, WAD * 95 // 100, WAD + 1, sender=admin)
+        liquidation.setLiquidationParameters(WAD * 11 // 10, WAD * 95 // 100, WAD // 2 + 1, sender=admin)
     with ape.reverts(liquidation.OwnableUnauthorizedAccount, account=alice.address):
         liquidation.setLiquidationParameters(WAD * 12 // 10, WAD * 95 // 100, 0, sender=alice)
     tx = liquidation.setLiquidationParameters(WAD * 12 // 10, WAD * 9 // 10, 0, sender=admin)

@@ -17,16 +17,16 @@ def test_price_is_wad_per_whole_token(weth_oracle, weth_feed, admin):
 
 def test_non_positive_and_out_of_bounds_answers_rejected(weth_oracle, weth_feed, admin):
     weth_feed.updateAnswer(0, sender=admin)
-    with ape.reverts(weth_oracle.NonPositivePrice, answer=0):
+    with ape.reverts(weth_oracle.NonPositivePrice, feed=weth_feed.address, answer=0):
         weth_oracle.price()
     weth_feed.updateAnswer(-5, sender=admin)
     with ape.reverts(weth_oracle.NonPositivePrice, answer=-5):
         weth_oracle.price()
-    too_high = weth_oracle.maxAnswer() + 1
+    too_high = weth_oracle.maxPrice() // 10**10 + 1  # feed decimals 8, WAD bounds
     weth_feed.updateAnswer(too_high, sender=admin)
-    with ape.reverts(weth_oracle.PriceOutOfBounds, answer=too_high):
+    with ape.reverts(weth_oracle.PriceOutOfBounds, price=too_high * 10**10, maxPrice=weth_oracle.maxPrice()):
         weth_oracle.price()
-    weth_feed.updateAnswer(weth_oracle.minAnswer() - 1, sender=admin)
+    weth_feed.updateAnswer(weth_oracle.minPrice() // 10**10 - 1, sender=admin)
     with ape.reverts(weth_oracle.PriceOutOfBounds):
         weth_oracle.price()
 
@@ -44,11 +44,22 @@ def test_stale_and_future_answers_rejected(weth_oracle, weth_feed, admin, chain)
 
 
 def test_adapter_constructor_validates(project, admin, weth_feed):
+    zero = ape.utils.ZERO_ADDRESS
+    one = [(weth_feed, 3600)]
     for args, what in (
-        ((ape.utils.ZERO_ADDRESS, 3600, 1, 2), "feed"),
-        ((weth_feed, 0, 1, 2), "maxAge"),
-        ((weth_feed, 3600, 0, 2), "bounds"),
-        ((weth_feed, 3600, 5, 5), "bounds"),
+        (([], 0, 1, 2, 0, 0, zero, 0), "feeds"),
+        (([(weth_feed, 3600)] * 4, 0, 1, 2, 0, 0, zero, 0), "feeds"),
+        (([(zero, 3600)], 0, 1, 2, 0, 0, zero, 0), "feed"),
+        (([(weth_feed, 0)], 0, 1, 2, 0, 0, zero, 0), "maxAge"),
+        ((one, 0, 0, 2, 0, 0, zero, 0), "bounds"),
+        ((one, 0, 5, 5, 0, 0, zero, 0), "bounds"),
+        ((one, 0, 1, 10**36 + 1, 0, 0, zero, 0), "bounds"),
+        ((one, 0, 1, 2, WAD + 1, 0, zero, 0), "maxDeviation"),
+        ((one, 0, 1, 2, 0, WAD // 50, zero, 0), "maxSpread"),  # a spread means nothing in fallback mode
+        ((one, 1, 1, 2, 0, WAD // 50, zero, 0), "maxSpread"),  # a median needs two feeds
+        (([(weth_feed, 3600)] * 2, 1, 1, 2, 0, 0, zero, 0), "maxSpread"),
+        ((one, 0, 1, 2, 0, 0, weth_feed, 0), "sequencer"),
+        ((one, 0, 1, 2, 0, 0, zero, 60), "sequencer"),
     ):
         with ape.reverts(project.OracleAdapter.InvalidOracleConfig, what=what):
             admin.deploy(project.OracleAdapter, *args)

@@ -251,7 +251,7 @@ def test_stale_price_blocks_borrow_and_withdraw_but_not_repay(vault, engine, pus
     chain.pending_timestamp = updated + 4_501
     chain.mine()
     before = snapshot(engine, pusd, weth, vault, alice)
-    with ape.reverts(weth_oracle.StalePrice, updatedAt=updated, maxAge=4_500):
+    with ape.reverts(weth_oracle.StalePrice, feed=weth_feed.address, updatedAt=updated, maxAge=4_500):
         engine.borrow(vault, 100 * WAD, alice, sender=alice)
     with ape.reverts(weth_oracle.StalePrice):
         engine.withdraw(vault, weth, WAD, alice, sender=alice)
@@ -274,7 +274,7 @@ def test_admin_setters_validate_and_are_owner_only(engine, weth, admin, alice):
     with ape.reverts(engine.OwnableUnauthorizedAccount, account=alice.address):
         engine.setDust(0, sender=alice)
     with ape.reverts(engine.OnlyLiquidationEngine, caller=alice.address):
-        engine.seize(1, alice, alice, 1, 0, WAD, sender=alice)
+        engine.seize(1, alice, alice, 1, 0, WAD, 0, sender=alice)
     tx = engine.setRiskParameters(weth, WAD * 70 // 100, WAD * 80 // 100, WAD * 110 // 100, sender=admin)
     assert tx.events.filter(engine.RiskParametersSet)[0].liquidationBonus == WAD * 110 // 100
     c = engine.collateralType(weth)

@@ -140,9 +140,12 @@ def deploy_with_ape(url: str, config_path: Path, manifest_path: Path, log_path: 
         "--config", str(config_path), "--name", name, "--out", str(manifest_path),
     ]
     proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-    log_path.write_text(proc.stdout + proc.stderr)
+    output = proc.stdout + proc.stderr
+    log_path.write_text(output)
     if proc.returncode != 0:
-        raise DemoError(f"deploy failed (see {log_path}):\n{proc.stderr[-2000:]}")
+        # ape prints some failures on stdout and some on stderr: show the tail of both, and the exit code.
+        tail = output.strip()[-3000:] or "(no output)"
+        raise DemoError(f"deploy failed with exit code {proc.returncode} (full log: {log_path}):\n{tail}")
 
 
 def plan_vaults(n: int, prices: dict[str, Decimal], cfg: DeployConfig, seed: int) -> list[VaultSpec]:

@@ -76,7 +76,7 @@ class BlockState:
     base_fee: int
     rate: int
     vaults: list[Any]
-    prices: dict[str, int]
+    prices: dict[str, int | None]
     params: dict[str, CollateralParams]
     inventory: int
 
@@ -210,13 +210,17 @@ class Keeper:
             self.emit("vaults_discovered", block=number, new=len(new), total=len(self.vault_ids))
         self._scanned_to = number
 
-    async def read_state(self, number: int) -> BlockState:
-        """Read, all at block ``number``: vault states, oracle prices, collateral parameters, the rate inputs and
-        the keeper's pUSD balance.
+    async def _price(self, symbol: str, number: int) -> int | None:
+        """The oracle's WAD price at block ``number``, or None when it reverts (the engine then counts that
+        collateral as unpriced: worth zero, never seized)."""
+        try:
+            return await self.oracles[symbol].functions.price().call(block_identifier=number)
+        except ContractLogicError:
+            return None
 
-        Raises:
-            ContractLogicError: an oracle refused to price (stale, out of bounds): nothing can be liquidated then.
-        """
+    async def read_state(self, number: int) -> BlockState:
+        """Read, all at block ``number``: vault states, oracle prices (None where an oracle reverts), collateral
+        parameters, the rate inputs and the keeper's pUSD balance."""
         at = {"block_identifier": number}
         symbols = list(self.tokens)
         results = await asyncio.gather(
@@ -226,7 +230,7 @@ class Keeper:
             self.engine.functions.stabilityFee().call(**at),
             self.lens.functions.vaults(self.vault_ids).call(**at),
             self.pusd.functions.balanceOf(self.account.address).call(**at),
-            *(self.oracles[s].functions.price().call(**at) for s in symbols),
+            *(self._price(s, number) for s in symbols),
             *(self.engine.functions.collateralType(self.tokens[s]).call(**at) for s in symbols),
         )
         block, rate, last_drip, fee, vaults, inventory = results[:6]
@@ -239,15 +243,17 @@ class Keeper:
         return BlockState(number, block["timestamp"], block["baseFeePerGas"], current, vaults, prices, params, inventory)
 
     def unsafe(self, state: BlockState) -> list[tuple[int, LiquidationPlan]]:
-        """(vault id, plan) of every vault with HF < 1 at the state's block, lowest health first."""
+        """(vault id, plan) of every liquidatable vault at the state's block, lowest health first. A vault holding
+        a collateral the manifest does not know is skipped (logged): its value cannot be mirrored."""
         out = []
         for vault_id, owner, normalized, tokens, amounts in state.vaults:
-            if normalized == 0 or owner == self.account.address:
+            if normalized == 0:
                 continue
-            balances = []
-            for token, amount in zip(tokens, amounts):
-                sym = self.token_symbol[token.lower()]
-                balances.append((amount, state.prices[sym], state.params[sym]))
+            symbols = [self.token_symbol.get(token.lower()) for token in tokens]
+            if None in symbols:
+                self.emit("skip", block=state.number, vault=vault_id, reason="unknown collateral")
+                continue
+            balances = [(a, state.prices[sym], state.params[sym]) for a, sym in zip(amounts, symbols)]
             v = valuation(normalized, state.rate, balances)
             if v.liquidatable:
                 plan = liquidation_plan(v, self.target_health, self.full_health, self.protocol_share, self.dust)

@@ -32,9 +32,17 @@ class CollateralConfig:
 
     Attributes:
         symbol, name: token symbol and name; decimals: token decimals.
-        mock: deploy MockERC20 + MockAggregator; otherwise ``token`` and ``feed`` are existing addresses.
+        mock: deploy MockERC20 + ``mock_feeds`` MockAggregators; otherwise ``token`` and ``feeds`` are existing
+            addresses.
+        feeds: feed addresses (non-mock), in priority order (fallback mode) or as voters (median mode).
+        mock_feeds: how many mock feeds to deploy (1 to 3).
         initial_answer: first mock feed answer (feed decimals); feed_decimals: answer decimals.
-        max_age: seconds an answer stays usable; min_answer, max_answer: bounds, feed decimals.
+        max_age: seconds an answer stays usable (the same for every feed).
+        min_price, max_price: the adapter's plausible price range, WAD USD per whole token.
+        oracle_mode: 0 fallback, 1 median (``IOracleAdapter.Mode``).
+        max_deviation: largest move from a feed's previous round, WAD fraction (0 = off).
+        max_spread: median mode: largest disagreement, WAD fraction (0 in fallback mode).
+        sequencer_feed: L2 sequencer-uptime feed address, or None; sequencer_grace: seconds.
         ltv, liquidation_threshold, liquidation_bonus: WAD; supply_cap: token decimals.
     """
 
@@ -43,12 +51,18 @@ class CollateralConfig:
     decimals: int
     mock: bool
     token: str | None
-    feed: str | None
+    feeds: tuple[str, ...]
+    mock_feeds: int
     initial_answer: int
     feed_decimals: int
     max_age: int
-    min_answer: int
-    max_answer: int
+    min_price: int
+    max_price: int
+    oracle_mode: int
+    max_deviation: int
+    max_spread: int
+    sequencer_feed: str | None
+    sequencer_grace: int
     ltv: int
     liquidation_threshold: int
     liquidation_bonus: int
@@ -88,18 +102,29 @@ def _collateral(d: dict[str, Any], i: int) -> CollateralConfig:
         raise ConfigError(f"{where}: missing 'symbol'")
     where = f"collateral {symbol}"
     mock = bool(d.get("mock", False))
-    if not mock and not (d.get("token") and d.get("feed")):
-        raise ConfigError(f"{where}: give 'token' and 'feed' addresses, or set 'mock: true'")
+    feeds = tuple(d.get("feeds") or ([d["feed"]] if d.get("feed") else []))
+    if not mock and not (d.get("token") and feeds):
+        raise ConfigError(f"{where}: give 'token' and 'feeds' addresses, or set 'mock: true'")
+    mock_feeds = int(d.get("mock_feeds", 1))
+    if not 1 <= (mock_feeds if mock else len(feeds)) <= 3:
+        raise ConfigError(f"{where}: an oracle takes one to three feeds")
+    mode = {"fallback": 0, "median": 1}.get(str(d.get("oracle_mode", "fallback")))
+    if mode is None:
+        raise ConfigError(f"{where}: 'oracle_mode' must be 'fallback' or 'median'")
     decimals = int(d.get("decimals", 18))
     feed_decimals = int(d.get("feed_decimals", 8))
     scale = Decimal(10) ** feed_decimals
     ltv = to_wad(_dec(d, "ltv", where))
     lt = to_wad(_dec(d, "liquidation_threshold", where))
     lb = to_wad(_dec(d, "liquidation_bonus", where))
-    if not (0 < ltv < lt < WAD <= lb and lb * lt < WAD * WAD):
+    if not (0 < ltv < lt < WAD and to_wad("1.01") <= lb <= 2 * WAD and lb * lt < WAD * WAD):
         raise ConfigError(
-            f"{where}: need 0 < ltv < liquidation_threshold < 1 <= liquidation_bonus and bonus x threshold < 1"
+            f"{where}: need 0 < ltv < liquidation_threshold < 1, 1.01 <= liquidation_bonus <= 2 and"
+            " bonus x threshold < 1"
         )
+    max_spread = to_wad(d.get("max_spread", "0"))
+    if (mode == 1) != (max_spread > 0):
+        raise ConfigError(f"{where}: 'max_spread' is required in median mode and only there")
     max_age = int(d.get("max_age", 0))
     if max_age <= 0:
         raise ConfigError(f"{where}: 'max_age' must be a positive number of seconds")
@@ -109,12 +134,18 @@ def _collateral(d: dict[str, Any], i: int) -> CollateralConfig:
         decimals=decimals,
         mock=mock,
         token=d.get("token"),
-        feed=d.get("feed"),
+        feeds=feeds,
+        mock_feeds=mock_feeds,
         initial_answer=int(_dec(d, "initial_price", where) * scale) if mock else 0,
         feed_decimals=feed_decimals,
         max_age=max_age,
-        min_answer=int(_dec(d, "min_price", where) * scale),
-        max_answer=int(_dec(d, "max_price", where) * scale),
+        min_price=to_wad(_dec(d, "min_price", where)),
+        max_price=to_wad(_dec(d, "max_price", where)),
+        oracle_mode=mode,
+        max_deviation=to_wad(d.get("max_deviation", "0")),
+        max_spread=max_spread,
+        sequencer_feed=d.get("sequencer_feed"),
+        sequencer_grace=int(d.get("sequencer_grace", 0)),
         ltv=ltv,
         liquidation_threshold=lt,
         liquidation_bonus=lb,
@@ -146,11 +177,15 @@ def parse_config(raw: dict[str, Any]) -> DeployConfig:
     )
     if not cfg.target_health > WAD >= cfg.full_liquidation_health:
         raise ConfigError("liquidation: need target_health > 1 >= full_liquidation_health")
-    if not 0 <= cfg.protocol_share <= WAD:
-        raise ConfigError("liquidation: protocol_share must lie in [0, 1]")
+    if not 0 <= cfg.protocol_share <= WAD // 2:
+        raise ConfigError("liquidation: protocol_share must lie in [0, 0.5]")
     symbols = [c.symbol for c in cfg.collaterals]
     if len(set(symbols)) != len(symbols):
         raise ConfigError(f"duplicate collateral symbols: {symbols}")
+    for a in cfg.collaterals:  # VaultEngine's pairwise rule: bonus_i x threshold_j < 1 for every pair
+        for b in cfg.collaterals:
+            if a.liquidation_bonus * b.liquidation_threshold >= WAD * WAD:
+                raise ConfigError(f"collateral {a.symbol}'s bonus x {b.symbol}'s threshold must be < 1")
     return cfg
 
 

@@ -29,6 +29,7 @@ EXPORTED = (
     "VaultLens",
     "MockERC20",
     "MockAggregator",
+    "MockAdversarialERC20",
 )
 
 
@@ -72,10 +73,11 @@ class CollateralDeployment:
         symbol: token symbol, e.g. ``"WETH"``.
         token: ERC-20 address.
         oracle: OracleAdapter address.
-        feed: Chainlink-compatible aggregator address.
+        feed: the primary Chainlink-compatible aggregator address (the one a local replay drives).
         decimals: token decimals.
         feed_decimals: aggregator answer decimals.
-        mock: whether token and feed are the project's mocks (local networks).
+        mock: whether token and feeds are the project's mocks (local networks).
+        feeds: every aggregator the oracle adapter reads, primary first.
     """
 
     symbol: str
@@ -85,6 +87,7 @@ class CollateralDeployment:
     decimals: int
     feed_decimals: int
     mock: bool
+    feeds: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ RAY = 10**27
 RAD = WAD * RAY
 MAX_UINT256 = 2**256 - 1
 SECONDS_PER_YEAR = 365 * 24 * 3600
+#: ``VaultEngine.MAX_RATE``: the rate accumulator saturates here (RAY).
+MAX_RATE = 10**36
 
 
 def mul_div_down(x: int, y: int, d: int) -> int:
@@ -33,30 +35,38 @@ def mul_div_up(x: int, y: int, d: int) -> int:
     return -(-(x * y) // d)
 
 
-def rpow(x: int, n: int) -> int:
-    """x**n for a RAY base x by binary exponentiation, each product rounded half up.
+def rpow_saturating(x: int, n: int, cap: int = MAX_RATE) -> int:
+    """min(x**n, cap) for a RAY base x >= RAY by binary exponentiation, each product rounded half up.
 
-    Mirrors ``FixedPoint.rpow`` (the rounding of MakerDAO's dss ``rpow``).
+    Mirrors ``FixedPoint.rpowSaturating`` (the rounding of MakerDAO's dss ``rpow``, stopping at ``cap``).
 
     Args:
-        x: base, RAY.
+        x: base, RAY, at least RAY.
         n: exponent (seconds when used for the stability fee).
+        cap: largest result, RAY.
 
     Returns:
         RAY.
     """
     z = x if n % 2 else RAY
+    if z > cap:
+        return cap
     n //= 2
     while n:
         x = (x * x + RAY // 2) // RAY
+        if x > cap:
+            return cap
         if n % 2:
             z = (z * x + RAY // 2) // RAY
+            if z > cap:
+                return cap
         n //= 2
     return z
 
 
 def accrue(rate: int, stability_fee: int, elapsed: int) -> int:
-    """Rate accumulator after ``elapsed`` seconds: rate·fee^elapsed, rounded down (``VaultEngine._accrue``).
+    """Rate accumulator after ``elapsed`` seconds: min(rate·fee^elapsed rounded down, MAX_RATE)
+    (``VaultEngine._accrue``).
 
     Args:
         rate: stored accumulator, RAY.
@@ -66,9 +76,9 @@ def accrue(rate: int, stability_fee: int, elapsed: int) -> int:
     Returns:
         RAY.
     """
-    if stability_fee == RAY or elapsed == 0:
+    if stability_fee == RAY or elapsed == 0 or rate >= MAX_RATE:
         return rate
-    return rpow(stability_fee, elapsed) * rate // RAY
+    return min(rpow_saturating(stability_fee, elapsed) * rate // RAY, MAX_RATE)
 
 
 def apr_to_per_second(apr: Decimal | str | float) -> int:
@@ -110,13 +120,18 @@ class CollateralParams:
 
 @dataclass(frozen=True)
 class Valuation:
-    """A vault's valuation (``IVaultEngine.Valuation``); all WAD."""
+    """A vault's valuation (``IVaultEngine.Valuation``); all WAD but the mask.
+
+    ``unpriced_mask`` has bit i set when the vault's i-th collateral had no usable price; such collateral counts
+    zero in every sum.
+    """
 
     debt: int
     collateral_value: int
     borrow_power: int
     maintenance: int
     bonus_value: int
+    unpriced_mask: int = 0
 
     @property
     def health_factor(self) -> int:
@@ -124,34 +139,45 @@ class Valuation:
         return MAX_UINT256 if self.debt == 0 else mul_div_down(self.maintenance, WAD, self.debt)
 
     @property
-    def liquidatable(self) -> bool:
+    def unsafe(self) -> bool:
         """HF < 1, i.e. maintenance < debt with some debt."""
         return self.debt != 0 and self.maintenance < self.debt
+
+    @property
+    def liquidatable(self) -> bool:
+        """Unsafe, and something can be seized: priced collateral, or no collateral at all
+        (``LiquidationEngine._liquidatable``)."""
+        return self.unsafe and (self.collateral_value != 0 or self.unpriced_mask == 0)
 
 
 def valuation(
     normalized_debt: int,
     rate: int,
-    balances: Sequence[tuple[int, int, CollateralParams]],
+    balances: Sequence[tuple[int, int | None, CollateralParams]],
 ) -> Valuation:
     """Value a vault exactly as ``VaultEngine._valuation`` does.
 
     Args:
         normalized_debt: WAD.
         rate: accumulator at the moment of valuation, RAY (``currentRate``).
-        balances: (amount in token decimals, price WAD USD per whole token, parameters) per collateral.
+        balances: (amount in token decimals, price WAD USD per whole token or None when the oracle fails,
+            parameters) per collateral, in the vault's collateral order.
 
     Returns:
-        The Valuation; per collateral value = floor(amount·price/10^decimals), each margin term rounded down.
+        The Valuation; per priced collateral value = floor(amount·price/10^decimals), each margin term rounded
+        down; an unpriced collateral sets its bit in ``unpriced_mask`` and adds nothing.
     """
-    value_sum = borrow = maint = bonus = 0
-    for amount, price, p in balances:
+    value_sum = borrow = maint = bonus = mask = 0
+    for i, (amount, price, p) in enumerate(balances):
+        if price is None:
+            mask |= 1 << i
+            continue
         value = mul_div_down(amount, price, 10**p.decimals)
         value_sum += value
         borrow += value * p.ltv // WAD
         maint += value * p.liquidation_threshold // WAD
         bonus += value * p.liquidation_bonus // WAD
-    return Valuation(debt_of(normalized_debt, rate), value_sum, borrow, maint, bonus)
+    return Valuation(debt_of(normalized_debt, rate), value_sum, borrow, maint, bonus, mask)
 
 
 @dataclass(frozen=True)
@@ -179,9 +205,10 @@ def liquidation_plan(
 ) -> LiquidationPlan:
     """The liquidation of a liquidatable vault, mirroring ``LiquidationEngine._plan``.
 
-    r* = (T·D − M) / (T − LB·LT) with LB·LT = (bonusValue/value)·(maintenance/value) (DESIGN.md, "Math");
+    r* = (T·D − M) / (T − LB·LT) with LB·LT = (bonusValue/value)·(maintenance/value) (docs/math.md);
     the whole debt when HF < fullLiquidationHealth, when LB·LT >= T, or when the remainder would be dust;
-    every collateral seized in the fraction r·LB/value, capped at all of it.
+    every priced collateral seized in the fraction r·LB/value. When that would take all of it: the whole debt
+    while value >= debt (the bonus shrinks, no bad debt), else r = value/LB and the rest is written off.
 
     Args:
         v: the vault's valuation (must be liquidatable).
@@ -189,7 +216,7 @@ def liquidation_plan(
         dust: WAD pUSD.
 
     Raises:
-        ValueError: the vault is not liquidatable (the contract reverts NotLiquidatable).
+        ValueError: the vault is not liquidatable (the contract reverts NotLiquidatable or NoPricedCollateral).
     """
     if not v.liquidatable:
         raise ValueError("vault is not liquidatable (health factor >= 1 or no debt)")
@@ -207,7 +234,7 @@ def liquidation_plan(
     seize_value = mul_div_down(r, v.bonus_value, value)
     if seize_value >= value:
         seize_value = value
-        r = min(r, mul_div_down(value, value, v.bonus_value))
+        r = d if value >= d else min(r, mul_div_down(value, value, v.bonus_value))
         fraction = WAD
     else:
         fraction = mul_div_down(seize_value, WAD, value)
