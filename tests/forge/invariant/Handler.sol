@@ -1,0 +1,495 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {Test} from "forge-std/Test.sol";
+
+import {VaultEngine} from "contracts/VaultEngine.sol";
+import {LiquidationEngine} from "contracts/LiquidationEngine.sol";
+import {PUSD} from "contracts/PUSD.sol";
+import {MockERC20} from "contracts/mocks/MockERC20.sol";
+import {MockAdversarialERC20} from "contracts/mocks/MockAdversarialERC20.sol";
+import {MockAggregator} from "contracts/mocks/MockAggregator.sol";
+import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
+import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
+
+/// @notice Drives the protocol through random operations for the invariant suite: vault operations by owners,
+///         strangers and the liquidator, liquidations single and batched, price moves, failing feeds, a pausing
+///         and blocklisting fee-on-transfer token, sequencer outages, time, and parameter changes within bounds.
+/// @dev With fail_on_revert = false a revert inside a handler is skipped, so every post-condition that must
+///      hold is recorded in a ghost counter (`broken*`) and asserted by the invariant functions. Expected
+///      rejections (margin, dust, ...) are caught with try/catch so that calls are rarely wasted.
+contract Handler is Test {
+    uint256 internal constant WAD = 1e18;
+    uint256 internal constant RAY = 1e27;
+    uint256 internal constant MAX_VAULTS = 40;
+
+    struct System {
+        VaultEngine engine;
+        LiquidationEngine liquidation;
+        PUSD pusd;
+        MockERC20 weth;
+        MockERC20 wbtc;
+        MockAdversarialERC20 adv;
+        MockERC20 stable;
+        MockAggregator wethFeed0;
+        MockAggregator wethFeed1;
+        MockAggregator wbtcFeed0;
+        MockAggregator wbtcFeed1;
+        MockAggregator wbtcFeed2;
+        MockAggregator advFeed;
+        MockAggregator sequencer;
+        address admin;
+        address liquidator;
+    }
+
+    VaultEngine internal engine;
+    LiquidationEngine internal liquidation;
+    PUSD internal pusd;
+    address internal admin;
+    address internal liquidator;
+    address[3] internal owners = [address(0xA11CE), address(0xB0B), address(0xCA401)];
+    address internal constant STRANGER = address(0x5757);
+
+    address[3] internal movable; // WETH, WBTC, ADV: the tokens whose price moves
+    MockAggregator[][3] internal feedsOf;
+    int256[3] internal price8; // current price of each movable token, 8 decimals
+    MockAdversarialERC20 internal adv;
+    MockAggregator internal sequencer;
+    uint256 internal farWarps;
+
+    uint256[] public vaults;
+
+    // ---------------------------------------------------------------- ghost post-conditions (must stay 0)
+    /// @notice A borrow or withdraw succeeded but left the vault below the initial margin (invariant 4).
+    uint256 public brokenMargin;
+    /// @notice A borrow succeeded beyond the debt ceiling (invariant 1).
+    uint256 public brokenCeiling;
+    /// @notice A partial liquidation lowered health, or paid more collateral than the vault held (invariant 5).
+    uint256 public brokenLiquidationHealth;
+    /// @notice A stranger changed a vault's debt or moved its collateral (invariant 6).
+    uint256 public brokenAuthorization;
+    /// @notice Bad debt was booked while the vault's priced collateral covered its debt (invariant 7).
+    uint256 public brokenSolventBadDebt;
+    /// @notice A liquidatable vault whose liquidator could pay was not liquidated, alone or in a batch (inv. 8).
+    uint256 public brokenLiquidation;
+    /// @notice drip, or a full repay that the payer can afford, reverted (invariant 9).
+    uint256 public brokenLiveness;
+
+    // ---------------------------------------------------------------- what ran (for the summary)
+    mapping(bytes32 => uint256) public calls;
+    /// @notice How often each error selector refused a borrow.
+    mapping(bytes4 => uint256) public refusals;
+
+    constructor(System memory s) {
+        engine = s.engine;
+        liquidation = s.liquidation;
+        pusd = s.pusd;
+        admin = s.admin;
+        liquidator = s.liquidator;
+        adv = s.adv;
+        sequencer = s.sequencer;
+        movable = [address(s.weth), address(s.wbtc), address(s.adv)];
+        feedsOf[0].push(s.wethFeed0);
+        feedsOf[0].push(s.wethFeed1);
+        feedsOf[1].push(s.wbtcFeed0);
+        feedsOf[1].push(s.wbtcFeed1);
+        feedsOf[1].push(s.wbtcFeed2);
+        feedsOf[2].push(s.advFeed);
+        price8 = [int256(2_000e8), int256(40_000e8), int256(1e8)];
+    }
+
+    function vaultCount() external view returns (uint256) {
+        return vaults.length;
+    }
+
+    // ================================================================== vault operations
+
+    /// @notice An owner opens a vault with one collateral and borrows `leverage` % of its borrow power.
+    function open(uint256 ownerSeed, uint256 tokenSeed, uint256 amountSeed, uint256 leverage) external {
+        if (vaults.length >= MAX_VAULTS) return;
+        address who = owners[ownerSeed % 3];
+        address token = movable[tokenSeed % 3];
+        uint256 amount = _amount(token, amountSeed);
+        vm.prank(who);
+        try engine.open(token, amount) returns (uint256 id) {
+            vaults.push(id);
+            ++calls["open"];
+            _borrow(id, who, _bound(leverage, 10, 100));
+        } catch {}
+    }
+
+    function deposit(uint256 vaultSeed, uint256 tokenSeed, uint256 amountSeed) external {
+        (uint256 id, address owner) = _vault(vaultSeed);
+        if (id == 0) return;
+        address token = movable[tokenSeed % 3];
+        uint256 amount = _amount(token, amountSeed);
+        vm.prank(owner);
+        try engine.deposit(id, token, amount) {
+            ++calls["deposit"];
+        } catch {}
+    }
+
+    function withdraw(uint256 vaultSeed, uint256 tokenSeed, uint256 share) external {
+        (uint256 id, address owner) = _vault(vaultSeed);
+        if (id == 0) return;
+        address token = movable[tokenSeed % 3];
+        uint256 amount = engine.collateralBalance(id, token) * _bound(share, 1, 100) / 100;
+        if (amount == 0) return;
+        vm.prank(owner);
+        try engine.withdraw(id, token, amount, owner) {
+            ++calls["withdraw"];
+            _checkMargin(id);
+        } catch {
+            ++calls["withdraw refused"];
+        }
+    }
+
+    function borrow(uint256 vaultSeed, uint256 share) external {
+        (uint256 id, address owner) = _vault(vaultSeed);
+        if (id == 0) return;
+        _borrow(id, owner, _bound(share, 1, 110));
+    }
+
+    function repay(uint256 vaultSeed, uint256 share, bool byLiquidator) external {
+        (uint256 id, address owner) = _vault(vaultSeed);
+        if (id == 0) return;
+        address payer = byLiquidator ? liquidator : owner;
+        uint256 amount = engine.debt(id) * _bound(share, 1, 120) / 100;
+        amount = amount > pusd.balanceOf(payer) ? pusd.balanceOf(payer) : amount;
+        if (amount == 0) return;
+        vm.prank(payer);
+        try engine.repay(id, amount) {
+            ++calls["repay"];
+        } catch {}
+    }
+
+    /// @notice Anyone who can afford it repays a vault in full: must always work (invariant 9).
+    function repayAll(uint256 vaultSeed) external {
+        (uint256 id,) = _vault(vaultSeed);
+        if (id == 0 || engine.normalizedDebt(id) == 0 || engine.debt(id) > pusd.balanceOf(liquidator)) return;
+        vm.prank(liquidator);
+        try engine.repay(id, type(uint256).max) {
+            ++calls["repay all"];
+            if (engine.normalizedDebt(id) != 0) ++brokenLiveness;
+        } catch {
+            ++brokenLiveness;
+        }
+    }
+
+    function transferVault(uint256 vaultSeed, uint256 toSeed, bool approveOnly) external {
+        (uint256 id, address owner) = _vault(vaultSeed);
+        if (id == 0) return;
+        address to = toSeed % 4 == 3 ? liquidator : owners[toSeed % 3];
+        vm.prank(owner);
+        if (approveOnly) engine.approve(to, id);
+        else engine.transferFrom(owner, to, id);
+        ++calls["transfer or approve"];
+    }
+
+    /// @notice A stranger tries to borrow against, withdraw from and deposit into someone's vault (invariant 6).
+    function stranger(uint256 vaultSeed, uint256 tokenSeed) external {
+        (uint256 id,) = _vault(vaultSeed);
+        if (id == 0 || engine.isAuthorized(id, STRANGER)) return;
+        address token = movable[tokenSeed % 3];
+        uint256 art = engine.normalizedDebt(id);
+        uint256 balance = engine.collateralBalance(id, token);
+        vm.startPrank(STRANGER);
+        try engine.borrow(id, 100 * WAD, STRANGER) {
+            ++brokenAuthorization;
+        } catch {}
+        if (balance != 0) {
+            try engine.withdraw(id, token, 1, STRANGER) {
+                ++brokenAuthorization;
+            } catch {}
+        }
+        vm.stopPrank();
+        if (engine.normalizedDebt(id) != art || engine.collateralBalance(id, token) != balance) ++brokenAuthorization;
+        ++calls["stranger"];
+    }
+
+    // ================================================================== liquidation
+
+    function liquidate(uint256 vaultSeed) external {
+        (uint256 id,) = _vault(vaultSeed);
+        if (id == 0) return;
+        _liquidateChecked(id);
+    }
+
+    /// @notice The unhealthiest vault, the one a keeper would pick first.
+    function liquidateWorst() external {
+        uint256 worst;
+        uint256 worstHealth = type(uint256).max;
+        for (uint256 i; i < vaults.length; ++i) {
+            uint256 h = engine.healthFactor(vaults[i]);
+            if (h < worstHealth) (worst, worstHealth) = (vaults[i], h);
+        }
+        if (worst != 0) _liquidateChecked(worst);
+    }
+
+    /// @notice Up to five distinct vaults in one batch, with a pUSD budget that may run out part way.
+    function liquidateBatch(uint256 startSeed, uint256 count, uint256 budgetSeed) external {
+        uint256 n = vaults.length;
+        if (n == 0) return;
+        count = _bound(count, 1, n < 5 ? n : 5);
+        uint256[] memory ids = new uint256[](count);
+        uint256 start = startSeed % n;
+        for (uint256 i; i < count; ++i) {
+            ids[i] = vaults[(start + i) % n];
+        }
+        // A second liquidator with a random budget, taken from the main one.
+        address keeper = address(0xBA7C4);
+        uint256 budget = _bound(budgetSeed, 0, 2_000_000 * WAD);
+        if (budget > pusd.balanceOf(liquidator)) return;
+        vm.prank(liquidator);
+        pusd.transfer(keeper, budget);
+        // What the batch must do: every liquidatable vault, in order, while the budget lasts.
+        uint256 expected;
+        uint256 left = pusd.balanceOf(keeper);
+        for (uint256 i; i < count; ++i) {
+            try liquidation.previewLiquidation(ids[i]) returns (ILiquidationEngine.Plan memory p) {
+                if (p.repay + p.protocolFee <= left) {
+                    left -= p.repay + p.protocolFee;
+                    ++expected;
+                }
+            } catch {}
+        }
+        vm.prank(keeper);
+        try liquidation.liquidateBatch(ids) returns (uint256 liquidated, uint256) {
+            if (liquidated != expected) ++brokenLiquidation;
+            calls["batch liquidations"] += liquidated;
+        } catch {
+            ++brokenLiquidation;
+        }
+        uint256 rest = pusd.balanceOf(keeper); // read before the prank: an argument's call would consume it
+        vm.prank(keeper);
+        pusd.transfer(liquidator, rest);
+    }
+
+    function claim() external {
+        uint256 amount = engine.claimable(address(adv), liquidator);
+        if (amount == 0 || adv.paused() || adv.blocked(liquidator)) return;
+        vm.prank(liquidator);
+        engine.claim(address(adv), liquidator);
+        ++calls["claim"];
+    }
+
+    // ================================================================== market and time
+
+    /// @notice Move a token's price by `pct` % (−30 … +15) on all its feeds.
+    function movePrice(uint256 tokenSeed, int256 pct) external {
+        uint256 t = tokenSeed % 3;
+        pct = _bound(pct, -30, 15);
+        int256 p = price8[t] * (100 + pct) / 100;
+        if (p < 1e6) p = 1e6; // stay above every adapter's minimum price
+        price8[t] = p;
+        _refresh(t);
+        ++calls["price"];
+    }
+
+    /// @notice Make one feed of a token fail: stale, reverting, or (WBTC) spiking alone; or restore them all.
+    function failFeed(uint256 tokenSeed, uint256 kind) external {
+        uint256 t = tokenSeed % 3;
+        MockAggregator[] storage f = feedsOf[t];
+        kind = kind % 4;
+        vm.startPrank(admin);
+        if (kind == 0) {
+            f[0].setRoundData(price8[t], block.timestamp > 10_000 ? block.timestamp - 10_000 : 0);
+        } else if (kind == 1) {
+            f[f.length - 1].setBroken(true);
+        } else if (kind == 2) {
+            f[0].updateAnswer(price8[t] * 13 / 10);
+        } else {
+            for (uint256 i; i < f.length; ++i) {
+                f[i].setBroken(false);
+            }
+            vm.stopPrank();
+            _refresh(t);
+            return;
+        }
+        vm.stopPrank();
+        ++calls["feed failure"];
+    }
+
+    /// @notice The L2 sequencer goes down, or comes back up now (its grace period starts).
+    function sequencerStatus(bool down) external {
+        vm.prank(admin);
+        sequencer.setRoundData(down ? int256(1) : int256(0), block.timestamp);
+        ++calls["sequencer"];
+    }
+
+    /// @notice The adversarial token pauses, blocks the liquidator, or charges a fee (up to 5 %).
+    function tokenMisbehaves(uint256 kind, uint256 feeBps) external {
+        kind = kind % 4;
+        if (kind == 0) adv.setPaused(!adv.paused());
+        else if (kind == 1) adv.setBlocked(liquidator, !adv.blocked(liquidator));
+        else if (kind == 2) adv.setFeeBps(_bound(feeBps, 0, 500));
+        else {
+            adv.setPaused(false);
+            adv.setBlocked(liquidator, false);
+        }
+        ++calls["token"];
+    }
+
+    /// @notice Time passes (up to 10 days); the feeds that work report again, as their heartbeat would.
+    function warp(uint256 seconds_) external {
+        vm.warp(block.timestamp + _bound(seconds_, 1, 10 days));
+        _afterWarp();
+    }
+
+    /// @notice Decades pass, once a run and late in it (when every vault is open): the rate accumulator must
+    ///         saturate, not brick. Earlier, it would leave the rest of the run unable to borrow under the ceiling.
+    function warpFar(uint256 years_) external {
+        if (farWarps >= 1 || vaults.length < MAX_VAULTS) return;
+        ++farWarps;
+        vm.warp(block.timestamp + _bound(years_, 1, 40) * 365 days);
+        _afterWarp();
+        ++calls["far warp"];
+    }
+
+    function drip() external {
+        try engine.drip() {
+            ++calls["drip"];
+        } catch {
+            ++brokenLiveness;
+        }
+    }
+
+    function heal() external {
+        engine.heal();
+    }
+
+    // ================================================================== governance within bounds
+
+    function setRiskParameters(uint256 tokenSeed, uint256 ltvSeed, uint256 gapSeed, uint256 bonusSeed) external {
+        uint256 ltv = _bound(ltvSeed, 0.30e18, 0.85e18);
+        uint256 lt = ltv + _bound(gapSeed, 0.01e18, 0.10e18);
+        uint256 bonus = _bound(bonusSeed, 1.01e18, 1.15e18);
+        vm.prank(admin);
+        try engine.setRiskParameters(movable[tokenSeed % 3], ltv, lt, bonus) {
+            ++calls["risk parameters"];
+        } catch {}
+    }
+
+    function setLiquidationParameters(uint256 targetSeed, uint256 fullSeed, uint256 shareSeed) external {
+        vm.prank(admin);
+        liquidation.setLiquidationParameters(
+            _bound(targetSeed, 1.01e18, 1.5e18), _bound(fullSeed, 0.5e18, 1e18), _bound(shareSeed, 0, 0.5e18)
+        );
+        ++calls["liquidation parameters"];
+    }
+
+    function setStabilityFee(uint256 feeSeed) external {
+        uint256 fee = _bound(feeSeed, RAY, engine.MAX_STABILITY_FEE());
+        vm.prank(admin);
+        engine.setStabilityFee(fee);
+        ++calls["stability fee"];
+    }
+
+    function setDust(uint256 dustSeed) external {
+        vm.prank(admin);
+        engine.setDust(_bound(dustSeed, 0, 10_000 * WAD));
+    }
+
+    // ================================================================== internals
+
+    function _vault(uint256 seed) internal view returns (uint256 id, address owner) {
+        if (vaults.length == 0) return (0, address(0));
+        id = vaults[seed % vaults.length];
+        owner = engine.ownerOf(id);
+    }
+
+    /// @dev $100 to $2,000,000 worth of `token` at its current price.
+    function _amount(address token, uint256 seed) internal view returns (uint256) {
+        uint256 t = token == movable[0] ? 0 : token == movable[1] ? 1 : 2;
+        uint256 usd = _bound(seed, 100, 2_000_000);
+        uint256 unit = 10 ** MockERC20(token).decimals();
+        return usd * unit * 1e8 / uint256(price8[t]) + 1;
+    }
+
+    function _borrow(uint256 id, address owner, uint256 pct) internal {
+        IVaultEngine.Valuation memory v = engine.valuation(id);
+        if (v.borrowPower <= v.debt) return;
+        uint256 amount = (v.borrowPower - v.debt) * pct / 100;
+        if (amount == 0) return;
+        vm.prank(owner);
+        try engine.borrow(id, amount, owner) {
+            ++calls["borrow"];
+            _checkMargin(id);
+            uint256 total = engine.totalNormalizedDebt() * engine.rate();
+            if (total > engine.debtCeiling() * RAY) ++brokenCeiling;
+        } catch (bytes memory err) {
+            ++calls["borrow refused"];
+            ++refusals[bytes4(err)];
+        }
+    }
+
+    function _checkMargin(uint256 id) internal {
+        IVaultEngine.Valuation memory v = engine.valuation(id);
+        if (v.debt > v.borrowPower) ++brokenMargin;
+    }
+
+    struct Before {
+        IVaultEngine.Valuation v;
+        uint256 badDebt;
+        uint256 surplus;
+        uint256[3] held;
+        uint256[3] got;
+    }
+
+    /// @dev Liquidate `id` as the liquidator and check invariants 5, 7 and 8 around it.
+    function _liquidateChecked(uint256 id) internal {
+        Before memory b;
+        b.v = engine.valuation(id);
+        b.badDebt = engine.badDebt();
+        b.surplus = engine.surplus();
+        for (uint256 i; i < 3; ++i) {
+            b.held[i] = engine.collateralBalance(id, movable[i]);
+            b.got[i] = MockERC20(movable[i]).balanceOf(liquidator) + engine.claimable(movable[i], liquidator);
+        }
+        bool liquidatable = b.v.debt != 0 && b.v.maintenance < b.v.debt && b.v.collateralValue != 0;
+        uint256 cost;
+        if (liquidatable) {
+            ILiquidationEngine.Plan memory p = liquidation.previewLiquidation(id);
+            cost = p.repay + p.protocolFee;
+        }
+        vm.prank(liquidator);
+        try liquidation.liquidate(id) returns (ILiquidationEngine.Plan memory plan) {
+            ++calls[plan.full ? bytes32("liquidation full") : bytes32("liquidation partial")];
+            _checkAfter(id, b, plan.full);
+        } catch {
+            // Invariant 8: refusing is only allowed when the vault is not liquidatable or the caller cannot pay.
+            if (liquidatable && cost <= pusd.balanceOf(liquidator)) ++brokenLiquidation;
+        }
+    }
+
+    function _checkAfter(uint256 id, Before memory b, bool full) internal {
+        for (uint256 i; i < 3; ++i) {
+            uint256 got = MockERC20(movable[i]).balanceOf(liquidator) + engine.claimable(movable[i], liquidator);
+            // A fee-on-transfer token delivers less, never more, than was seized.
+            if (got - b.got[i] > b.held[i]) ++brokenLiquidationHealth;
+        }
+        IVaultEngine.Valuation memory a = engine.valuation(id);
+        if (!full && a.maintenance * b.v.debt < b.v.maintenance * a.debt) ++brokenLiquidationHealth;
+        // Invariant 7: no bad debt, and no write-off against the surplus, while the collateral covered the debt.
+        if (b.v.collateralValue >= b.v.debt && (engine.badDebt() != b.badDebt || engine.surplus() < b.surplus)) {
+            ++brokenSolventBadDebt;
+        }
+    }
+
+    function _afterWarp() internal {
+        for (uint256 t; t < 3; ++t) {
+            _refresh(t);
+        }
+        ++calls["warp"];
+    }
+
+    /// @dev Every working feed of token `t` reports its current price now.
+    function _refresh(uint256 t) internal {
+        MockAggregator[] storage f = feedsOf[t];
+        vm.startPrank(admin);
+        for (uint256 i; i < f.length; ++i) {
+            if (!f[i].broken()) f[i].updateAnswer(price8[t]);
+        }
+        vm.stopPrank();
+    }
+}
