@@ -126,6 +126,17 @@ def funded(deployment, engine, weth, wbtc, alice, bob, liquidator):
     return True
 
 
+@pytest.fixture
+def alice_vault(funded, engine, weth, alice, liquidator):
+    """alice's vault: 10 WETH / 15,000 pUSD (HF 1.13 at $2,000); the liquidator: 1,000 WETH / 200,000 pUSD of
+    inventory. Returns alice's vault id."""
+    vault = open_vault(engine, alice, weth, 10 * WAD)
+    engine.borrow(vault, 15_000 * WAD, alice, sender=alice)
+    inventory = open_vault(engine, liquidator, weth, 1_000 * WAD)
+    engine.borrow(inventory, 200_000 * WAD, liquidator, sender=liquidator)
+    return vault
+
+
 def open_vault(engine, owner, token, amount) -> int:
     """Open a vault with one deposit; return its id (from the VaultOpened event)."""
     tx = engine.open(token, amount, sender=owner)

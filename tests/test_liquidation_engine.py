@@ -24,9 +24,8 @@ def plan_from_chain(engine, liquidation, vault):
                             liquidation.protocolShare(), engine.dust())
 
 
-def plan_at(engine, liquidation, vault, timestamp):
-    """The mirror's plan for the vault's current raw state with the rate accrued to `timestamp` (seconds): what a
-    liquidation mined in a block stamped `timestamp` does. Call before the liquidation, with the receipt's time."""
+def valuation_at(engine, vault, timestamp):
+    """The mirror's valuation of the vault's current raw state with the rate accrued to `timestamp` (seconds)."""
     tokens, amounts = engine.vaultCollateral(vault)
     balances = []
     for t, a in zip(tokens, amounts):
@@ -35,7 +34,12 @@ def plan_at(engine, liquidation, vault, timestamp):
         price = ape.project.OracleAdapter.at(c.oracle).price()
         balances.append((a, price, params))
     rate = accrue(engine.rate(), engine.stabilityFee(), timestamp - engine.lastDrip())
-    v = valuation(engine.normalizedDebt(vault), rate, balances)
+    return valuation(engine.normalizedDebt(vault), rate, balances)
+
+
+def plan_at(engine, liquidation, vault, timestamp):
+    """The mirror's plan for a liquidation mined in a block stamped `timestamp`. Call before the liquidation."""
+    v = valuation_at(engine, vault, timestamp)
     return liquidation_plan(v, liquidation.targetHealth(), liquidation.fullLiquidationHealth(),
                             liquidation.protocolShare(), engine.dust())
 
@@ -51,19 +55,9 @@ def liquidate_pinned(engine, liquidation, vault, sender, chain):
 
 
 
-@pytest.fixture
-def unsafe_setup(funded, engine, weth, alice, liquidator):
-    """alice: 10 WETH / 15,000 pUSD; the liquidator: 1,000 WETH / 200,000 pUSD of inventory."""
-    vault = open_vault(engine, alice, weth, 10 * WAD)
-    engine.borrow(vault, 15_000 * WAD, alice, sender=alice)
-    own = open_vault(engine, liquidator, weth, 1_000 * WAD)
-    engine.borrow(own, 200_000 * WAD, liquidator, sender=liquidator)
-    return vault
-
-
-def test_partial_liquidation_restores_target_health(unsafe_setup, engine, liquidation, pusd, weth, weth_feed,
+def test_partial_liquidation_restores_target_health(alice_vault, engine, liquidation, pusd, weth, weth_feed,
                                                     admin, liquidator, cfg, chain):
-    vault = unsafe_setup
+    vault = alice_vault
     set_price(weth_feed, admin, 1_700)  # HF = 14,450 / 15,000 ≈ 0.963: partial
     preview = plan_from_chain(engine, liquidation, vault)
     assert tuple(liquidation.previewLiquidation(vault)) == (
@@ -97,9 +91,9 @@ def test_partial_liquidation_restores_target_health(unsafe_setup, engine, liquid
     assert identity_holds(engine, pusd)
 
 
-def test_full_liquidation_below_full_health_leaves_the_rest_to_the_owner(unsafe_setup, engine, liquidation, pusd,
+def test_full_liquidation_below_full_health_leaves_the_rest_to_the_owner(alice_vault, engine, liquidation, pusd,
                                                                         weth, weth_feed, admin, liquidator, chain):
-    vault = unsafe_setup
+    vault = alice_vault
     set_price(weth_feed, admin, 1_650)  # HF ≈ 0.935 < 0.95: full; 15,000 × 1.05 < 16,500 of collateral
     art0 = engine.normalizedDebt(vault)
     tx, plan = liquidate_pinned(engine, liquidation, vault, liquidator, chain)
@@ -113,8 +107,8 @@ def test_full_liquidation_below_full_health_leaves_the_rest_to_the_owner(unsafe_
     assert identity_holds(engine, pusd)
 
 
-def test_dust_remainder_means_full_liquidation(unsafe_setup, engine, liquidation, weth_feed, admin, liquidator):
-    vault = unsafe_setup
+def test_dust_remainder_means_full_liquidation(alice_vault, engine, liquidation, weth_feed, admin, liquidator):
+    vault = alice_vault
     set_price(weth_feed, admin, 1_700)
     engine.setDust(6_000 * WAD, sender=admin)  # a partial would leave ≈ 5,120 < 6,000
     plan = plan_from_chain(engine, liquidation, vault)
@@ -123,9 +117,9 @@ def test_dust_remainder_means_full_liquidation(unsafe_setup, engine, liquidation
     assert engine.normalizedDebt(vault) == 0
 
 
-def test_underwater_vault_is_closed_and_bad_debt_written_off(unsafe_setup, engine, liquidation, pusd, weth,
+def test_underwater_vault_is_closed_and_bad_debt_written_off(alice_vault, engine, liquidation, pusd, weth,
                                                               weth_feed, admin, liquidator, chain):
-    vault = unsafe_setup
+    vault = alice_vault
     set_price(weth_feed, admin, 1_450)  # collateral 14,500 < debt 15,000: underwater, all of it goes
     surplus_before = engine.surplus()
     tx, plan = liquidate_pinned(engine, liquidation, vault, liquidator, chain)
@@ -142,15 +136,18 @@ def test_underwater_vault_is_closed_and_bad_debt_written_off(unsafe_setup, engin
     assert identity_holds(engine, pusd)
 
 
-def test_healthy_vault_is_not_liquidatable(unsafe_setup, engine, liquidation, liquidator):
-    hf = engine.healthFactor(unsafe_setup)
-    with ape.reverts(liquidation.NotLiquidatable, vaultId=unsafe_setup, healthFactor=hf):
-        liquidation.liquidate(unsafe_setup, sender=liquidator)
+def test_healthy_vault_is_not_liquidatable(alice_vault, engine, liquidation, liquidator, chain):
+    when = chain.blocks.head.timestamp + 7  # the revert reports health at its own block: pin that block's time
+    hf = valuation_at(engine, alice_vault, when).health_factor
+    assert WAD < hf < 2 * WAD
+    chain.pending_timestamp = when
+    with ape.reverts(liquidation.NotLiquidatable, vaultId=alice_vault, healthFactor=hf):
+        liquidation.liquidate(alice_vault, sender=liquidator)
 
 
-def test_liquidator_without_enough_pusd_changes_nothing(unsafe_setup, engine, liquidation, pusd, weth, weth_feed,
+def test_liquidator_without_enough_pusd_changes_nothing(alice_vault, engine, liquidation, pusd, weth, weth_feed,
                                                         admin, bob):
-    vault = unsafe_setup
+    vault = alice_vault
     set_price(weth_feed, admin, 1_700)
     art, bal = engine.normalizedDebt(vault), engine.collateralBalance(vault, weth)
     with ape.reverts(pusd.ERC20InsufficientBalance):

@@ -37,16 +37,6 @@ def list_token(project, admin, engine, token, usd, ltv="0.75", lt="0.80", lb="1.
 
 
 @pytest.fixture
-def alice_vault(funded, engine, weth, alice, liquidator):
-    """alice: 10 WETH / 15,000 pUSD; the liquidator: 900 WETH / 200,000 pUSD of inventory."""
-    vault = open_vault(engine, alice, weth, 10 * WAD)
-    engine.borrow(vault, 15_000 * WAD, alice, sender=alice)
-    inventory = open_vault(engine, liquidator, weth, 900 * WAD)
-    engine.borrow(inventory, 200_000 * WAD, liquidator, sender=liquidator)
-    return vault
-
-
-@pytest.fixture
 def adversarial(project, admin, engine, alice, liquidator, funded):
     """A listed collateral token that can charge a fee, pause, or block addresses; $1, 18 decimals."""
     token = admin.deploy(project.MockAdversarialERC20, "Adversarial", "ADV", 18)
