@@ -70,7 +70,8 @@ contract Handler is Test {
     uint256 public brokenAuthorization;
     /// @notice Bad debt was booked while the vault's priced collateral covered its debt (invariant 7).
     uint256 public brokenSolventBadDebt;
-    /// @notice A liquidatable vault whose liquidator could pay was not liquidated, alone or in a batch (inv. 8).
+    /// @notice A liquidatable vault whose liquidator could pay was not liquidated, alone or in a batch, or a
+    ///         valuation, health or preview read reverted (they never may) (invariant 8).
     uint256 public brokenLiquidation;
     /// @notice drip, or a full repay that the payer can afford, reverted (invariant 9).
     uint256 public brokenLiveness;
@@ -220,8 +221,11 @@ contract Handler is Test {
         uint256 worst;
         uint256 worstHealth = type(uint256).max;
         for (uint256 i; i < vaults.length; ++i) {
-            uint256 h = engine.healthFactor(vaults[i]);
-            if (h < worstHealth) (worst, worstHealth) = (vaults[i], h);
+            try engine.healthFactor(vaults[i]) returns (uint256 h) {
+                if (h < worstHealth) (worst, worstHealth) = (vaults[i], h);
+            } catch {
+                ++brokenLiquidation;
+            }
         }
         if (worst != 0) _liquidateChecked(worst);
     }
@@ -336,14 +340,16 @@ contract Handler is Test {
         _afterWarp();
     }
 
-    /// @notice Decades pass, once a run and late in it (when every vault is open): the rate accumulator must
-    ///         saturate, not brick. Earlier, it would leave the rest of the run unable to borrow under the ceiling.
+    /// @notice Decades pass, once a run and late in it (when every vault is open): up to two centuries, so that
+    ///         at a high fee the rate accumulator reaches its cap, where it must saturate, not brick. Earlier in a
+    ///         run it would leave the rest of the run unable to borrow under the ceiling.
     function warpFar(uint256 years_) external {
         if (farWarps >= 1 || vaults.length < MAX_VAULTS) return;
         ++farWarps;
-        vm.warp(block.timestamp + _bound(years_, 1, 40) * 365 days);
+        vm.warp(block.timestamp + _bound(years_, 1, 200) * 365 days);
         _afterWarp();
         ++calls["far warp"];
+        if (engine.rate() == engine.MAX_RATE()) ++calls["rate saturated"];
     }
 
     function drip() external {
@@ -356,6 +362,7 @@ contract Handler is Test {
 
     function heal() external {
         engine.heal();
+        ++calls["heal"];
     }
 
     // ================================================================== governance within bounds
@@ -388,6 +395,15 @@ contract Handler is Test {
     function setDust(uint256 dustSeed) external {
         vm.prank(admin);
         engine.setDust(_bound(dustSeed, 0, 10_000 * WAD));
+        ++calls["dust"];
+    }
+
+    /// @notice Anywhere from a million pUSD (below what is borrowed: new borrows stop) to the maximum.
+    function setDebtCeiling(uint256 ceilingSeed) external {
+        uint256 ceiling = _bound(ceilingSeed, 1e6 * WAD, engine.MAX_DEBT_CEILING());
+        vm.prank(admin);
+        engine.setDebtCeiling(ceiling);
+        ++calls["debt ceiling"];
     }
 
     // ================================================================== internals
@@ -439,7 +455,12 @@ contract Handler is Test {
     /// @dev Liquidate `id` as the liquidator and check invariants 5, 7 and 8 around it.
     function _liquidateChecked(uint256 id) internal {
         Before memory b;
-        b.v = engine.valuation(id);
+        try engine.valuation(id) returns (IVaultEngine.Valuation memory v) {
+            b.v = v;
+        } catch {
+            ++brokenLiquidation; // a valuation never reverts, whatever the oracles do
+            return;
+        }
         b.badDebt = engine.badDebt();
         b.surplus = engine.surplus();
         for (uint256 i; i < 3; ++i) {
@@ -449,8 +470,12 @@ contract Handler is Test {
         bool liquidatable = b.v.debt != 0 && b.v.maintenance < b.v.debt && b.v.collateralValue != 0;
         uint256 cost;
         if (liquidatable) {
-            ILiquidationEngine.Plan memory p = liquidation.previewLiquidation(id);
-            cost = p.repay + p.protocolFee;
+            try liquidation.previewLiquidation(id) returns (ILiquidationEngine.Plan memory p) {
+                cost = p.repay + p.protocolFee;
+            } catch {
+                ++brokenLiquidation;
+                return;
+            }
         }
         vm.prank(liquidator);
         try liquidation.liquidate(id) returns (ILiquidationEngine.Plan memory plan) {
@@ -476,9 +501,13 @@ contract Handler is Test {
         }
     }
 
+    /// @dev After time passes: the working feeds report again, and drip must still work (invariant 9).
     function _afterWarp() internal {
         for (uint256 t; t < 3; ++t) {
             _refresh(t);
+        }
+        try engine.drip() {} catch {
+            ++brokenLiveness;
         }
         ++calls["warp"];
     }
