@@ -38,7 +38,7 @@ node_modules/.installed: package.json package-lock.json
 	chmod +x $@
 
 .build/__local__.json: $(SOURCES) ape-config.yaml | setup
-	$(BIN)/ape compile
+	$(BIN)/ape compile --force
 	touch $@
 
 compile: setup .build/__local__.json

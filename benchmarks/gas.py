@@ -32,6 +32,11 @@ REFERENCE = {
     "liquidate_partial": ("Morpho liquidate", 103_786, "Aave liquidation", 340_429),
     "liquidate_full": ("Morpho liquidate", 103_786, "Aave liquidation", 340_429),
     "liquidate_batch20_per_vault": ("Morpho liquidate", 103_786, "Aave liquidation", 340_429),
+    "set_portfolio_margin": (None, None, None, None),
+    "borrow_portfolio": ("Morpho borrow (again)", 83_394, None, None),
+    "margin_call": (None, None, None, None),
+    "cure": (None, None, None, None),
+    "liquidate_after_margin_call": ("Morpho liquidate", 103_786, "Aave liquidation", 340_429),
 }
 
 
@@ -52,6 +57,8 @@ def measure() -> dict[str, int]:
     liquidation = project.LiquidationEngine.at(m.contracts["LiquidationEngine"])
     weth = project.MockERC20.at(m.collaterals["WETH"].token)
     feed = project.MockAggregator.at(m.collaterals["WETH"].feed)
+    terms = liquidation.marginCallTerms(weth)
+    liquidation.setMarginCallTerms(weth, 0, 0, 0, sender=admin)  # the plain rows: liquidation without a call first
     for a in (alice, bob, liq):
         weth.mint(a, 10_000 * WAD, sender=a)
         weth.approve(engine, 2**256 - 1, sender=a)
@@ -80,6 +87,8 @@ def measure() -> dict[str, int]:
     tx("borrow", lambda: engine.borrow(v, 1_000 * WAD, alice, sender=alice))
     tx("repay_partial", lambda: engine.repay(v, 500 * WAD, sender=alice))
     tx("withdraw_with_debt", lambda: engine.withdraw(v, weth, 1 * WAD, alice, sender=alice))
+    tx("set_portfolio_margin", lambda: engine.setPortfolioMargin(v, True, sender=alice))
+    tx("borrow_portfolio", lambda: engine.borrow(v, 1_000 * WAD, alice, sender=alice))
 
     inventory = vault_of(tx(None, lambda: engine.open(weth, 5_000 * WAD, sender=liq)))
     tx(None, lambda: engine.borrow(inventory, 2_000_000 * WAD, liq, sender=liq))
@@ -91,12 +100,22 @@ def measure() -> dict[str, int]:
 
     partial, full = unsafe_vault(15_000 * WAD), unsafe_vault(15_900 * WAD)
     batch = [unsafe_vault(15_000 * WAD) for _ in range(20)]
+    called, cured = unsafe_vault(15_000 * WAD), unsafe_vault(15_000 * WAD)
     tx(None, lambda: feed.updateAnswer(1_700 * 10**8, sender=admin))  # partial: HF ≈ 0.963; full: ≈ 0.909
     tx("liquidate_partial", lambda: liquidation.liquidate(partial, sender=liq))
     tx("liquidate_full", lambda: liquidation.liquidate(full, sender=liq))
     r = tx(None, lambda: liquidation.liquidateBatch(batch, sender=liq))
     assert len(r.events.filter(liquidation.Liquidate)) == 20
     gas["liquidate_batch20_per_vault"] = r.gas_used // 20
+
+    tx(None, lambda: liquidation.setMarginCallTerms(weth, *terms, sender=admin))
+    tx("margin_call", lambda: liquidation.marginCall(called, sender=liq))
+    tx(None, lambda: liquidation.marginCall(cured, sender=liq))
+    tx(None, lambda: engine.repay(cured, 4_000 * WAD, sender=alice))
+    tx("cure", lambda: liquidation.cure(cured, sender=alice))
+    chain.pending_timestamp = chain.blocks.head.timestamp + terms.gracePeriod
+    feed.updateAnswer(1_700 * 10**8, sender=admin)  # the grace window has run out; a fresh round
+    tx("liquidate_after_margin_call", lambda: liquidation.liquidate(called, sender=liq))
     return gas
 
 
@@ -108,7 +127,8 @@ def write(gas: dict[str, int]) -> None:
             "| --- | ---: | --- | ---: | --- | ---: |"]
     for op, used in gas.items():
         ref, ref_gas, ref2, ref2_gas = REFERENCE[op]
-        rows.append(f"| {op} | {used:,} | {ref} | {ref_gas:,} | {ref2 or ''} | {f'{ref2_gas:,}' if ref2_gas else ''} |")
+        rows.append(f"| {op} | {used:,} | {ref or ''} | {f'{ref_gas:,}' if ref_gas else ''} | {ref2 or ''} | "
+                    f"{f'{ref2_gas:,}' if ref2_gas else ''} |")
     note = ("Receipt gasUsed on Anvil 1.7.1, solc 0.8.28 (optimizer 200 runs). References as quoted in issue 2 "
             "(Morpho Blue measured on Anvil 1.7.1 with mocks; Aave v3.6).\n")
     (OUT / "gas.md").write_text("# Gas per operation\n\n" + note + "\n" + "\n".join(rows) + "\n")

@@ -8,6 +8,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {IPriceOracle} from "@plimsoll/interfaces/IPriceOracle.sol";
@@ -24,9 +25,12 @@ import {FixedPoint} from "./libraries/FixedPoint.sol";
 ///      Everything that moves tokens is nonReentrant and updates state before the transfer, except `_deposit`,
 ///      which must measure what arrived before booking it.
 ///      Oracles are called with a fixed gas allowance and their failures caught (see IVaultEngine, "Oracle rule").
+///      A vault in portfolio margin replaces Σ value·LTV and Σ value·LT by the worst value over the initial and
+///      maintenance scenario grids (docs/math.md, "Portfolio margin"); everything downstream (health factor,
+///      margin checks, liquidation) reads the same two numbers from `valuation`.
 contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
-    using Math for uint256;
+    using FixedPoint for uint256;
 
     uint256 internal constant WAD = FixedPoint.WAD;
     uint256 internal constant RAY = FixedPoint.RAY;
@@ -52,6 +56,11 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     uint256 public constant MAX_PRICE = 1e36;
     /// @notice Gas given to each oracle call; a call that needs more counts as a failing oracle.
     uint256 public constant ORACLE_GAS = 200_000;
+    /// @notice Most scenarios in one portfolio-margin grid.
+    uint256 public constant MAX_SCENARIOS = 16;
+    /// @notice Resolution of a scenario shock, WAD (one basis point): shocks are stored as 16-bit basis points.
+    int256 public constant SHOCK_UNIT = 1e14;
+    int256 internal constant BPS = 10_000;
 
     /// @inheritdoc IVaultEngine
     IPUSD public immutable pusd;
@@ -59,11 +68,26 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     mapping(address token => CollateralType) internal _collateral;
     address[] internal _collateralTokens;
 
+    /// @dev One slot per vault: normalized debt (WAD; at most MAX_DEBT_CEILING, so 128 bits hold it), its margin
+    ///      mode, and whether it is in a margin call (set and cleared by the liquidation engine).
+    struct Vault {
+        uint128 normalizedDebt;
+        bool portfolioMargin;
+        bool inMarginCall;
+    }
+
+    mapping(uint256 vaultId => Vault) internal _vaults;
     mapping(uint256 vaultId => address[]) internal _vaultTokens;
     /// @inheritdoc IVaultEngine
     mapping(uint256 vaultId => mapping(address token => uint256)) public collateralBalance;
-    /// @inheritdoc IVaultEngine
-    mapping(uint256 vaultId => uint256) public normalizedDebt;
+
+    /// @dev Scenario shocks per collateral type, basis points, 16 signed 16-bit values packed in one word (scenario s
+    ///      in bits 16s..16s+15): one storage read per collateral per grid.
+    mapping(address token => uint256) internal _initialShocks;
+    mapping(address token => uint256) internal _maintenanceShocks;
+    /// @dev Scenarios in each grid (0: portfolio margin not available yet).
+    uint8 internal _initialScenarios;
+    uint8 internal _maintenanceScenarios;
 
     uint192 internal _rate;
     uint64 internal _lastDrip;
@@ -122,6 +146,12 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         c.liquidationBonus = uint64(liquidationBonus);
         c.supplyCap = uint128(supplyCap);
         _collateralTokens.push(token);
+        if (_maintenanceScenarios != 0) {
+            // A type listed after the grids gets its own haircut in every scenario: portfolio margin treats it
+            // exactly as standard margin until governance sets new grids.
+            _initialShocks[token] = _uniformShocks(_haircutBps(ltv), _initialScenarios);
+            _maintenanceShocks[token] = _uniformShocks(_haircutBps(liquidationThreshold), _maintenanceScenarios);
+        }
         emit CollateralAdded(
             token, address(oracle), decimals, ltv, liquidationThreshold, liquidationBonus, c.supplyCap
         );
@@ -134,6 +164,10 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     {
         CollateralType storage c = _listed(token);
         _validateRisk(token, ltv, liquidationThreshold, liquidationBonus);
+        if (_maintenanceScenarios != 0) {
+            _requireGridNotLooser(token, _initialShocks[token], _initialScenarios, ltv);
+            _requireGridNotLooser(token, _maintenanceShocks[token], _maintenanceScenarios, liquidationThreshold);
+        }
         c.ltv = uint64(ltv);
         c.liquidationThreshold = uint64(liquidationThreshold);
         c.liquidationBonus = uint64(liquidationBonus);
@@ -181,6 +215,37 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IVaultEngine
+    function setScenarioGrids(int256[][] calldata initial, int256[][] calldata maintenance) external onlyOwner {
+        uint256 ni = initial.length;
+        uint256 nm = maintenance.length;
+        if (ni == 0 || nm == 0 || ni > MAX_SCENARIOS || nm > MAX_SCENARIOS) revert InvalidScenarioCount(ni, nm);
+        address[] storage tokens = _collateralTokens;
+        _requireWidth(initial, tokens.length);
+        _requireWidth(maintenance, tokens.length);
+        // Every maintenance scenario must be at least as mild as some initial scenario, asset by asset, so that a
+        // vault borrowing to its initial margin is never already below its maintenance margin.
+        for (uint256 t; t < nm; ++t) {
+            bool covered = false;
+            for (uint256 s; s < ni && !covered; ++s) {
+                covered = _dominates(initial[s], maintenance[t]);
+            }
+            if (!covered) revert MaintenanceScenarioNotCovered(t);
+        }
+        for (uint256 j; j < tokens.length; ++j) {
+            CollateralType storage c = _collateral[tokens[j]];
+            uint256 packedInitial = _packColumn(initial, j);
+            uint256 packedMaintenance = _packColumn(maintenance, j);
+            _requireGridNotLooser(tokens[j], packedInitial, ni, c.ltv);
+            _requireGridNotLooser(tokens[j], packedMaintenance, nm, c.liquidationThreshold);
+            _initialShocks[tokens[j]] = packedInitial;
+            _maintenanceShocks[tokens[j]] = packedMaintenance;
+        }
+        _initialScenarios = uint8(ni);
+        _maintenanceScenarios = uint8(nm);
+        emit ScenarioGridsSet(initial, maintenance);
+    }
+
+    /// @inheritdoc IVaultEngine
     function setLiquidationEngine(address liquidationEngine_) external onlyOwner {
         if (liquidationEngine_ == address(0)) revert ZeroAddress();
         if (liquidationEngine != address(0)) revert LiquidationEngineAlreadySet(liquidationEngine);
@@ -206,34 +271,46 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IVaultEngine
+    function setPortfolioMargin(uint256 vaultId, bool enabled) external nonReentrant {
+        _requireUnrestricted(vaultId);
+        if (enabled && _maintenanceScenarios == 0) revert PortfolioMarginUnavailable();
+        Vault storage vault = _vaults[vaultId];
+        vault.portfolioMargin = enabled;
+        if (vault.normalizedDebt != 0) _requireMargin(vaultId, _drip());
+        emit MarginModeSet(vaultId, enabled);
+    }
+
+    /// @inheritdoc IVaultEngine
     function withdraw(uint256 vaultId, address token, uint256 amount, address to) external nonReentrant {
-        _requireAuthorized(vaultId);
+        _requireUnrestricted(vaultId);
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
         uint256 balance = collateralBalance[vaultId][token];
         if (amount > balance) revert InsufficientCollateral(vaultId, token, balance, amount);
         _removeCollateral(vaultId, token, balance, amount);
-        if (normalizedDebt[vaultId] != 0) _requireMargin(vaultId, _drip());
+        if (_vaults[vaultId].normalizedDebt != 0) _requireMargin(vaultId, _drip());
         IERC20(token).safeTransfer(to, amount);
         emit Withdraw(vaultId, token, to, amount);
     }
 
     /// @inheritdoc IVaultEngine
     function borrow(uint256 vaultId, uint256 amount, address to) external nonReentrant {
-        _requireAuthorized(vaultId);
+        _requireUnrestricted(vaultId);
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
         uint256 rate_ = _drip();
-        uint256 added = amount.mulDiv(RAY, rate_, Math.Rounding.Ceil);
-        uint256 art = normalizedDebt[vaultId] + added;
-        uint256 totalArt = totalNormalizedDebt + added;
+        uint256 added = amount.mulDivUp(RAY, rate_);
+        Vault storage vault = _vaults[vaultId];
+        uint256 vaultNormalizedDebt = vault.normalizedDebt + added;
+        uint256 totalNormalizedDebt_ = totalNormalizedDebt + added;
         // Debts rounded up and compared in WAD: mulDiv cannot overflow whatever `amount` a caller passes.
-        uint256 vaultDebt = art.mulDiv(rate_, RAY, Math.Rounding.Ceil);
+        uint256 vaultDebt = vaultNormalizedDebt.mulDivUp(rate_, RAY);
         if (vaultDebt < dust) revert DebtBelowDust(vaultId, vaultDebt, dust);
-        uint256 totalDebtAfter = totalArt.mulDiv(rate_, RAY, Math.Rounding.Ceil);
+        uint256 totalDebtAfter = totalNormalizedDebt_.mulDivUp(rate_, RAY);
         if (totalDebtAfter > debtCeiling) revert DebtCeilingExceeded(totalDebtAfter, debtCeiling);
-        normalizedDebt[vaultId] = art;
-        totalNormalizedDebt = totalArt;
+        // debtCeiling <= MAX_DEBT_CEILING and rate >= RAY bound the normalized debt far below 2^128.
+        vault.normalizedDebt = uint128(vaultNormalizedDebt);
+        totalNormalizedDebt = totalNormalizedDebt_;
         surplus += added * rate_ - amount * RAY;
         _requireMargin(vaultId, rate_);
         pusd.mint(to, amount);
@@ -244,17 +321,18 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     function repay(uint256 vaultId, uint256 amount) external nonReentrant returns (uint256 paid) {
         if (amount == 0) revert ZeroAmount();
         _requireExists(vaultId);
-        uint256 art = normalizedDebt[vaultId];
-        if (art == 0) revert NoDebt(vaultId);
+        Vault storage vault = _vaults[vaultId];
+        uint256 vaultNormalizedDebt = vault.normalizedDebt;
+        if (vaultNormalizedDebt == 0) revert NoDebt(vaultId);
         uint256 rate_ = _drip();
         uint256 removed;
-        (removed, paid) = _repayAmounts(art, rate_, amount);
-        uint256 left = art - removed;
+        (removed, paid) = _repayAmounts(vaultNormalizedDebt, rate_, amount);
+        uint256 left = vaultNormalizedDebt - removed;
         if (left != 0) {
-            uint256 leftDebt = left.mulDiv(rate_, RAY, Math.Rounding.Ceil);
+            uint256 leftDebt = left.mulDivUp(rate_, RAY);
             if (leftDebt < dust) revert DebtBelowDust(vaultId, leftDebt, dust);
         }
-        normalizedDebt[vaultId] = left;
+        vault.normalizedDebt = uint128(left);
         totalNormalizedDebt -= removed;
         surplus += paid * RAY - removed * rate_;
         pusd.burn(msg.sender, paid);
@@ -289,19 +367,36 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         _requireExists(vaultId);
         if (fraction > WAD) revert InvalidSeizeFraction(fraction);
         uint256 rate_ = _drip();
-        uint256 art = normalizedDebt[vaultId];
+        uint256 left;
         uint256 removed;
-        if (repay_ != 0 && art != 0) (removed, repaid) = _repayAmounts(art, rate_, repay_);
-        art -= removed;
-        normalizedDebt[vaultId] = art;
-        totalNormalizedDebt -= removed;
-        surplus += repaid * RAY - removed * rate_ + protocolFee * RAY;
+        (left, removed, repaid) = _applyRepay(vaultId, rate_, repay_);
+        surplus += protocolFee * RAY;
         (address[] memory tokens, uint256[] memory amounts) = _takeCollateral(vaultId, fraction, unpricedMask);
-        if (art != 0 && _vaultTokens[vaultId].length == 0) _writeOff(vaultId, art, rate_);
+        if (left != 0 && _vaultTokens[vaultId].length == 0) _writeOff(vaultId, left, rate_);
         emit Seize(vaultId, payer, to, repaid, protocolFee, removed, fraction);
 
         pusd.burn(payer, repaid + protocolFee);
         _payOut(vaultId, to, tokens, amounts);
+    }
+
+    /// @inheritdoc IVaultEngine
+    function setMarginCall(uint256 vaultId, bool active) external {
+        if (msg.sender != liquidationEngine) revert OnlyLiquidationEngine(msg.sender);
+        _requireExists(vaultId);
+        _vaults[vaultId].inMarginCall = active;
+    }
+
+    /// @inheritdoc IVaultEngine
+    function chargePremium(uint256 vaultId, uint256 amount) external returns (uint256 added) {
+        if (msg.sender != liquidationEngine) revert OnlyLiquidationEngine(msg.sender);
+        uint256 rate_ = _drip();
+        added = amount.mulDivUp(RAY, rate_);
+        Vault storage vault = _vaults[vaultId];
+        // Bounded by the vault's debt times MAX_STABILITY_FEE over at most MAX_GRACE: far below 2^128.
+        vault.normalizedDebt += uint128(added);
+        totalNormalizedDebt += added;
+        surplus += added * rate_;
+        emit PremiumCharged(vaultId, amount, added);
     }
 
     /// @inheritdoc IVaultEngine
@@ -337,8 +432,42 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IVaultEngine
+    function normalizedDebt(uint256 vaultId) external view returns (uint256) {
+        return _vaults[vaultId].normalizedDebt;
+    }
+
+    /// @inheritdoc IVaultEngine
+    function portfolioMargin(uint256 vaultId) external view returns (bool) {
+        return _vaults[vaultId].portfolioMargin;
+    }
+
+    /// @inheritdoc IVaultEngine
+    function inMarginCall(uint256 vaultId) external view returns (bool) {
+        return _vaults[vaultId].inMarginCall;
+    }
+
+    /// @inheritdoc IVaultEngine
+    function scenarioGrids() external view returns (int256[][] memory initial, int256[][] memory maintenance) {
+        address[] storage tokens = _collateralTokens;
+        initial = new int256[][](_initialScenarios);
+        maintenance = new int256[][](_maintenanceScenarios);
+        for (uint256 s; s < initial.length; ++s) {
+            initial[s] = new int256[](tokens.length);
+            for (uint256 j; j < tokens.length; ++j) {
+                initial[s][j] = _shockBps(_initialShocks[tokens[j]], s) * SHOCK_UNIT;
+            }
+        }
+        for (uint256 s; s < maintenance.length; ++s) {
+            maintenance[s] = new int256[](tokens.length);
+            for (uint256 j; j < tokens.length; ++j) {
+                maintenance[s][j] = _shockBps(_maintenanceShocks[tokens[j]], s) * SHOCK_UNIT;
+            }
+        }
+    }
+
+    /// @inheritdoc IVaultEngine
     function debt(uint256 vaultId) external view returns (uint256) {
-        return normalizedDebt[vaultId].mulDiv(currentRate(), RAY, Math.Rounding.Ceil);
+        return uint256(_vaults[vaultId].normalizedDebt).mulDivUp(currentRate(), RAY);
     }
 
     /// @inheritdoc IVaultEngine
@@ -375,7 +504,7 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IVaultEngine
     function healthFactor(uint256 vaultId) external view returns (uint256) {
         Valuation memory v = valuation(vaultId);
-        return v.debt == 0 ? type(uint256).max : v.maintenance.mulDiv(WAD, v.debt);
+        return v.debt == 0 ? type(uint256).max : v.maintenance.mulDivDown(WAD, v.debt);
     }
 
     // ================================================================== internals
@@ -413,6 +542,12 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         if (!_isAuthorized(owner, msg.sender, vaultId)) revert NotAuthorized(vaultId, msg.sender);
     }
 
+    /// @dev Authorized, and not in a margin call: what borrowing, withdrawing and a margin-mode switch need.
+    function _requireUnrestricted(uint256 vaultId) internal view {
+        _requireAuthorized(vaultId);
+        if (_vaults[vaultId].inMarginCall) revert VaultInMarginCall(vaultId);
+    }
+
     /// @dev Initial margin: debt (rounded up) must not exceed Σ value·LTV (rounded down). When it does and an
     ///      unpriced collateral is part of why, the failing oracle is called again so that its own error surfaces.
     function _requireMargin(uint256 vaultId, uint256 rate_) internal view {
@@ -428,23 +563,115 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @dev Per priced collateral, value = floor(amount·price / 10^decimals), then floor(value·param / WAD) for each
-    ///      margin. An unpriced collateral adds nothing and sets its bit in unpricedMask.
+    ///      margin. An unpriced collateral adds nothing and sets its bit in unpricedMask. In portfolio margin,
+    ///      borrowPower and maintenance are instead min over the grid's scenarios s of
+    ///      V_s = Σ floor(value·(10^4 + shock_s in basis points) / 10^4).
     function _valuation(uint256 vaultId, uint256 rate_) internal view returns (Valuation memory v) {
-        v.debt = normalizedDebt[vaultId].mulDiv(rate_, RAY, Math.Rounding.Ceil);
-        address[] storage tokens = _vaultTokens[vaultId];
+        Vault storage vault = _vaults[vaultId];
+        v.debt = uint256(vault.normalizedDebt).mulDivUp(rate_, RAY);
+        bool portfolio = vault.portfolioMargin;
+        address[] memory tokens = _vaultTokens[vaultId];
+        v.tokens = tokens;
+        v.values = new uint256[](tokens.length);
         for (uint256 i; i < tokens.length; ++i) {
-            address token = tokens[i];
-            CollateralType storage c = _collateral[token];
+            CollateralType storage c = _collateral[tokens[i]];
             (bool ok, uint256 price) = _tryPrice(c.oracle);
             if (!ok) {
                 v.unpricedMask |= 1 << i;
                 continue;
             }
-            uint256 value = collateralBalance[vaultId][token].mulDiv(price, 10 ** c.decimals);
+            uint256 value = collateralBalance[vaultId][tokens[i]].mulDivDown(price, 10 ** c.decimals);
+            v.values[i] = value;
             v.collateralValue += value;
-            v.borrowPower += value.mulDiv(c.ltv, WAD);
-            v.maintenance += value.mulDiv(c.liquidationThreshold, WAD);
-            v.bonusValue += value.mulDiv(c.liquidationBonus, WAD);
+            v.bonusValue += value.mulDivDown(c.liquidationBonus, WAD);
+            if (!portfolio) {
+                v.borrowPower += value.mulDivDown(c.ltv, WAD);
+                v.maintenance += value.mulDivDown(c.liquidationThreshold, WAD);
+            }
+        }
+        if (portfolio) (v.borrowPower, v.maintenance) = _portfolioMargins(tokens, v.values);
+    }
+
+    /// @dev (min_s V_s on the initial grid, min_s V_s on the maintenance grid) for collateral values `values`.
+    function _portfolioMargins(address[] memory tokens, uint256[] memory values)
+        internal
+        view
+        returns (uint256 initialMargin, uint256 maintenanceMargin)
+    {
+        uint256[] memory initialScenarios = new uint256[](_initialScenarios);
+        uint256[] memory maintenanceScenarios = new uint256[](_maintenanceScenarios);
+        for (uint256 i; i < values.length; ++i) {
+            if (values[i] == 0) continue;
+            _addShocked(initialScenarios, values[i], _initialShocks[tokens[i]]);
+            _addShocked(maintenanceScenarios, values[i], _maintenanceShocks[tokens[i]]);
+        }
+        return (_min(initialScenarios), _min(maintenanceScenarios));
+    }
+
+    /// @dev scenarios[s] += floor(value·(10^4 + shock_s) / 10^4), shocks in basis points in [-10^4, 10^4].
+    function _addShocked(uint256[] memory scenarios, uint256 value, uint256 packed) internal pure {
+        for (uint256 s; s < scenarios.length; ++s) {
+            scenarios[s] += value.mulDivDown(uint256(BPS + _shockBps(packed, s)), uint256(BPS));
+        }
+    }
+
+    function _min(uint256[] memory xs) internal pure returns (uint256 m) {
+        m = xs[0];
+        for (uint256 s = 1; s < xs.length; ++s) {
+            if (xs[s] < m) m = xs[s];
+        }
+    }
+
+    /// @dev Scenario s's shock from a packed column, basis points.
+    function _shockBps(uint256 packed, uint256 s) internal pure returns (int256) {
+        return int256(int16(uint16(packed >> (16 * s))));
+    }
+
+    function _requireWidth(int256[][] calldata grid, uint256 width) internal pure {
+        for (uint256 s; s < grid.length; ++s) {
+            if (grid[s].length != width) revert ScenarioWidthMismatch(s, grid[s].length, width);
+        }
+    }
+
+    /// @dev Column j of a grid (shocks WAD, rows = scenarios) packed as basis points.
+    function _packColumn(int256[][] calldata grid, uint256 j) internal pure returns (uint256 packed) {
+        for (uint256 s; s < grid.length; ++s) {
+            int256 shock = grid[s][j];
+            if (shock < -int256(WAD) || shock > int256(WAD) || shock % SHOCK_UNIT != 0) revert InvalidShock(s, j, shock);
+            packed |= uint256(uint16(int16(shock / SHOCK_UNIT))) << (16 * s);
+        }
+    }
+
+    /// @dev Every shock of `a` is at most the same asset's shock in `b` (a is at least as severe, asset by asset).
+    function _dominates(int256[] calldata a, int256[] calldata b) internal pure returns (bool) {
+        for (uint256 j; j < a.length; ++j) {
+            if (a[j] > b[j]) return false;
+        }
+        return true;
+    }
+
+    /// @dev A vault holding only `token` must not get a looser requirement than standard margin: the grid's worst
+    ///      shock for it must be at least as severe as its haircut, i.e. 1 + min_s shock_s <= margin (LTV or LT).
+    function _requireGridNotLooser(address token, uint256 packed, uint256 scenarios, uint256 margin) internal pure {
+        int256 worst = BPS;
+        for (uint256 s; s < scenarios; ++s) {
+            int256 shock = _shockBps(packed, s);
+            if (shock < worst) worst = shock;
+        }
+        // 10^4 + worst <= margin·10^4/WAD, compared exactly in WAD.
+        if ((BPS + worst) * SHOCK_UNIT > SafeCast.toInt256(margin)) {
+            revert ScenarioGridLooserThanHaircut(token, worst * SHOCK_UNIT, SafeCast.toInt256(margin) - int256(WAD));
+        }
+    }
+
+    /// @dev margin − 1 in basis points, rounded down (towards the more severe shock).
+    function _haircutBps(uint256 margin) internal pure returns (int256) {
+        return -((BPS * SHOCK_UNIT - SafeCast.toInt256(margin) + SHOCK_UNIT - 1) / SHOCK_UNIT);
+    }
+
+    function _uniformShocks(int256 bps, uint256 scenarios) internal pure returns (uint256 packed) {
+        for (uint256 s; s < scenarios; ++s) {
+            packed |= uint256(uint16(int16(bps))) << (16 * s);
         }
     }
 
@@ -541,26 +768,42 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         }
     }
 
+    /// @dev The debt side of a liquidation: end any margin call, apply up to `amount` (WAD) to the debt. Returns the
+    ///      normalized debt left and removed, and the pUSD applied (the surplus takes the rounding residue).
+    function _applyRepay(uint256 vaultId, uint256 rate_, uint256 amount)
+        internal
+        returns (uint256 left, uint256 removed, uint256 repaid)
+    {
+        Vault storage vault = _vaults[vaultId];
+        vault.inMarginCall = false; // a liquidation ends any margin call
+        left = vault.normalizedDebt;
+        if (amount != 0 && left != 0) (removed, repaid) = _repayAmounts(left, rate_, amount);
+        left -= removed;
+        vault.normalizedDebt = uint128(left);
+        totalNormalizedDebt -= removed;
+        surplus += repaid * RAY - removed * rate_;
+    }
+
     /// @dev Debt of a vault with no collateral: out of the surplus as far as it goes, the rest is bad debt.
-    function _writeOff(uint256 vaultId, uint256 art, uint256 rate_) internal {
-        uint256 owed = art * rate_;
-        normalizedDebt[vaultId] = 0;
-        totalNormalizedDebt -= art;
+    function _writeOff(uint256 vaultId, uint256 vaultNormalizedDebt, uint256 rate_) internal {
+        uint256 owed = vaultNormalizedDebt * rate_;
+        _vaults[vaultId].normalizedDebt = 0;
+        totalNormalizedDebt -= vaultNormalizedDebt;
         uint256 covered = Math.min(owed, surplus);
         surplus -= covered;
         badDebt += owed - covered;
         emit BadDebtWrittenOff(vaultId, owed, covered);
     }
 
-    /// @dev Repaying `amount` of a vault with normalized debt `art`: all of it when amount covers the debt rounded
-    ///      up (burning exactly that), otherwise floor(amount·RAY/rate) of normalized debt for `amount`.
-    function _repayAmounts(uint256 art, uint256 rate_, uint256 amount)
+    /// @dev Repaying `amount` of a vault with normalized debt `vaultNormalizedDebt`: all of it when amount covers the
+    ///      debt rounded up (burning exactly that), otherwise floor(amount·RAY/rate) of normalized debt for `amount`.
+    function _repayAmounts(uint256 vaultNormalizedDebt, uint256 rate_, uint256 amount)
         internal
         pure
         returns (uint256 removed, uint256 paid)
     {
-        uint256 owed = art.mulDiv(rate_, RAY, Math.Rounding.Ceil);
-        if (amount >= owed) return (art, owed);
+        uint256 owed = vaultNormalizedDebt.mulDivUp(rate_, RAY);
+        if (amount >= owed) return (vaultNormalizedDebt, owed);
         return (amount * RAY / rate_, amount);
     }
 

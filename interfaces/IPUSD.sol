@@ -13,7 +13,11 @@ interface IPUSD is IERC20 {
     /// @notice The VaultEngine allowed to mint and burn.
     function engine() external view returns (address);
     /// @notice Mint `amount` (WAD) to `to`. Engine only; reverts OnlyEngine.
+    /// @param to recipient
+    /// @param amount WAD pUSD
     function mint(address to, uint256 amount) external;
     /// @notice Burn `amount` (WAD) from `from`. Engine only; reverts OnlyEngine, ERC20InsufficientBalance.
+    /// @param from holder whose pUSD is burned (no allowance needed: the engine only)
+    /// @param amount WAD pUSD
     function burn(address from, uint256 amount) external;
 }

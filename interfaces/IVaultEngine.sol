@@ -44,6 +44,10 @@ interface IVaultEngine {
     /// @param bonusValue Σ value·liquidationBonus, rounded down (what liquidators may be paid out of, per unit)
     /// @param unpricedMask bit i set when the vault's i-th collateral (vaultCollateral order) has no usable price;
     ///        such collateral counts as zero in every sum above
+    /// @param tokens the vault's collateral tokens (vaultCollateral order)
+    /// @param values value of each collateral, rounded down; 0 when unpriced
+    /// @dev In portfolio margin, borrowPower and maintenance are the worst scenario value of the initial and the
+    ///      maintenance grid: min_s Σ value·(1 + shock_s), each term rounded down (docs/math.md).
     struct Valuation {
         uint256 debt;
         uint256 collateralValue;
@@ -51,6 +55,8 @@ interface IVaultEngine {
         uint256 maintenance;
         uint256 bonusValue;
         uint256 unpricedMask;
+        address[] tokens;
+        uint256[] values;
     }
 
     // ------------------------------------------------------------------ errors
@@ -114,6 +120,23 @@ interface IVaultEngine {
     error OnlyLiquidationEngine(address caller);
     /// @notice A seize fraction above 1 (WAD).
     error InvalidSeizeFraction(uint256 fraction);
+    /// @notice Each scenario grid needs 1 to MAX_SCENARIOS scenarios.
+    error InvalidScenarioCount(uint256 initialScenarios, uint256 maintenanceScenarios);
+    /// @notice A scenario row must have one shock per listed collateral type (collateralTokens order).
+    error ScenarioWidthMismatch(uint256 scenario, uint256 width, uint256 expected);
+    /// @notice A shock must lie in [-1, 1] (WAD) and be a whole number of basis points (SHOCK_UNIT).
+    error InvalidShock(uint256 scenario, uint256 column, int256 shock);
+    /// @notice Maintenance scenario `scenario` is milder than no initial scenario: every maintenance scenario must be
+    ///         matched, asset by asset, by an initial scenario at least as severe.
+    error MaintenanceScenarioNotCovered(uint256 scenario);
+    /// @notice For a vault holding only `token`, the grid would be looser than standard margin: its worst shock
+    ///         (WAD) must be at most the haircut (LTV − 1 on the initial grid, LT − 1 on the maintenance grid).
+    error ScenarioGridLooserThanHaircut(address token, int256 worstShock, int256 haircut);
+    /// @notice Portfolio margin needs scenario grids, and governance has not set them.
+    error PortfolioMarginUnavailable();
+    /// @notice The vault is in a margin call: until it is cured (LiquidationEngine.cure) or liquidated, its owner
+    ///         may deposit and repay, but not borrow, withdraw or switch margin mode.
+    error VaultInMarginCall(uint256 vaultId);
 
     // ------------------------------------------------------------------ events
     /// @notice A collateral type was listed.
@@ -175,6 +198,14 @@ interface IVaultEngine {
     event BadDebtWrittenOff(uint256 indexed vaultId, uint256 debt, uint256 covered);
     /// @notice `amount` (RAD) of surplus cancelled the same amount of bad debt.
     event Heal(uint256 amount);
+    /// @notice The portfolio-margin scenario grids were set: rows are scenarios, columns the listed collateral
+    ///         types in collateralTokens order, shocks WAD.
+    event ScenarioGridsSet(int256[][] initial, int256[][] maintenance);
+    /// @notice The vault switched to portfolio margin (`portfolio` true) or back to standard margin.
+    event MarginModeSet(uint256 indexed vaultId, bool portfolio);
+    /// @notice A margin-call premium of `amount` (WAD pUSD) was added to the vault's debt (normalized debt +`normalizedDebt`)
+    ///         and to the surplus.
+    event PremiumCharged(uint256 indexed vaultId, uint256 amount, uint256 normalizedDebt);
 
     // ------------------------------------------------------------------ admin
     /// @notice List a collateral type. Owner only. Reads the token's decimals.
@@ -231,6 +262,18 @@ interface IVaultEngine {
     /// @dev Reverts InvalidStabilityFee.
     function setStabilityFee(uint256 fee) external;
 
+    /// @notice Set both portfolio-margin scenario grids. Owner only.
+    /// @param initial scenarios for borrowing and withdrawing: rows of one shock (WAD, in [-1, 1], whole basis
+    ///        points) per listed collateral type, in collateralTokens order; 1 to MAX_SCENARIOS rows
+    /// @param maintenance scenarios for liquidation, same shape; each must be matched, asset by asset, by an initial
+    ///        scenario at least as severe
+    /// @dev For every listed type, the worst shock must be at least as severe as its haircut (LTV − 1 initial,
+    ///      LT − 1 maintenance), so a single-collateral vault never gets a looser requirement than standard
+    ///      margin; setRiskParameters keeps checking it. A type listed later gets its haircut in every scenario.
+    ///      Reverts InvalidScenarioCount, ScenarioWidthMismatch, MaintenanceScenarioNotCovered, InvalidShock,
+    ///      ScenarioGridLooserThanHaircut.
+    function setScenarioGrids(int256[][] calldata initial, int256[][] calldata maintenance) external;
+
     /// @notice Wire the liquidation engine allowed to call `seize`. Owner only, once.
     /// @param liquidationEngine the LiquidationEngine
     /// @dev Reverts ZeroAddress, LiquidationEngineAlreadySet.
@@ -253,13 +296,22 @@ interface IVaultEngine {
     ///      SupplyCapExceeded, TooManyCollaterals (at most MAX_COLLATERALS_PER_VAULT types per vault).
     function deposit(uint256 vaultId, address token, uint256 amount) external;
 
+    /// @notice Switch the vault to portfolio margin (requirements from the scenario grids over its whole basket) or
+    ///         back to standard margin (per-collateral LTV and LT). Owner or operator only.
+    /// @param vaultId the vault
+    /// @param enabled true for portfolio margin
+    /// @dev A vault with debt must pass the initial margin of its new mode. Reverts VaultNotFound, NotAuthorized,
+    ///      VaultInMarginCall, PortfolioMarginUnavailable (no grids yet), InsufficientGasForOracle, and InsufficientMargin or the
+    ///      failing oracle's own error (as `withdraw`).
+    function setPortfolioMargin(uint256 vaultId, bool enabled) external;
+
     /// @notice Move `amount` (token decimals) of `token` out of the vault to `to`. Owner or operator only.
     /// @param vaultId the vault
     /// @param token a collateral the vault holds
     /// @param amount token decimals
     /// @param to recipient
     /// @dev With debt, the vault must stay at or above the initial margin (borrowPower >= debt, unpriced collateral
-    ///      counting zero). Reverts ZeroAmount, ZeroAddress, VaultNotFound, NotAuthorized, InsufficientCollateral,
+    ///      counting zero). Reverts ZeroAmount, ZeroAddress, VaultNotFound, NotAuthorized, VaultInMarginCall, InsufficientCollateral,
     ///      InsufficientGasForOracle, and InsufficientMargin, or instead the failing oracle's own error when an
     ///      unpriced collateral is why the margin falls short.
     function withdraw(uint256 vaultId, address token, uint256 amount, address to) external;
@@ -269,7 +321,7 @@ interface IVaultEngine {
     /// @param amount WAD pUSD
     /// @param to recipient of the pUSD
     /// @dev Normalized debt rises by ceil(amount·RAY/rate). Reverts ZeroAmount, ZeroAddress, VaultNotFound,
-    ///      NotAuthorized, DebtBelowDust, DebtCeilingExceeded, InsufficientGasForOracle, and InsufficientMargin or
+    ///      NotAuthorized, VaultInMarginCall, DebtBelowDust, DebtCeilingExceeded, InsufficientGasForOracle, and InsufficientMargin or
     ///      the failing oracle's own error (as `withdraw`).
     function borrow(uint256 vaultId, uint256 amount, address to) external;
 
@@ -312,6 +364,21 @@ interface IVaultEngine {
         uint256 unpricedMask
     ) external returns (uint256 repaid);
 
+    /// @notice Mark or unmark a vault as in a margin call (borrow, withdraw and margin-mode switches refused).
+    ///         Liquidation engine only.
+    /// @param vaultId the vault
+    /// @param active true while the call lasts
+    /// @dev Reverts OnlyLiquidationEngine, VaultNotFound.
+    function setMarginCall(uint256 vaultId, bool active) external;
+
+    /// @notice Add a margin-call premium to a vault's debt; it goes to the surplus. Liquidation engine only.
+    /// @param vaultId the vault
+    /// @param amount WAD pUSD
+    /// @dev Normalized debt rises by ceil(amount·RAY/rate); the debt ceiling does not apply. Reverts
+    ///      OnlyLiquidationEngine.
+    /// @return added normalized debt added, WAD
+    function chargePremium(uint256 vaultId, uint256 amount) external returns (uint256 added);
+
     /// @notice Send the caller's claimable `token` (seized collateral whose transfer failed) to `to`.
     /// @param token the collateral token
     /// @param to recipient
@@ -326,16 +393,31 @@ interface IVaultEngine {
     /// @notice Liquidation engine allowed to call `seize`.
     function liquidationEngine() external view returns (address);
     /// @notice A collateral type's parameters (oracle is zero when not listed).
+    /// @param token the collateral token
     function collateralType(address token) external view returns (CollateralType memory);
     /// @notice All listed collateral tokens, in listing order.
     function collateralTokens() external view returns (address[] memory);
     /// @notice The vault's collateral tokens and balances (token decimals), at most MAX_COLLATERALS_PER_VAULT.
+    /// @param vaultId the vault
     function vaultCollateral(uint256 vaultId) external view returns (address[] memory tokens, uint256[] memory amounts);
     /// @notice The vault's balance of one collateral, token decimals.
+    /// @param vaultId the vault
+    /// @param token the collateral token
     function collateralBalance(uint256 vaultId, address token) external view returns (uint256);
     /// @notice The vault's normalized debt (WAD); debt = normalizedDebt·rate/RAY.
+    /// @param vaultId the vault
     function normalizedDebt(uint256 vaultId) external view returns (uint256);
+    /// @notice Whether the vault is in portfolio margin.
+    /// @param vaultId the vault
+    function portfolioMargin(uint256 vaultId) external view returns (bool);
+    /// @notice Whether the vault is in a margin call (LiquidationEngine.marginCallOf has its terms).
+    /// @param vaultId the vault
+    function inMarginCall(uint256 vaultId) external view returns (bool);
+    /// @notice The portfolio-margin grids: rows are scenarios, columns the listed types (collateralTokens order),
+    ///         shocks WAD; empty before setScenarioGrids.
+    function scenarioGrids() external view returns (int256[][] memory initial, int256[][] memory maintenance);
     /// @notice The vault's debt at the rate accrued up to now, WAD pUSD rounded up.
+    /// @param vaultId the vault
     function debt(uint256 vaultId) external view returns (uint256);
     /// @notice The rate accumulator accrued up to now (what `drip` would store), RAY.
     function currentRate() external view returns (uint256);
@@ -360,16 +442,23 @@ interface IVaultEngine {
     /// @notice Number of vaults ever opened (the last id).
     function vaultCount() external view returns (uint256);
     /// @notice Whether `account` may manage the vault (owner, approved, or operator for all).
+    /// @param vaultId the vault
+    /// @param account the address to check
     function isAuthorized(uint256 vaultId, address account) external view returns (bool);
     /// @notice Seized collateral (token decimals) kept for `account` because its transfer failed.
+    /// @param token the collateral token
+    /// @param account the liquidator it is kept for
     function claimable(address token, address account) external view returns (uint256);
     /// @notice Σ claimable over accounts for `token`, token decimals. The engine holds
     ///         totalDeposited + totalClaimable of each collateral.
+    /// @param token the collateral token
     function totalClaimable(address token) external view returns (uint256);
     /// @notice The vault's valuation at current oracle prices and the rate accrued to now. Never reverts on a
     ///         failing oracle: that collateral is flagged in unpricedMask and counts zero.
+    /// @param vaultId the vault
     function valuation(uint256 vaultId) external view returns (Valuation memory);
-    /// @notice Health factor Σ value·LT / debt, WAD, rounded down (unpriced collateral counting zero);
+    /// @notice Health factor maintenance / debt (Σ value·LT, or the worst maintenance scenario in portfolio margin), WAD, rounded down (unpriced collateral counting zero);
     ///         type(uint256).max without debt.
+    /// @param vaultId the vault
     function healthFactor(uint256 vaultId) external view returns (uint256);
 }

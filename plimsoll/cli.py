@@ -64,13 +64,16 @@ def _parse_step(value: str) -> Decimal | None:
 @click.option("--hours", default=24, show_default=True, type=click.IntRange(2, 24 * 30),
               help="Length of the generated path (ignored with --prices).")
 @click.option("--seed", default=42, show_default=True, help="Seed for the vault spread (and the generated path).")
+@click.option("--portfolio-share", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of the two-collateral vaults opened in portfolio margin at their maximum borrow.")
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Deployment configuration (default scripts/config/local.yaml).")
 @click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("demo-output"),
               show_default=True, help="Folder for the manifest, logs and report.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the JSON report here (default WORKDIR/report.json).")
-def demo(vaults, prices, start, end, max_step, block_time, hours, seed, config_path, workdir, report_path):
+def demo(vaults, prices, start, end, max_step, block_time, hours, seed, portfolio_share, config_path, workdir,
+         report_path):
     """Deploy to a fresh local Anvil, open vaults, replay a price path into the Chainlink mocks while the keeper
     (a separate process) liquidates, then print and save a report.
 
@@ -93,7 +96,7 @@ def demo(vaults, prices, start, end, max_step, block_time, hours, seed, config_p
         raise click.UsageError(str(e)) from e
 
     opts = DemoOptions(vaults=vaults, candles=candles, max_step=_parse_step(max_step), block_time=block_time,
-                       seed=seed, workdir=workdir, report_path=report_path)
+                       seed=seed, portfolio_share=portfolio_share, workdir=workdir, report_path=report_path)
     if config_path:
         opts.config_path = config_path
     with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -121,10 +124,17 @@ def print_report(report: dict) -> None:
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key in ("vaults", "became_liquidatable", "liquidated", "missed", "liquidations", "full_liquidations",
-                "repaid", "bad_debt", "surplus", "price_rounds", "blocks", "block_time_s", "max_step", "duration_s"):
+                "liquidations_per_liquidated_vault", "repaid", "borrower_penalty", "penalty_per_repaid", "bad_debt", "surplus", "price_rounds", "blocks", "block_time_s", "max_step", "duration_s"):
         table.add_row(key, str(report.get(key)))
     b = report["blocks_to_liquidate"]
     table.add_row("blocks_to_liquidate p50/p95/max", f"{b['p50']} / {b['p95']} / {b['max']}")
+    table.add_row("insolvent_vaults", str(len(report["insolvent_vaults"])))
+    mc = report["margin_calls"]
+    table.add_row("margin calls: calls / cures / liquidated after", f"{mc['calls']} / {mc['cures']} / "
+                  f"{mc['liquidated_after_call']}")
+    pm = report["portfolio"]
+    table.add_row("portfolio vaults: liquidated / insolvent / bad debt",
+                  f"{pm['vaults']}: {pm['liquidated']} / {len(pm['insolvent'])} / {pm['bad_debt']}")
     g = report["gas_per_liquidation"]
     table.add_row("gas_per_liquidation p50/max", f"{g['p50']} / {g['max']}")
     checks = report["checks"]
@@ -191,6 +201,52 @@ def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, verbose
     except KeeperError as e:
         console.print(f"[red]keeper failed:[/] {e}")
         sys.exit(1)
+
+
+# ---------------------------------------------------------------------------------------------- risk
+@main.group()
+def risk() -> None:
+    """Risk tooling over price history."""
+
+
+@risk.command("grid")
+@click.option("--prices", "prices", multiple=True, metavar="SYMBOL=PATH", required=True,
+              help="Hourly CryptoDataDownload CSV per collateral (exactly two), e.g. "
+                   "WETH=../shared/data/market/Binance_ETHUSDT_1h.csv.")
+@click.option("--confidence", default=0.995, show_default=True, type=click.FloatRange(0.9, 0.9999),
+              help="Tail confidence of the 24-hour joint moves.")
+@click.option("--mixes", default=7, show_default=True, type=click.IntRange(2, 16), help="Scenarios per grid.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Deployment configuration whose LTV and LT size the grid (default scripts/config/local.yaml).")
+def risk_grid(prices, confidence, mixes, config_path):
+    """Derive portfolio-margin scenario grids from two collaterals' history (docs/portfolio-margin.md): print the
+    grids as the deployment YAML's `portfolio_margin` section, and the borrowing power of mixed baskets under
+    standard and portfolio margin."""
+    import yaml
+
+    from .demo.prices import MarketDataError
+    from .risk.scenarios import borrowing_power, calibrated_grids, load_returns
+    from .sdk.config import ConfigError, load_config
+
+    paths = _parse_prices(prices)
+    if len(paths) != 2:
+        raise click.BadParameter("give exactly two collaterals", param_hint="--prices")
+    try:
+        cfg = load_config(config_path or Path(__file__).resolve().parents[1] / "scripts" / "config" / "local.yaml")
+        symbols, returns = load_returns(paths)
+        ltv = {s: Decimal(cfg.collateral(s).ltv) / 10**18 for s in symbols}
+        lt = {s: Decimal(cfg.collateral(s).liquidation_threshold) / 10**18 for s in symbols}
+        grids = calibrated_grids(symbols, returns, ltv, lt, confidence, mixes)
+    except (MarketDataError, ConfigError, ValueError, KeyError) as e:
+        raise click.UsageError(str(e)) from e
+    click.echo(yaml.safe_dump({"portfolio_margin": grids.as_config()}, sort_keys=False))
+    table = Table(title=f"Borrowing power of a $40,000 basket ({len(returns)} 24 h windows, {confidence:.3%} tail)")
+    for col in (f"{symbols[0]} share", "standard", "portfolio", "gain"):
+        table.add_column(col, justify="right")
+    for w in (0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0):
+        std, pm = borrowing_power({symbols[0]: 40_000 * w, symbols[1]: 40_000 * (1 - w)}, grids, ltv)
+        table.add_row(f"{w:.0%}", f"{std:,.0f}", f"{pm:,.0f}", f"{pm / std - 1:+.2%}")
+    Console().print(table)
 
 
 # ---------------------------------------------------------------------------------------------- abi

@@ -39,9 +39,8 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
         project.LiquidationEngine,
         engine.address,
         deployer.address,
-        cfg.target_health,
-        cfg.full_liquidation_health,
-        cfg.protocol_share,
+        (cfg.target_health, cfg.full_liquidation_health, cfg.protocol_share, cfg.bonus_floor, cfg.max_bonus_health,
+         cfg.cap_window),
     )
     lens = deployer.deploy(project.VaultLens, engine.address)
     engine.setLiquidationEngine(liquidation.address, sender=deployer)
@@ -82,6 +81,15 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
             decimals=c.decimals,
             feed_decimals=c.feed_decimals,
             mock=c.mock,
+        )
+
+        if c.liquidation_cap:
+            liquidation.setLiquidationCap(token, c.liquidation_cap, sender=deployer)
+        if c.grace_period:
+            liquidation.setMarginCallTerms(token, c.grace_period, c.hard_floor, c.premium, sender=deployer)
+    if cfg.maintenance_grid:
+        engine.setScenarioGrids(
+            [list(row) for row in cfg.initial_grid], [list(row) for row in cfg.maintenance_grid], sender=deployer
         )
 
     return Manifest(

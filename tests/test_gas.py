@@ -5,6 +5,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+from conftest import isolated
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -12,6 +14,6 @@ def test_gas_matches_committed_benchmark(chain):
     spec = importlib.util.spec_from_file_location("gas_bench", ROOT / "benchmarks" / "gas.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    with chain.isolate():
+    with isolated(chain):
         measured = bench.measure()
     assert measured == json.loads((ROOT / "benchmarks" / "results" / "gas.json").read_text())

@@ -118,7 +118,10 @@ def test_invariants_hold_under_random_sequences(funded, chain, engine, pusd, liq
 
         @rule(sym=st.sampled_from(["WETH", "WBTC"]), pct=st.integers(12, 30))
         def crash(self, sym, pct):
+            """A crash, and a keeper that liquidates the worst vault right after it."""
             self.move_price(sym, -pct)
+            if self.vaults:
+                self.liquidate_unhealthiest()
 
         @rule(seconds=st.integers(1, 3_000))
         def warp(self, seconds):
@@ -155,11 +158,24 @@ def test_invariants_hold_under_random_sequences(funded, chain, engine, pusd, liq
                 assert after.maintenance * before.debt >= before.maintenance * after.debt  # HF did not fall
 
         @precondition(lambda self: self.vaults)
+        @rule(i=st.integers(0, 99), portfolio=st.booleans())
+        def switch_margin_mode(self, i, portfolio):
+            """The owner switches between standard and portfolio margin; with debt, only at the new initial margin."""
+            vid, owner = self._vault(i)
+            try:
+                engine.setPortfolioMargin(vid, portfolio, sender=owner)
+            except ContractLogicError:
+                event(["switch refused"])
+                return
+            event(["switch"])
+            self._check_margin(vid)
+
+        @precondition(lambda self: self.vaults)
         @rule(i=st.integers(0, 99), sym=st.sampled_from(["WETH", "WBTC"]))
         def stranger(self, i, sym):
             vid, owner = self._vault(i)
             other = bob if owner == alice else alice
-            art, bal = engine.normalizedDebt(vid), engine.collateralBalance(vid, tokens[sym])
+            normalized, bal = engine.normalizedDebt(vid), engine.collateralBalance(vid, tokens[sym])
             for call in (lambda: engine.borrow(vid, 100 * WAD, other, sender=other),
                          lambda: engine.withdraw(vid, tokens[sym], 1, other, sender=other)):
                 try:
@@ -167,7 +183,7 @@ def test_invariants_hold_under_random_sequences(funded, chain, engine, pusd, liq
                     raise AssertionError("a stranger managed a vault")
                 except ContractLogicError:
                     pass
-            assert (engine.normalizedDebt(vid), engine.collateralBalance(vid, tokens[sym])) == (art, bal)
+            assert (engine.normalizedDebt(vid), engine.collateralBalance(vid, tokens[sym])) == (normalized, bal)
 
         def _check_margin(self, vid):
             v = engine.valuation(vid)

@@ -81,7 +81,7 @@ def stop(proc: subprocess.Popen) -> None:
 
 def test_dry_run_decides_like_the_contract_and_sends_nothing(chain):
     anvil, w3, p, manifest_path, work = chain
-    art = p.engine.functions.normalizedDebt(1).call()
+    normalized = p.engine.functions.normalizedDebt(1).call()
     log = work / "dry.log"
     proc = start_keeper(anvil, manifest_path, log, "--dry-run")
     try:
@@ -93,7 +93,7 @@ def test_dry_run_decides_like_the_contract_and_sends_nothing(chain):
     preview = p.liquidation.functions.previewLiquidation(1).call(block_identifier=decided["block"])
     assert (decided["hf"], decided["repay"], decided["fee"], decided["fraction"], decided["full"]) == tuple(preview)
     assert not [e for e in events(log) if e["event"] == "sent"]
-    assert p.engine.functions.normalizedDebt(1).call() == art
+    assert p.engine.functions.normalizedDebt(1).call() == normalized
     assert [e["total"] for e in events(log) if e["event"] == "vaults_discovered"] == [2]
 
 

@@ -10,9 +10,12 @@ target health 1.10, full liquidation below HF 0.95, protocol share 10 % of the b
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import ape
 import pytest
-from conftest import identity_holds, open_vault, set_price
+from conftest import chain_collateral_params, chain_liquidation_params, identity_holds, open_vault, set_price
+
 
 from plimsoll.sdk.math import RAY, WAD, CollateralParams, Valuation, accrue, debt_of, liquidation_plan, valuation
 
@@ -20,8 +23,7 @@ from plimsoll.sdk.math import RAY, WAD, CollateralParams, Valuation, accrue, deb
 def plan_from_chain(engine, liquidation, vault):
     """The mirror's plan from the chain's valuation at the head block."""
     v = Valuation(*engine.valuation(vault))
-    return liquidation_plan(v, liquidation.targetHealth(), liquidation.fullLiquidationHealth(),
-                            liquidation.protocolShare(), engine.dust())
+    return liquidation_plan(v, chain_liquidation_params(engine, liquidation))
 
 
 def valuation_at(engine, vault, timestamp):
@@ -29,19 +31,16 @@ def valuation_at(engine, vault, timestamp):
     tokens, amounts = engine.vaultCollateral(vault)
     balances = []
     for t, a in zip(tokens, amounts):
-        c = engine.collateralType(t)
-        params = CollateralParams(c.decimals, c.ltv, c.liquidationThreshold, c.liquidationBonus)
-        price = ape.project.OracleAdapter.at(c.oracle).price()
-        balances.append((a, price, params))
+        price = ape.project.OracleAdapter.at(engine.collateralType(t).oracle).price()
+        balances.append((a, price, chain_collateral_params(engine, t)))
     rate = accrue(engine.rate(), engine.stabilityFee(), timestamp - engine.lastDrip())
-    return valuation(engine.normalizedDebt(vault), rate, balances)
+    return valuation(engine.normalizedDebt(vault), rate, balances, engine.portfolioMargin(vault))
 
 
 def plan_at(engine, liquidation, vault, timestamp):
     """The mirror's plan for a liquidation mined in a block stamped `timestamp`. Call before the liquidation."""
     v = valuation_at(engine, vault, timestamp)
-    return liquidation_plan(v, liquidation.targetHealth(), liquidation.fullLiquidationHealth(),
-                            liquidation.protocolShare(), engine.dust())
+    return liquidation_plan(v, chain_liquidation_params(engine, liquidation))
 
 
 def liquidate_pinned(engine, liquidation, vault, sender, chain):
@@ -60,10 +59,8 @@ def test_partial_liquidation_restores_target_health(alice_vault, engine, liquida
     vault = alice_vault
     set_price(weth_feed, admin, 1_700)  # HF = 14,450 / 15,000 ≈ 0.963: partial
     preview = plan_from_chain(engine, liquidation, vault)
-    assert tuple(liquidation.previewLiquidation(vault)) == (
-        preview.health_factor, preview.repay, preview.protocol_fee, preview.fraction, preview.full,
-    )
-    art0, bal0 = engine.normalizedDebt(vault), engine.collateralBalance(vault, weth)
+    assert tuple(liquidation.previewLiquidation(vault)) == astuple(preview)
+    normalized0, bal0 = engine.normalizedDebt(vault), engine.collateralBalance(vault, weth)
     pusd0, weth0 = pusd.balanceOf(liquidator), weth.balanceOf(liquidator)
 
     tx, plan = liquidate_pinned(engine, liquidation, vault, liquidator, chain)
@@ -76,7 +73,7 @@ def test_partial_liquidation_restores_target_health(alice_vault, engine, liquida
     assert pusd.balanceOf(liquidator) == pusd0 - plan.repay - plan.protocol_fee
     assert weth.balanceOf(liquidator) == weth0 + seized
     assert engine.collateralBalance(vault, weth) == bal0 - seized
-    assert engine.normalizedDebt(vault) == art0 - plan.repay * RAY // rate
+    assert engine.normalizedDebt(vault) == normalized0 - plan.repay * RAY // rate
     ev = tx.events.filter(liquidation.Liquidate)[0]
     assert (ev.vaultId, ev.repaid, ev.protocolFee, ev.fraction, ev.full) == (
         vault, plan.repay, plan.protocol_fee, plan.fraction, False,
@@ -95,12 +92,12 @@ def test_full_liquidation_below_full_health_leaves_the_rest_to_the_owner(alice_v
                                                                         weth, weth_feed, admin, liquidator, chain):
     vault = alice_vault
     set_price(weth_feed, admin, 1_650)  # HF ≈ 0.935 < 0.95: full; 15,000 × 1.05 < 16,500 of collateral
-    art0 = engine.normalizedDebt(vault)
+    normalized0 = engine.normalizedDebt(vault)
     tx, plan = liquidate_pinned(engine, liquidation, vault, liquidator, chain)
     assert plan.full and plan.fraction < WAD
     ev = tx.events.filter(liquidation.Liquidate)[0]
     assert (ev.repaid, ev.protocolFee, ev.fraction) == (plan.repay, plan.protocol_fee, plan.fraction)
-    assert plan.repay == debt_of(art0, engine.rate())  # the whole debt at the liquidation block's rate
+    assert plan.repay == debt_of(normalized0, engine.rate())  # the whole debt at the liquidation block's rate
     assert engine.normalizedDebt(vault) == 0
     assert engine.collateralBalance(vault, weth) == 10 * WAD - 10 * WAD * plan.fraction // WAD > 0
     assert engine.badDebt() == 0
@@ -149,10 +146,10 @@ def test_liquidator_without_enough_pusd_changes_nothing(alice_vault, engine, liq
                                                         admin, bob):
     vault = alice_vault
     set_price(weth_feed, admin, 1_700)
-    art, bal = engine.normalizedDebt(vault), engine.collateralBalance(vault, weth)
+    normalized, bal = engine.normalizedDebt(vault), engine.collateralBalance(vault, weth)
     with ape.reverts(pusd.ERC20InsufficientBalance):
         liquidation.liquidate(vault, sender=bob)
-    assert (engine.normalizedDebt(vault), engine.collateralBalance(vault, weth)) == (art, bal)
+    assert (engine.normalizedDebt(vault), engine.collateralBalance(vault, weth)) == (normalized, bal)
 
 
 def test_batch_liquidates_unsafe_vaults_and_skips_the_rest(funded, engine, liquidation, weth, weth_feed, admin,

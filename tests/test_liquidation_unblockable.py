@@ -229,12 +229,12 @@ def test_collateral_pairs_whose_bonus_times_threshold_reach_one_are_refused(proj
 def test_solvent_vault_below_the_bonus_line_is_closed_without_bad_debt(
         alice_vault, engine, liquidation, pusd, weth, weth_feed, admin, liquidator, chain):
     set_price(weth_feed, admin, 1_560)  # $15,600 of collateral against ≈ $15,000 of debt: HF 0.884 < LB·LT 0.8925
-    art0 = engine.normalizedDebt(alice_vault)
+    normalized0 = engine.normalizedDebt(alice_vault)
     pusd0, weth0 = pusd.balanceOf(liquidator), weth.balanceOf(liquidator)
 
     tx = liquidation.liquidate(alice_vault, sender=liquidator)
 
-    debt = debt_of(art0, engine.rate())  # at the liquidation block's rate
+    debt = debt_of(normalized0, engine.rate())  # at the liquidation block's rate
     ev = tx.events.filter(liquidation.Liquidate)[0]
     assert (ev.repaid, ev.fraction, ev.full) == (debt, WAD, True)
     assert ev.protocolFee == mul_div_up(15_600 * WAD - debt, WAD // 10, WAD)  # 10 % of the shrunken bonus

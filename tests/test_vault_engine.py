@@ -57,17 +57,17 @@ def test_open_empty_vault(funded, engine, alice, weth):
 def test_borrow_mints_and_books_normalized_debt_exactly(vault, engine, pusd, alice):
     tx = engine.borrow(vault, 12_000 * WAD, alice, sender=alice)
     rate = engine.rate()
-    art = mul_div_up(12_000 * WAD, RAY, rate)
-    assert engine.normalizedDebt(vault) == art
+    normalized = mul_div_up(12_000 * WAD, RAY, rate)
+    assert engine.normalizedDebt(vault) == normalized
     assert pusd.balanceOf(alice) == 12_000 * WAD
-    assert tx.events.filter(engine.Borrow)[0].normalizedDebt == art
+    assert tx.events.filter(engine.Borrow)[0].normalizedDebt == normalized
     assert identity_holds(engine, pusd)
     # valuation: 10 WETH at $2,000 → value 20,000, LTV 0.80, LT 0.85, bonus 1.05
     v = engine.valuation(vault)
     assert (v.collateralValue, v.borrowPower, v.maintenance, v.bonusValue) == (
         20_000 * WAD, 16_000 * WAD, 17_000 * WAD, 21_000 * WAD,
     )
-    assert v.debt == debt_of(art, engine.currentRate())
+    assert v.debt == debt_of(normalized, engine.currentRate())
     assert engine.healthFactor(vault) == 17_000 * WAD * WAD // v.debt
 
 
@@ -97,19 +97,19 @@ def test_withdraw_all_without_debt_drops_the_collateral(vault, engine, weth, ali
 
 def test_repay_partial_and_full(vault, engine, pusd, weth, alice):
     engine.borrow(vault, 5_000 * WAD, alice, sender=alice)
-    art0 = engine.normalizedDebt(vault)
+    normalized0 = engine.normalizedDebt(vault)
     engine.repay(vault, 1_000 * WAD, sender=alice)
-    assert engine.normalizedDebt(vault) == art0 - 1_000 * WAD * RAY // engine.rate()
+    assert engine.normalizedDebt(vault) == normalized0 - 1_000 * WAD * RAY // engine.rate()
     assert pusd.balanceOf(alice) == 4_000 * WAD
     # Full repay burns exactly the debt rounded up, a little more than was borrowed (fees): alice takes
     # the difference from a second vault.
     engine.borrow(vault, 200 * WAD, alice, sender=alice)
     engine.borrow(open_vault(engine, alice, weth, WAD), 150 * WAD, alice, sender=alice)
-    art = engine.normalizedDebt(vault)
+    normalized = engine.normalizedDebt(vault)
     tx = engine.repay(vault, 10**30, sender=alice)
     paid = tx.events.filter(engine.Repay)[0].amount
     assert engine.normalizedDebt(vault) == 0
-    assert paid == debt_of(art, engine.rate())  # the debt at the repay block's rate, rounded up
+    assert paid == debt_of(normalized, engine.rate())  # the debt at the repay block's rate, rounded up
     assert pusd.balanceOf(alice) == 4_350 * WAD - paid
     assert 4_200 * WAD <= paid < 4_201 * WAD  # equal when no second passed since the borrows
     assert identity_holds(engine, pusd)
@@ -275,10 +275,13 @@ def test_admin_setters_validate_and_are_owner_only(engine, weth, admin, alice):
         engine.setDust(0, sender=alice)
     with ape.reverts(engine.OnlyLiquidationEngine, caller=alice.address):
         engine.seize(1, alice, alice, 1, 0, WAD, 0, sender=alice)
-    tx = engine.setRiskParameters(weth, WAD * 70 // 100, WAD * 80 // 100, WAD * 110 // 100, sender=admin)
+    # The deployed portfolio grid's worst WETH shock is −20 % (initial): an LTV of 0.70 would make it looser.
+    with ape.reverts(engine.ScenarioGridLooserThanHaircut, token=weth.address):
+        engine.setRiskParameters(weth, WAD * 70 // 100, WAD * 80 // 100, WAD * 110 // 100, sender=admin)
+    tx = engine.setRiskParameters(weth, WAD * 80 // 100, WAD * 86 // 100, WAD * 110 // 100, sender=admin)
     assert tx.events.filter(engine.RiskParametersSet)[0].liquidationBonus == WAD * 110 // 100
     c = engine.collateralType(weth)
-    assert (c.ltv, c.liquidationThreshold, c.liquidationBonus) == (WAD * 70 // 100, WAD * 80 // 100, WAD * 110 // 100)
+    assert (c.ltv, c.liquidationThreshold, c.liquidationBonus) == (WAD * 80 // 100, WAD * 86 // 100, WAD * 110 // 100)
 
 
 def test_price_move_changes_health(vault, engine, alice, weth_feed, admin):

@@ -52,6 +52,25 @@ function remap(unitName) {
   return unitName;
 }
 
+/**
+ * Compile a standard-JSON input. The WebAssembly compiler copies its input string onto its own fixed-size stack,
+ * so a large project (forge sends every source's text inline) overflows it ("memory access out of bounds").
+ * The sources' texts are therefore handed over through the read callback instead: the input names each source by
+ * a `urls` entry, and the callback answers with the text.
+ */
+function compileStandardJson(text) {
+  const input = JSON.parse(text);
+  const inline = new Map();
+  for (const [name, source] of Object.entries(input.sources || {})) {
+    if (typeof source.content === 'string') {
+      inline.set(name, source.content);
+      input.sources[name] = { urls: [name] };
+    }
+  }
+  const read = (p) => (inline.has(p) ? { contents: inline.get(p) } : findImport(p));
+  return solc.compile(JSON.stringify(input), { import: read });
+}
+
 function write(text) {
   // No process.exit(): output over 64 KiB must be flushed before node ends.
   process.stdout.write(text);
@@ -60,8 +79,7 @@ function write(text) {
 if (args.includes('--version')) {
   write(`solc, the solidity compiler commandline interface\nVersion: ${solc.version()}\n`);
 } else if (args.includes('--standard-json')) {
-  const input = fs.readFileSync(0, 'utf8');
-  write(solc.compile(input, { import: findImport }));
+  write(compileStandardJson(fs.readFileSync(0, 'utf8')));
 } else if (args.includes('--combined-json')) {
   // Slither's form: `solc --combined-json abi,bin,... [remaps] file.sol ...`.
   const files = args.filter((a) => a.endsWith('.sol') && !a.startsWith('-'));

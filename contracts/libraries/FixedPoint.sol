@@ -1,13 +1,37 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
 /// @title FixedPoint
-/// @notice WAD (1e18) and RAY (1e27) constants and the saturating RAY power used by the stability-fee accumulator.
-/// @dev Rounded multiplication and division come from OpenZeppelin's Math.mulDiv; only rpow is ours.
-///      The Python mirror (plimsoll.sdk.math) repeats every operation here bit for bit.
+/// @notice WAD (1e18) and RAY (1e27) constants, multiplication-division whose name says which way it rounds, and
+///         the saturating RAY power used by the stability-fee accumulator.
+/// @dev The 512-bit product comes from OpenZeppelin's Math.mulDiv; only rpow is ours. The Python mirror
+///      (plimsoll.sdk.math: mul_div_down, mul_div_up, rpow_saturating) repeats every operation bit for bit.
+///      Rounding favours the protocol: debts round up, values and seized amounts round down (docs/math.md).
 library FixedPoint {
     uint256 internal constant WAD = 1e18;
     uint256 internal constant RAY = 1e27;
+    /// @notice Where rate factors saturate, RAY (a billion-fold growth): see rpowSaturating.
+    uint256 internal constant MAX_RATE = 1e36;
+
+    /// @notice floor(x·y / d), exact in 512 bits.
+    /// @param x first factor
+    /// @param y second factor
+    /// @param d divisor, non-zero
+    /// @return the quotient rounded down; reverts (panic 0x12 or MathOverflowedMulDiv) when d is 0 or it overflows
+    function mulDivDown(uint256 x, uint256 y, uint256 d) internal pure returns (uint256) {
+        return Math.mulDiv(x, y, d);
+    }
+
+    /// @notice ceil(x·y / d), exact in 512 bits.
+    /// @param x first factor
+    /// @param y second factor
+    /// @param d divisor, non-zero
+    /// @return the quotient rounded up; reverts as mulDivDown
+    function mulDivUp(uint256 x, uint256 y, uint256 d) internal pure returns (uint256) {
+        return Math.mulDiv(x, y, d, Math.Rounding.Ceil);
+    }
 
     /// @notice min(x^n, cap) for a RAY base x >= RAY, by binary exponentiation, each product rounded half up
     ///         (the rounding of MakerDAO's `rpow` in dss/jug.sol).

@@ -60,6 +60,8 @@ class DemoOptions:
             busy machine gets to finish, so that `missed` counts only vaults it could not liquidate).
         max_settle_blocks: the most blocks to wait after the last round.
         seed: vault generator seed.
+        portfolio_share: share of the two-collateral vaults that switch to portfolio margin and borrow 99.5 % of
+            their (portfolio) maximum; needs scenario grids in the configuration.
         workdir: where the manifest, logs and report go.
         report_path: JSON report (default workdir/report.json).
         config_path: deployment configuration.
@@ -74,6 +76,7 @@ class DemoOptions:
     settle_blocks: int = 5
     max_settle_blocks: int = 60
     seed: int = 42
+    portfolio_share: float = 0.5
     workdir: Path = PROJECT_ROOT / "demo-output"
     report_path: Path | None = None
     config_path: Path = DEFAULT_CONFIG
@@ -81,12 +84,14 @@ class DemoOptions:
 
 @dataclass
 class VaultSpec:
-    """A user vault to open: owner account index, symbol → token amount (token decimals), debt (WAD)."""
+    """A user vault to open: owner account index, symbol → token amount (token decimals), debt (WAD), margin mode."""
 
     owner: int
     collateral: dict[str, int]
     debt: int
     vault_id: int = 0
+    portfolio: bool = False
+    responsive: bool = False  # answers a margin call: repays to its initial margin and cures
 
 
 @dataclass
@@ -152,11 +157,16 @@ def deploy_with_ape(url: str, config_path: Path, manifest_path: Path, log_path: 
         raise DemoError(f"deploy failed with exit code {proc.returncode} (full log: {log_path}):\n{tail}")
 
 
-def plan_vaults(n: int, prices: dict[str, Decimal], cfg: DeployConfig, seed: int) -> list[VaultSpec]:
+def plan_vaults(n: int, prices: dict[str, Decimal], cfg: DeployConfig, seed: int,
+                portfolio_share: float = 0.0) -> list[VaultSpec]:
     """``n`` vaults with a realistic spread: 55 % WETH only, 30 % WBTC only, 15 % both; collateral worth a
     log-normal amount around $20k (at least $1.5k); opening loan-to-value drawn from three groups, conservative
-    (15-45 % of value), moderate (45-65 %) and aggressive (65 % up to 99 % of the basket's max LTV)."""
+    (15-45 % of value), moderate (45-65 %) and aggressive (65 % up to 99 % of the basket's max LTV).
+    ``portfolio_share`` of the two-collateral vaults use portfolio margin instead, opened at 99.5 % of their
+    portfolio borrowing power (the worst initial-grid scenario) — the riskiest use of it."""
     rng = random.Random(seed)
+    mode_rng = random.Random(seed + 1)  # its own stream: the spread above is the same whatever the share
+    answer_rng = random.Random(seed + 2)
     symbols = list(prices)
     specs = []
     for i in range(n):
@@ -181,7 +191,14 @@ def plan_vaults(n: int, prices: dict[str, Decimal], cfg: DeployConfig, seed: int
             else Decimal(str(rng.uniform(0.65, float(max_borrow / usd) * 0.99)))
         )
         debt = max(cfg.dust // WAD + 1, int(min(usd * ltv, max_borrow * Decimal("0.995"))))
-        specs.append(VaultSpec(FIRST_OWNER + i % (ACCOUNTS - FIRST_OWNER), collateral, debt * WAD))
+        portfolio = len(chosen) == 2 and bool(cfg.initial_grid) and mode_rng.random() < portfolio_share
+        if portfolio:
+            cols = [symbols.index(sym) for sym in chosen]
+            power = min(sum(usd * w * (1 + Decimal(row[j]) / WAD) for w, j in zip(weights, cols))
+                        for row in cfg.initial_grid)
+            debt = int(power * Decimal("0.995"))
+        specs.append(VaultSpec(FIRST_OWNER + i % (ACCOUNTS - FIRST_OWNER), collateral, debt * WAD, 0, portfolio,
+                               answer_rng.random() < 0.5))
     return specs
 
 
@@ -237,6 +254,7 @@ class Demo:
                 monitor = Monitor(self.w3, self.p.lens, ids + [self.keeper_vault], self.w3.eth.block_number).start()
                 replay_start = self.w3.eth.block_number
                 n_rounds = self._replay(rounds)
+                self._end_grace_windows(ids, {s: r[-1].price for s, r in rounds.items()})
                 last = self._settle(monitor)
                 monitor.stop_at(last)
                 if keeper.poll() is not None:
@@ -310,7 +328,7 @@ class Demo:
             for s, px in start_prices.items()
             for _ in range(2)
         ]
-        specs = plan_vaults(self.opts.vaults, start_prices, self.cfg, self.opts.seed)
+        specs = plan_vaults(self.opts.vaults, start_prices, self.cfg, self.opts.seed, self.opts.portfolio_share)
         need: dict[tuple[int, str], int] = defaultdict(int)
         for s in specs:
             for sym, amt in s.collateral.items():
@@ -337,10 +355,14 @@ class Demo:
         calls = [(s.owner, p.engine.functions.deposit(s.vault_id, p.tokens[sym].address, amt))
                  for s in specs for sym, amt in list(s.collateral.items())[1:]]
         self._transact(calls, "second collateral deposits")
+        calls = [(s.owner, p.engine.functions.setPortfolioMargin(s.vault_id, True)) for s in specs if s.portfolio]
+        self._transact(calls, "switch to portfolio margin")
         calls = [(s.owner, p.engine.functions.borrow(s.vault_id, s.debt, w3.eth.accounts[s.owner])) for s in specs]
         calls.append((KEEPER, p.engine.functions.borrow(self.keeper_vault, total_debt, w3.eth.accounts[KEEPER])))
         self._transact(calls, "borrow")
         self.progress("vaults", len(specs), len(specs))
+        self._spec_of = {s.vault_id: s for s in specs}
+        self.unanswered = 0
         return specs
 
     def _start_keeper(self, ws_url: str) -> subprocess.Popen:
@@ -376,10 +398,45 @@ class Demo:
             set_next_block_timestamp(self.w3, stamp)
             calls = [(DEPLOYER, self.p.feeds[s].functions.updateAnswer(self._answer(s, px))) for s, px in by_time[t]]
             receipts = self._transact(calls, "price round")
+            self._answer_margin_calls()
             last_ts = self.w3.eth.get_block(receipts[-1]["blockNumber"])["timestamp"]
             sent += len(calls)
             self.progress("replay", k + 1, len(times))
         return sent
+
+    def _answer_margin_calls(self) -> None:
+        """Owners who answer (half of them, seeded) repay what brings a newly called vault back to its initial
+        margin, plus 1 %, and cure it. The others leave it to be liquidated after the deadline."""
+        p, head = self.p, self.w3.eth.block_number
+        start = getattr(self, "_calls_scanned", head - 1) + 1
+        self._calls_scanned = head
+        events = p.liquidation.events.MarginCall().get_logs(from_block=start, to_block=head)
+        for ev in events:
+            spec = self._spec_of.get(ev["args"]["vaultId"])
+            if spec is None or not spec.responsive:
+                continue
+            vid = spec.vault_id
+            v = p.engine.functions.valuation(vid).call()
+            need = v[0] + p.liquidation.functions.pendingPremium(vid).call() - v[2]
+            pay = need + need // 100 + WAD
+            try:
+                self._transact([(spec.owner, p.engine.functions.repay(vid, pay)),
+                                (spec.owner, p.liquidation.functions.cure(vid))], "answer a margin call")
+            except DemoError:
+                self.unanswered += 1  # e.g. the owner's pUSD ran out: the vault stays called
+
+    def _end_grace_windows(self, ids: list[int], last_prices: dict[str, Decimal]) -> None:
+        """After the last round, let the clock run past every open margin call's deadline (repeating the last
+        prices, as a feed's heartbeat would), so that unanswered calls end in liquidation before the report."""
+        p = self.p
+        called = [i for i in ids if p.engine.functions.inMarginCall(i).call()]
+        if not called:
+            return
+        deadline = max(p.liquidation.functions.marginCallOf(i).call()[0] for i in called)
+        head = self.w3.eth.get_block("latest")["timestamp"]
+        set_next_block_timestamp(self.w3, max(deadline + 1, head + 1))
+        self._transact([(DEPLOYER, p.feeds[s].functions.updateAnswer(self._answer(s, px)))
+                        for s, px in last_prices.items()], "heartbeat round after the grace windows")
 
     def _settle(self, monitor: Monitor) -> int:
         """Wait ``settle_blocks`` blocks, then until the monitor's newest verdict shows no unsafe vault, for at most
@@ -402,13 +459,18 @@ class Demo:
         for ev in events:
             liq_by_block[ev["blockNumber"]].append(ev["args"]["vaultId"])
             gas_by_tx[ev["transactionHash"].hex()].append(ev)
+        # Latency is the keeper's: vaults that were margin-called wait out their grace window by design.
+        called_ids = {ev["args"]["vaultId"]
+                      for ev in p.liquidation.events.MarginCall().get_logs(from_block=first, to_block=last)}
         open_since: dict[int, int] = {}
         delays: list[int] = []
         ever_unsafe: set[int] = set()
         for b in range(first, last + 1):
             for vid in liq_by_block.get(b, []):
                 if vid in open_since:
-                    delays.append(b - open_since.pop(vid))
+                    since = open_since.pop(vid)
+                    if vid not in called_ids:
+                        delays.append(b - since)
             unsafe = monitor.unsafe.get(b)
             if unsafe is None:
                 continue
@@ -425,6 +487,14 @@ class Demo:
             used = self.w3.eth.get_transaction_receipt(tx)["gasUsed"]
             gas += [used // len(evs)] * len(evs)
         checks = self._reconcile(sorted(user_ids | {self.keeper_vault}), last)
+        portfolio_ids = {s.vault_id for s in specs if s.portfolio}
+        written_off = p.engine.events.BadDebtWrittenOff().get_logs(from_block=first, to_block=last)
+        insolvent = sorted({ev["args"]["vaultId"] for ev in written_off} & user_ids)
+        uncovered = defaultdict(int)
+        for ev in written_off:
+            uncovered[ev["args"]["vaultId"]] += ev["args"]["debt"] - ev["args"]["covered"]
+        penalty = self._borrower_penalty(events)
+        repaid = sum(ev["args"]["repaid"] for ev in events)
         return {
             "vaults": len(specs),
             "became_liquidatable": len(ever_unsafe),
@@ -438,8 +508,27 @@ class Demo:
             },
             "liquidations": len(events),
             "full_liquidations": sum(1 for ev in events if ev["args"]["full"]),
-            "repaid": str(Decimal(sum(ev["args"]["repaid"] for ev in events)) / WAD),
+            "liquidations_per_liquidated_vault": round(len(events) / len(liquidated), 3) if liquidated else None,
+            "repaid": str(Decimal(repaid) / WAD),
+            "borrower_penalty": str(Decimal(penalty) / WAD),
+            "penalty_per_repaid": str(round(Decimal(penalty) / repaid, 6)) if repaid else None,
             "bad_debt": rad_to_wad_str(p.engine.functions.badDebt().call(block_identifier=last)),
+            "insolvent_vaults": insolvent,
+            "margin_calls": {
+                "calls": len(p.liquidation.events.MarginCall().get_logs(from_block=first, to_block=last)),
+                "cures": len(p.liquidation.events.MarginCallCured().get_logs(from_block=first, to_block=last)),
+                "liquidated_after_call": len(p.liquidation.events.MarginCallEnded().get_logs(from_block=first,
+                                                                                              to_block=last)),
+                "unanswered_for_lack_of_pusd": self.unanswered,
+            },
+            "portfolio": {
+                "vaults": len(portfolio_ids),
+                "became_liquidatable": len(ever_unsafe & portfolio_ids),
+                "liquidated": len(liquidated & portfolio_ids),
+                "liquidations": sum(1 for ev in events if ev["args"]["vaultId"] in portfolio_ids),
+                "insolvent": sorted(set(insolvent) & portfolio_ids),
+                "bad_debt": rad_to_wad_str(sum(uncovered[v] for v in portfolio_ids)),
+            },
             "surplus": rad_to_wad_str(p.engine.functions.surplus().call(block_identifier=last)),
             "gas_per_liquidation": {"p50": _percentile(gas, 0.5), "max": max(gas, default=None)},
             "block_time_s": self.opts.block_time,
@@ -455,15 +544,44 @@ class Demo:
             "checks": checks,
         }
 
+    def _borrower_penalty(self, events) -> int:
+        """Σ over liquidations of (value of the collateral seized − debt repaid), WAD pUSD: what liquidations cost
+        borrowers beyond their debt. Each seized amount is valued at the oracle price the liquidation itself read:
+        the state after the previous block, or after this block's price round when that round came first (price
+        rounds are the only transactions that move prices, at most one round batch per block)."""
+        p = self.p
+        feeds = {f.address for f in p.feeds.values()}
+        decimals = {sym: self.cfg.collateral(sym).decimals for sym in p.tokens}
+        round_index: dict[int, int | None] = {}
+        total = 0
+        for ev in events:
+            b, idx = ev["blockNumber"], ev["transactionIndex"]
+            if b not in round_index:
+                txs = self.w3.eth.get_block(b, full_transactions=True)["transactions"]
+                round_index[b] = next((t["transactionIndex"] for t in txs if t["to"] in feeds), None)
+            first_round = round_index[b]
+            at = b if first_round is not None and first_round < idx else b - 1
+            receipt = self.w3.eth.get_transaction_receipt(ev["transactionHash"])
+            seized = [s for s in p.engine.events.CollateralSeized().process_receipt(receipt, errors=DISCARD)
+                      if s["args"]["vaultId"] == ev["args"]["vaultId"]]
+            value = 0
+            for s in seized:
+                sym = p.symbol_of(s["args"]["token"])
+                price = p.oracles[sym].functions.price().call(block_identifier=at)
+                value += s["args"]["amount"] * price // 10 ** decimals[sym]
+            total += value - ev["args"]["repaid"]
+        return total
+
     def _reconcile(self, ids: list[int], block: int) -> dict[str, Any]:
         """The invariants of ../shared/DESIGN.md read off the chain at ``block`` (exact integers)."""
         p, at = self.p, {"block_identifier": block}
         e = p.engine.functions
         states = p.lens.functions.vaults(ids).call(**at)
-        total_art = e.totalNormalizedDebt().call(**at)
+        total_normalized = e.totalNormalizedDebt().call(**at)
         rate = e.rate().call(**at)
         sums: dict[str, int] = defaultdict(int)
-        for _, _, _, tokens, amounts in states:
+        for state in states:
+            tokens, amounts = state[3], state[4]
             for tok, amt in zip(tokens, amounts):
                 sums[p.symbol_of(tok)] += amt
         collateral_ok = {}
@@ -473,8 +591,8 @@ class Demo:
             collateral_ok[sym] = sums[sym] == held == booked
         supply = p.pusd.functions.totalSupply().call(**at)
         return {
-            "sum_vault_debt_equals_total": sum(s[2] for s in states) == total_art,
-            "pusd_identity": supply * RAY + e.surplus().call(**at) == total_art * rate + e.badDebt().call(**at),
+            "sum_vault_debt_equals_total": sum(s[2] for s in states) == total_normalized,
+            "pusd_identity": supply * RAY + e.surplus().call(**at) == total_normalized * rate + e.badDebt().call(**at),
             "collateral_conserved": collateral_ok,
             "vault_count": e.vaultCount().call(**at) == len(ids),
         }

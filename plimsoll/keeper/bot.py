@@ -21,7 +21,7 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from eth_account import Account
@@ -30,11 +30,18 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Excepti
 
 from ..sdk.contracts import Manifest, load_abi
 from ..sdk.math import (
+    MAX_UINT256,
+    SHOCK_UNIT,
     CollateralParams,
+    MarginCallTerms,
+    LiquidationParams,
     LiquidationPlan,
     accrue,
     liquidation_plan,
+    margin_call_action,
+    pending_premium,
     valuation,
+    vault_terms,
 )
 
 log = logging.getLogger("plimsoll.keeper")
@@ -79,6 +86,9 @@ class BlockState:
     prices: dict[str, int | None]
     params: dict[str, CollateralParams]
     inventory: int
+    rooms: dict[str, int | None] = field(default_factory=dict)
+    terms: dict[str, MarginCallTerms] = field(default_factory=dict)
+    calls: dict[int, Any] = field(default_factory=dict)  # vault id → MarginCallState, for vaults in a call
 
 
 @dataclass
@@ -154,12 +164,14 @@ class Keeper:
         self.oracles = {s: c("OracleAdapter", col.oracle) for s, col in m.collaterals.items()}
         self.token_symbol = {col.token.lower(): s for s, col in m.collaterals.items()}
         self.tokens = {s: col.token for s, col in m.collaterals.items()}
-        self.target_health, self.full_health, self.protocol_share, self.dust = await asyncio.gather(
-            self.liquidation.functions.targetHealth().call(),
-            self.liquidation.functions.fullLiquidationHealth().call(),
-            self.liquidation.functions.protocolShare().call(),
-            self.engine.functions.dust().call(),
+        lf = self.liquidation.functions
+        values = await asyncio.gather(
+            lf.targetHealth().call(), lf.fullLiquidationHealth().call(), lf.protocolShare().call(),
+            self.engine.functions.dust().call(), lf.bonusFloor().call(), lf.maxBonusHealth().call(),
+            self.engine.functions.collateralTokens().call(),
         )
+        self.params = LiquidationParams(*values[:6])
+        self.listed = [self.token_symbol.get(t.lower()) for t in values[6]]  # grid columns, in listing order
         self._nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
         self.emit("ready", keeper=self.account.address, network=m.network, dry_run=self.cfg.dry_run)
 
@@ -196,7 +208,12 @@ class Keeper:
         if not self.vault_ids:
             return
         state = await self.read_state(number)
-        plans = self.unsafe(state)
+        calls, plans = self.decide(state)
+        busy = {v for p in self.pending.values() for v in p.vault_ids}
+        for vault_id in calls:
+            if vault_id not in busy:
+                self.emit("margin_call", block=state.number, vault=vault_id)
+                await self._send(state, self.liquidation.functions.marginCall(vault_id), [vault_id], 0)
         if plans:
             await self.liquidate(state, plans)
 
@@ -230,23 +247,39 @@ class Keeper:
             self.engine.functions.stabilityFee().call(**at),
             self.lens.functions.vaults(self.vault_ids).call(**at),
             self.pusd.functions.balanceOf(self.account.address).call(**at),
+            self.engine.functions.scenarioGrids().call(**at),
             *(self._price(s, number) for s in symbols),
             *(self.engine.functions.collateralType(self.tokens[s]).call(**at) for s in symbols),
+            *(self.liquidation.functions.liquidationRoom(self.tokens[s]).call(**at) for s in symbols),
+            *(self.liquidation.functions.marginCallTerms(self.tokens[s]).call(**at) for s in symbols),
         )
-        block, rate, last_drip, fee, vaults, inventory = results[:6]
-        prices = dict(zip(symbols, results[6 : 6 + len(symbols)]))
+        block, rate, last_drip, fee, vaults, inventory, (initial, maintenance) = results[:7]
+        n = len(symbols)
+        prices = dict(zip(symbols, results[7 : 7 + n]))
+        column = {sym: j for j, sym in enumerate(self.listed)}
         params = {
-            s: CollateralParams(decimals=ct[1], ltv=ct[2], liquidation_threshold=ct[3], liquidation_bonus=ct[4])
-            for s, ct in zip(symbols, results[6 + len(symbols) :])
+            s: CollateralParams(
+                decimals=ct[1], ltv=ct[2], liquidation_threshold=ct[3], liquidation_bonus=ct[4],
+                initial_shocks=tuple(row[column[s]] // SHOCK_UNIT for row in initial) if s in column else (),
+                maintenance_shocks=tuple(row[column[s]] // SHOCK_UNIT for row in maintenance) if s in column else (),
+            )
+            for s, ct in zip(symbols, results[7 + n : 7 + 2 * n])
         }
+        rooms = {s: None if room == MAX_UINT256 else room for s, room in zip(symbols, results[7 + 2 * n : 7 + 3 * n])}
+        terms = {s: MarginCallTerms(*t) for s, t in zip(symbols, results[7 + 3 * n :])}
+        called = [v[0] for v in vaults if v[6]]
+        states = await asyncio.gather(*(self.liquidation.functions.marginCallOf(i).call(**at) for i in called))
         current = accrue(rate, fee, block["timestamp"] - last_drip)
-        return BlockState(number, block["timestamp"], block["baseFeePerGas"], current, vaults, prices, params, inventory)
+        return BlockState(number, block["timestamp"], block["baseFeePerGas"], current, vaults, prices, params,
+                          inventory, rooms, terms, dict(zip(called, states)))
 
-    def unsafe(self, state: BlockState) -> list[tuple[int, LiquidationPlan]]:
-        """(vault id, plan) of every liquidatable vault at the state's block, lowest health first. A vault holding
-        a collateral the manifest does not know is skipped (logged): its value cannot be mirrored."""
-        out = []
-        for vault_id, owner, normalized, tokens, amounts in state.vaults:
+    def decide(self, state: BlockState) -> tuple[list[int], list[tuple[int, LiquidationPlan]]]:
+        """Pure decision at the state's block: (vaults to margin-call, (vault id, plan) to liquidate, lowest health
+        first). A vault below maintenance whose collaterals all offer margin calls and that is above its hard floor
+        is called rather than liquidated; a called vault waits out its grace window above its floor; a vault whose
+        volume cap has no room waits; a vault holding a collateral the manifest does not know is skipped (logged)."""
+        calls, out = [], []
+        for vault_id, owner, normalized, tokens, amounts, portfolio, in_call in state.vaults:
             if normalized == 0:
                 continue
             symbols = [self.token_symbol.get(token.lower()) for token in tokens]
@@ -254,12 +287,30 @@ class Keeper:
                 self.emit("skip", block=state.number, vault=vault_id, reason="unknown collateral")
                 continue
             balances = [(a, state.prices[sym], state.params[sym]) for a, sym in zip(amounts, symbols)]
-            v = valuation(normalized, state.rate, balances)
-            if v.liquidatable:
-                plan = liquidation_plan(v, self.target_health, self.full_health, self.protocol_share, self.dust)
-                out.append((vault_id, plan))
+            v = valuation(normalized, state.rate, balances, portfolio)
+            call = state.calls.get(vault_id) if in_call else None
+            if call is not None:  # the premium that liquidate() books first
+                premium = pending_premium(v.debt, call[3], state.timestamp - call[1])
+                v = replace(v, debt=v.debt + premium)
+            if not v.liquidatable:
+                continue
+            action = margin_call_action(
+                v.health_factor, vault_terms([state.terms.get(sym, MarginCallTerms()) for sym in symbols]),
+                call[0] if call else 0, call[2] if call else 0, state.timestamp,
+            )
+            if action == "call":
+                calls.append(vault_id)
+                continue
+            if action == "wait":
+                self.emit("skip", block=state.number, vault=vault_id, reason="margin call grace")
+                continue
+            plan = liquidation_plan(v, self.params, [state.rooms.get(sym) for sym in symbols])
+            if plan.repay == 0 and not plan.full:
+                self.emit("skip", block=state.number, vault=vault_id, reason="volume cap")
+                continue
+            out.append((vault_id, plan))
         out.sort(key=lambda x: x[1].health_factor)
-        return out
+        return calls, out
 
     async def liquidate(self, state: BlockState, plans: list[tuple[int, LiquidationPlan]]) -> None:
         """Send liquidations for the unsafe vaults that are not pending, within the pUSD inventory."""
@@ -282,14 +333,16 @@ class Keeper:
                       fee=plan.protocol_fee, fraction=plan.fraction, full=plan.full)
         for i in range(0, len(chosen), self.cfg.batch_size):
             batch = chosen[i : i + self.cfg.batch_size]
-            await self._send(state, [v for v, _ in batch], sum(n for _, n in batch))
+            ids = [v for v, _ in batch]
+            fn = (
+                self.liquidation.functions.liquidate(ids[0])
+                if len(ids) == 1
+                else self.liquidation.functions.liquidateBatch(ids)
+            )
+            await self._send(state, fn, ids, sum(n for _, n in batch))
 
-    async def _send(self, state: BlockState, batch: list[int], cost: int) -> None:
-        fn = (
-            self.liquidation.functions.liquidate(batch[0])
-            if len(batch) == 1
-            else self.liquidation.functions.liquidateBatch(batch)
-        )
+    async def _send(self, state: BlockState, fn: Any, batch: list[int], cost: int) -> None:
+        """Simulate, sign and send one contract call for the vaults in ``batch`` (``cost``: pUSD it may burn)."""
         if self.cfg.dry_run:
             self.emit("dry_run", block=state.number, vaults=batch)
             return
@@ -337,7 +390,7 @@ class Keeper:
                     continue
             del self.pending[tx_hash]
             ok = receipt["status"] == 1
-            if ok:
+            if ok and p.cost:
                 self.stats["liquidated_vaults"] += len(p.vault_ids)
             else:
                 self.stats["reverted"] += 1

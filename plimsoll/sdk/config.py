@@ -3,14 +3,17 @@ integers the contracts take (WAD, RAY, token and feed decimals). See ``scripts/c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .math import WAD, apr_to_per_second, to_wad
+from .math import SHOCK_UNIT, WAD, apr_to_per_second, to_wad
+
+MIN_LIQUIDATION_CAP = 100_000 * WAD  # LiquidationEngine.MIN_LIQUIDATION_CAP
+MAX_SCENARIOS = 16  # VaultEngine.MAX_SCENARIOS
 
 
 class ConfigError(ValueError):
@@ -44,6 +47,8 @@ class CollateralConfig:
         max_spread: median mode: largest disagreement, WAD fraction (0 in fallback mode).
         sequencer_feed: L2 sequencer-uptime feed address, or None; sequencer_grace: seconds.
         ltv, liquidation_threshold, liquidation_bonus: WAD; supply_cap: token decimals.
+        liquidation_cap: WAD USD of seized value per cap window, 0 for none.
+        grace_period, hard_floor, premium: margin-call terms (seconds, WAD health, per-second RAY); 0 = no calls.
     """
 
     symbol: str
@@ -67,6 +72,10 @@ class CollateralConfig:
     liquidation_threshold: int
     liquidation_bonus: int
     supply_cap: int
+    liquidation_cap: int = 0
+    grace_period: int = 0
+    hard_floor: int = 0
+    premium: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,8 +84,11 @@ class DeployConfig:
 
     Attributes:
         debt_ceiling, dust: WAD pUSD; stability_fee: per-second RAY factor.
-        target_health, full_liquidation_health, protocol_share: WAD.
+        target_health, full_liquidation_health, protocol_share, bonus_floor, max_bonus_health: WAD.
+        cap_window: seconds.
         collaterals: in listing order.
+        initial_grid, maintenance_grid: portfolio-margin scenarios, WAD shocks per collateral in listing order
+            (empty: portfolio margin off).
     """
 
     debt_ceiling: int
@@ -86,6 +98,11 @@ class DeployConfig:
     full_liquidation_health: int
     protocol_share: int
     collaterals: tuple[CollateralConfig, ...]
+    bonus_floor: int = 2 * WAD
+    max_bonus_health: int = 0
+    cap_window: int = 3600
+    initial_grid: tuple[tuple[int, ...], ...] = ()
+    maintenance_grid: tuple[tuple[int, ...], ...] = ()
 
     def collateral(self, symbol: str) -> CollateralConfig:
         """The collateral with this symbol. Raises KeyError."""
@@ -150,7 +167,48 @@ def _collateral(d: dict[str, Any], i: int) -> CollateralConfig:
         liquidation_threshold=lt,
         liquidation_bonus=lb,
         supply_cap=int(_dec(d, "supply_cap", where) * (Decimal(10) ** decimals)),
+        liquidation_cap=_liquidation_cap(d, where),
+        **_margin_call(d.get("margin_call"), where),
     )
+
+
+def _margin_call(d: Any, where: str) -> dict[str, int]:
+    """``margin_call: {grace_period: seconds, hard_floor: "0.92", premium_apr: "0.10"}`` in contract units."""
+    if not d:
+        return {}
+    grace = int(d.get("grace_period", 0))
+    floor = to_wad(_dec(d, "hard_floor", f"{where} margin_call"))
+    premium = apr_to_per_second(_dec(d, "premium_apr", f"{where} margin_call"))
+    if not (0 < grace <= 3 * 86400 and to_wad("0.9") <= floor < WAD and premium <= apr_to_per_second("1")):
+        raise ConfigError(f"{where}: margin_call needs 0 < grace_period <= 3 days, 0.9 <= hard_floor < 1 and "
+                          "premium_apr <= 1")
+    return {"grace_period": grace, "hard_floor": floor, "premium": premium}
+
+
+def _liquidation_cap(d: dict[str, Any], where: str) -> int:
+    cap = to_wad(d.get("liquidation_cap", "0"))
+    if cap and not MIN_LIQUIDATION_CAP <= cap < 2**96:
+        raise ConfigError(f"{where}: 'liquidation_cap' must be 0 (none) or at least 100000 USD per window")
+    return cap
+
+
+def _grid(raw: Any, name: str, symbols: list[str]) -> tuple[tuple[int, ...], ...]:
+    """A list of scenarios, each a mapping symbol -> shock fraction (a missing symbol has shock 0), as WAD rows in
+    listing order."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not 1 <= len(raw) <= MAX_SCENARIOS:
+        raise ConfigError(f"portfolio_margin.{name}: give 1 to {MAX_SCENARIOS} scenarios")
+    rows = []
+    for s, scenario in enumerate(raw):
+        where = f"portfolio_margin.{name}[{s}]"
+        if not isinstance(scenario, dict) or set(scenario) - set(symbols):
+            raise ConfigError(f"{where}: a mapping of collateral symbol to shock, symbols among {symbols}")
+        row = tuple(to_wad(_dec(scenario, sym, where)) if sym in scenario else 0 for sym in symbols)
+        if any(not -WAD <= x <= WAD or x % SHOCK_UNIT for x in row):
+            raise ConfigError(f"{where}: shocks are fractions in [-1, 1] with at most 4 decimals (whole basis points)")
+        rows.append(row)
+    return tuple(rows)
 
 
 def parse_config(raw: dict[str, Any]) -> DeployConfig:
@@ -174,7 +232,24 @@ def parse_config(raw: dict[str, Any]) -> DeployConfig:
         full_liquidation_health=to_wad(_dec(liq, "full_liquidation_health", "liquidation")),
         protocol_share=to_wad(_dec(liq, "protocol_share", "liquidation")),
         collaterals=tuple(_collateral(c, i) for i, c in enumerate(cols)),
+        bonus_floor=to_wad(liq.get("bonus_floor", "2")),
+        max_bonus_health=to_wad(liq.get("max_bonus_health", "0")),
+        cap_window=int(liq.get("cap_window", 3600)),
     )
+    symbols = [str(c.get("symbol")) for c in cols]
+    grids = raw.get("portfolio_margin") or {}
+    cfg = replace(cfg, initial_grid=_grid(grids.get("initial"), "initial", symbols),
+                  maintenance_grid=_grid(grids.get("maintenance"), "maintenance", symbols))
+    if bool(cfg.initial_grid) != bool(cfg.maintenance_grid):
+        raise ConfigError("portfolio_margin: give both 'initial' and 'maintenance' grids, or neither")
+    for grid, margin in ((cfg.initial_grid, "ltv"), (cfg.maintenance_grid, "liquidation_threshold")):
+        for j, c in enumerate(cfg.collaterals):  # VaultEngine: never looser than standard margin for one collateral
+            if grid and WAD + min(row[j] for row in grid) > getattr(c, margin):
+                raise ConfigError(f"portfolio_margin: the worst {c.symbol} shock must be at most its {margin} - 1")
+    if not to_wad("1.01") <= cfg.bonus_floor <= 2 * WAD or not 0 <= cfg.max_bonus_health < WAD:
+        raise ConfigError("liquidation: need 1.01 <= bonus_floor <= 2 and 0 <= max_bonus_health < 1")
+    if not 600 <= cfg.cap_window <= 86400:
+        raise ConfigError("liquidation: cap_window must lie in [600, 86400] seconds")
     if not cfg.target_health > WAD >= cfg.full_liquidation_health:
         raise ConfigError("liquidation: need target_health > 1 >= full_liquidation_health")
     if not 0 <= cfg.protocol_share <= WAD // 2:

@@ -246,17 +246,17 @@ contract Handler is Test {
         if (budget > pusd.balanceOf(liquidator)) return;
         vm.prank(liquidator);
         pusd.transfer(keeper, budget);
-        // What the batch must do: every liquidatable vault, in order, while the budget lasts.
+        // What the batch must do: what the same liquidations one by one would do (each sees the volume caps
+        // the previous ones used), in a snapshot that is thrown away.
         uint256 expected;
-        uint256 left = pusd.balanceOf(keeper);
+        uint256 snapshot = vm.snapshot();
         for (uint256 i; i < count; ++i) {
-            try liquidation.previewLiquidation(ids[i]) returns (ILiquidationEngine.Plan memory p) {
-                if (p.repay + p.protocolFee <= left) {
-                    left -= p.repay + p.protocolFee;
-                    ++expected;
-                }
+            vm.prank(keeper);
+            try liquidation.liquidate(ids[i]) {
+                ++expected;
             } catch {}
         }
+        vm.revertTo(snapshot);
         vm.prank(keeper);
         try liquidation.liquidateBatch(ids) returns (uint256 liquidated, uint256) {
             if (liquidated != expected) ++brokenLiquidation;
@@ -365,6 +365,69 @@ contract Handler is Test {
         ++calls["heal"];
     }
 
+    /// @notice Anyone calls a random vault; it must succeed on a callable vault (below maintenance, above the floor,
+    ///         every collateral offering calls, not already called).
+    function marginCall(uint256 vaultSeed) external {
+        // Start at a random vault and take the first one below maintenance, as a keeper would.
+        uint256 id;
+        for (uint256 i; i < vaults.length && id == 0; ++i) {
+            uint256 candidate = vaults[(vaultSeed + i) % vaults.length];
+            try engine.healthFactor(candidate) returns (uint256 h) {
+                if (h < WAD && !engine.inMarginCall(candidate)) id = candidate;
+            } catch {}
+        }
+        if (id == 0) return;
+        try liquidation.marginCall(id) {
+            ++calls["margin call"];
+            if (!engine.inMarginCall(id)) ++brokenLiquidation;
+        } catch {}
+    }
+
+    /// @notice The owner repays what restores the initial margin, then cures.
+    function cure(uint256 vaultSeed) external {
+        uint256 id;
+        for (uint256 i; i < vaults.length && id == 0; ++i) {
+            uint256 candidate = vaults[(vaultSeed + i) % vaults.length];
+            if (engine.inMarginCall(candidate)) id = candidate;
+        }
+        if (id == 0) return;
+        address owner = engine.ownerOf(id);
+        IVaultEngine.Valuation memory v = engine.valuation(id);
+        uint256 need = v.debt + liquidation.pendingPremium(id);
+        if (need > v.borrowPower) {
+            uint256 pay = need - v.borrowPower + need / 100;
+            if (pay > pusd.balanceOf(liquidator)) return;
+            vm.prank(liquidator);
+            pusd.transfer(owner, pay);
+            vm.prank(owner);
+            try engine.repay(id, pay) {} catch {}
+        }
+        try liquidation.cure(id) {
+            ++calls["cure"];
+            if (engine.inMarginCall(id)) ++brokenLiquidation;
+        } catch {}
+    }
+
+    function setMarginCallTerms(uint256 tokenSeed, uint256 graceSeed, uint256 floorSeed, uint256 premiumSeed) external {
+        uint256 grace = graceSeed % 4 == 0 ? 0 : _bound(graceSeed, 1, 3 days);
+        uint256 floor_ = grace == 0 ? 0 : _bound(floorSeed, 0.9e18, 0.99e18);
+        uint256 premium = grace == 0 ? 0 : _bound(premiumSeed, RAY, liquidation.MAX_PREMIUM());
+        vm.prank(admin); // after computing the arguments: a call among them would consume the prank
+        liquidation.setMarginCallTerms(movable[tokenSeed % 3], grace, floor_, premium);
+        ++calls["margin call terms"];
+    }
+
+    /// @notice The owner switches a vault's margin mode; with debt, the switch must leave it at its initial margin.
+    function setMarginMode(uint256 vaultSeed, bool portfolio) external {
+        (uint256 id, address owner) = _vault(vaultSeed);
+        if (id == 0) return;
+        vm.prank(owner);
+        try engine.setPortfolioMargin(id, portfolio) {
+            ++calls[portfolio ? bytes32("to portfolio margin") : bytes32("to standard margin")];
+            if (engine.normalizedDebt(id) != 0) _checkMargin(id);
+        } catch {}
+    }
+
     // ================================================================== governance within bounds
 
     function setRiskParameters(uint256 tokenSeed, uint256 ltvSeed, uint256 gapSeed, uint256 bonusSeed) external {
@@ -383,6 +446,46 @@ contract Handler is Test {
             _bound(targetSeed, 1.01e18, 1.5e18), _bound(fullSeed, 0.5e18, 1e18), _bound(shareSeed, 0, 0.5e18)
         );
         ++calls["liquidation parameters"];
+    }
+
+    /// @notice Random grids of 1 to 4 scenarios over the four listed types, within the engine's rules: each type's
+    ///         worst maintenance shock at least its haircut, the initial grid a fixed margin harsher.
+    function setScenarioGrids(uint256 seed) external {
+        address[] memory tokens = engine.collateralTokens();
+        uint256 n = seed % 4 + 1;
+        int256[][] memory initial = new int256[][](n);
+        int256[][] memory maintenance = new int256[][](n);
+        for (uint256 s; s < n; ++s) {
+            initial[s] = new int256[](tokens.length);
+            maintenance[s] = new int256[](tokens.length);
+            for (uint256 j; j < tokens.length; ++j) {
+                IVaultEngine.CollateralType memory c = engine.collateralType(tokens[j]);
+                int256 haircut = -int256((WAD - uint256(c.liquidationThreshold) + 1e14 - 1) / 1e14);
+                int256 bps = -int256(_bound(uint256(keccak256(abi.encode(seed, s, j))), 0, 6_000));
+                if (s == j % n && bps > haircut) bps = haircut; // this scenario carries the type's worst shock
+                int256 gap = int256((uint256(c.liquidationThreshold) - c.ltv + 1e14 - 1) / 1e14);
+                maintenance[s][j] = bps * 1e14;
+                initial[s][j] = (bps - gap < -10_000 ? -10_000 : bps - gap) * 1e14;
+            }
+        }
+        vm.prank(admin);
+        try engine.setScenarioGrids(initial, maintenance) {
+            ++calls["scenario grids"];
+        } catch {}
+    }
+
+    function setBonusCurve(uint256 floorSeed, uint256 healthSeed) external {
+        vm.prank(admin);
+        liquidation.setBonusCurve(_bound(floorSeed, 1.01e18, 2e18), _bound(healthSeed, 0, 0.99e18));
+        ++calls["bonus curve"];
+    }
+
+    /// @notice No cap, or a cap from the minimum to ten million dollars per window.
+    function setLiquidationCap(uint256 tokenSeed, uint256 capSeed) external {
+        uint256 cap = capSeed % 3 == 0 ? 0 : _bound(capSeed, 100_000e18, 10_000_000e18);
+        vm.prank(admin);
+        liquidation.setLiquidationCap(movable[tokenSeed % 3], cap);
+        ++calls["liquidation cap"];
     }
 
     function setStabilityFee(uint256 feeSeed) external {
@@ -427,9 +530,11 @@ contract Handler is Test {
         if (v.borrowPower <= v.debt) return;
         uint256 amount = (v.borrowPower - v.debt) * pct / 100;
         if (amount == 0) return;
+        bool called = engine.inMarginCall(id);
         vm.prank(owner);
         try engine.borrow(id, amount, owner) {
             ++calls["borrow"];
+            if (called) ++brokenMargin; // a vault in a margin call may not borrow
             _checkMargin(id);
             uint256 total = engine.totalNormalizedDebt() * engine.rate();
             if (total > engine.debtCeiling() * RAY) ++brokenCeiling;
@@ -472,8 +577,9 @@ contract Handler is Test {
         if (liquidatable) {
             try liquidation.previewLiquidation(id) returns (ILiquidationEngine.Plan memory p) {
                 cost = p.repay + p.protocolFee;
-            } catch {
-                ++brokenLiquidation;
+            } catch (bytes memory err) {
+                // Only a partial liquidation may wait for a volume cap to refill, and a called vault in its window.
+                if (!_capWait(err, b.v) && !_graceWait(err, id)) ++brokenLiquidation;
                 return;
             }
         }
@@ -485,6 +591,30 @@ contract Handler is Test {
             // Invariant 8: refusing is only allowed when the vault is not liquidatable or the caller cannot pay.
             if (liquidatable && cost <= pusd.balanceOf(liquidator)) ++brokenLiquidation;
         }
+    }
+
+    /// @dev The refusal is MarginCallGracePeriod for a vault inside its window and at or above its hard floor, or
+    ///      MarginCallRequired for a vault that can then be called.
+    function _graceWait(bytes memory err, uint256 id) internal returns (bool) {
+        if (bytes4(err) == ILiquidationEngine.MarginCallRequired.selector) {
+            // Due a call: the call must then succeed (it is made here, as a keeper would).
+            try liquidation.marginCall(id) returns (uint256) {
+                return true;
+            } catch {
+                return false;
+            }
+        }
+        if (bytes4(err) != ILiquidationEngine.MarginCallGracePeriod.selector) return false;
+        ILiquidationEngine.MarginCallState memory call = liquidation.marginCallOf(id);
+        IVaultEngine.Valuation memory v = engine.valuation(id);
+        uint256 debt = v.debt + liquidation.pendingPremium(id);
+        return block.timestamp < call.deadline && v.maintenance * WAD / debt >= call.hardFloor;
+    }
+
+    /// @dev The refusal is LiquidationCapReached for a vault at or above fullLiquidationHealth (a partial plan).
+    function _capWait(bytes memory err, IVaultEngine.Valuation memory v) internal view returns (bool) {
+        return bytes4(err) == ILiquidationEngine.LiquidationCapReached.selector
+            && v.maintenance * WAD / v.debt >= liquidation.fullLiquidationHealth();
     }
 
     function _checkAfter(uint256 id, Before memory b, bool full) internal {

@@ -46,7 +46,7 @@ abstract contract ProtocolInvariantBase is ProtocolFixture {
         _openVault(LIQUIDATOR, address(stable), 2e9 * WAD, 1e9 * WAD);
         // The adversarial token's admin switches are open to anyone: let the handler flip them.
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](27);
+        bytes4[] memory selectors = new bytes4[](36);
         selectors[0] = Handler.open.selector;
         selectors[1] = Handler.open.selector; // opening twice as often keeps vaults coming
         selectors[2] = Handler.deposit.selector;
@@ -74,6 +74,15 @@ abstract contract ProtocolInvariantBase is ProtocolFixture {
         selectors[24] = Handler.setDust.selector;
         selectors[25] = Handler.setDebtCeiling.selector;
         selectors[26] = Handler.heal.selector;
+        selectors[27] = Handler.setMarginMode.selector;
+        selectors[28] = Handler.setMarginMode.selector;
+        selectors[29] = Handler.setScenarioGrids.selector;
+        selectors[30] = Handler.setBonusCurve.selector;
+        selectors[31] = Handler.setLiquidationCap.selector;
+        selectors[32] = Handler.marginCall.selector;
+        selectors[33] = Handler.marginCall.selector;
+        selectors[34] = Handler.cure.selector;
+        selectors[35] = Handler.setMarginCallTerms.selector;
         // forge draws both campaigns from one random stream: a different order of the same operations makes the
         // second campaign explore different sequences instead of repeating the first.
         uint256 shift = _rotation();
@@ -182,19 +191,25 @@ contract ProtocolInvariantTest is ProtocolInvariantBase {
     /// @notice The handler is not vacuous: a fixed pseudo-random sequence of 1,200 calls reaches every kind of
     ///         operation, liquidations partial, full and batched included, with every invariant holding after each.
     function test_handler_exercises_every_operation() public {
+        // Every movable collateral offers margin calls at first (a vault is callable only if all its types do).
+        for (uint256 t; t < 3; ++t) {
+            handler.setMarginCallTerms(t, 3_601, 0, 0);
+        }
         for (uint256 i; i < 1_200; ++i) {
-            uint256 r = uint256(keccak256(abi.encode(i)));
+            uint256 r = uint256(keccak256(abi.encode(i, 8)));
             uint256 a = uint256(keccak256(abi.encode(r, 1)));
             uint256 b = uint256(keccak256(abi.encode(r, 2)));
             uint256 c = uint256(keccak256(abi.encode(r, 3)));
-            _dispatch(r % 29, a, b, c);
+            _dispatch(r % 38, a, b, c);
             _assertAll();
         }
         // (claim needs a rare coincidence, a paused token during a liquidation of a vault holding it, then an
         // unpause: the unit tests cover it directly.)
-        string[14] memory expected = [
+        string[22] memory expected = [
             "open", "borrow", "withdraw", "repay", "repay all", "stranger", "liquidation partial", "liquidation full",
-            "batch liquidations", "feed failure", "sequencer", "far warp", "risk parameters", "heal"
+            "batch liquidations", "feed failure", "sequencer", "far warp", "risk parameters", "heal",
+            "scenario grids", "to portfolio margin", "to standard margin", "bonus curve", "liquidation cap",
+            "margin call", "cure", "margin call terms"
         ];
         string memory summary = string.concat(
             "refused=", vm.toString(handler.calls("borrow refused")),
@@ -235,7 +250,14 @@ contract ProtocolInvariantTest is ProtocolInvariantBase {
         else if (k == 25) handler.setDust(a);
         else if (k == 26) handler.setDebtCeiling(a % 4 == 0 ? a : type(uint256).max); // mostly left high
         else if (k == 27) handler.heal();
-        else handler.setStabilityFee(a % 2 == 0 ? 1e27 : a);
+        else if (k == 28) handler.setStabilityFee(a % 2 == 0 ? 1e27 : a);
+        else if (k < 31) handler.setMarginMode(a, b % 3 != 0);
+        else if (k == 31) handler.setScenarioGrids(a);
+        else if (k == 32) handler.setBonusCurve(a, b);
+        else if (k == 33) handler.setLiquidationCap(a, b);
+        else if (k < 36) handler.marginCall(a);
+        else if (k == 36) handler.cure(a);
+        else handler.setMarginCallTerms(a, b, c, a >> 64);
     }
 }
 

@@ -14,6 +14,7 @@ import {MockAdversarialERC20} from "contracts/mocks/MockAdversarialERC20.sol";
 import {MockAggregator} from "contracts/mocks/MockAggregator.sol";
 import {IOracleAdapter} from "@plimsoll/interfaces/IOracleAdapter.sol";
 import {IPriceOracle} from "@plimsoll/interfaces/IPriceOracle.sol";
+import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
 
 /// @notice The whole protocol, deployed the way scripts/deploy.py does, with every oracle shape and an adversarial
 ///         token, for the forge unit and invariant suites. The test contract is the owner of everything and the
@@ -53,7 +54,18 @@ abstract contract ProtocolFixture is Test {
         vm.warp(1_700_000_000);
         engine = new VaultEngine(address(this));
         pusd = PUSD(address(engine.pusd()));
-        liquidation = new LiquidationEngine(engine, address(this), 1.10e18, 0.95e18, 0.10e18);
+        liquidation = new LiquidationEngine(
+            engine,
+            address(this),
+            ILiquidationEngine.InitialParameters({
+                targetHealth: 1.10e18,
+                fullLiquidationHealth: 0.95e18,
+                protocolShare: 0.10e18,
+                bonusFloor: 2e18, // no growing bonus unless a test sets the curve
+                maxBonusHealth: 0,
+                capWindow: 1 hours
+            })
+        );
         lens = new VaultLens(engine);
         engine.setLiquidationEngine(address(liquidation));
         engine.setDebtCeiling(engine.MAX_DEBT_CEILING());
