@@ -360,10 +360,13 @@ contract LiquidationEngine is ILiquidationEngine, Ownable2Step, ReentrancyGuardT
         return block.timestamp < call.deadline && hf >= call.hardFloor;
     }
 
-    /// @dev The premium accrued since it was last booked: debt·(premium^elapsed − 1), rounded up
-    ///      (the stability fee's compounding, FixedPoint.rpowSaturating).
+    /// @dev The premium accrued since it was last booked, inside the grace window only: debt·(premium^elapsed − 1)
+    ///      with elapsed = min(now, deadline) − chargedUntil, rounded up (the stability fee's compounding,
+    ///      FixedPoint.rpowSaturating). Capping at the deadline bounds it: at most 3 days at 100 % a year, 0.57 %.
     function _pendingPremium(uint256 debt, MarginCallState memory call) internal view returns (uint256) {
-        uint256 factor = FixedPoint.rpowSaturating(call.premium, block.timestamp - call.chargedUntil, FixedPoint.MAX_RATE);
+        uint256 end = Math.min(block.timestamp, call.deadline);
+        if (end <= call.chargedUntil) return 0;
+        uint256 factor = FixedPoint.rpowSaturating(call.premium, end - call.chargedUntil, FixedPoint.MAX_RATE);
         return debt.mulDivUp(factor - FixedPoint.RAY, FixedPoint.RAY);
     }
 

@@ -169,7 +169,8 @@ interface ILiquidationEngine {
     /// @notice A vault's margin call; all zero when it has none.
     /// @param vaultId the vault
     function marginCallOf(uint256 vaultId) external view returns (MarginCallState memory);
-    /// @notice Premium (WAD pUSD) accrued on a called vault and not yet booked into its debt.
+    /// @notice Premium (WAD pUSD) accrued on a called vault and not yet booked into its debt. It accrues only inside
+    ///         the grace window: from the call (or the last booking) to the deadline at the latest.
     /// @param vaultId the vault
     function pendingPremium(uint256 vaultId) external view returns (uint256);
     /// @notice The bonus paid at health `healthFactor` on collateral whose full bonus is `bonus` (WAD): the lower

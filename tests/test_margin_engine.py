@@ -52,11 +52,17 @@ def test_margin_call_premium_cure_and_liquidation(alice_vault, engine, liquidati
     # The premium, to the wei, at a pinned time.
     chain.mine(timestamp=called_at + 1_800)
     debt = engine.debt(alice_vault)
-    assert liquidation.pendingPremium(alice_vault) == pending_premium(debt, PREMIUM, 1_800)
+    assert liquidation.pendingPremium(alice_vault) == pending_premium(debt, PREMIUM, called_at, called_at + 3_600,
+                                                                      called_at + 1_800)
+    # It stops at the deadline: a call left alone for a year costs one grace window of premium, no more.
+    chain.mine(timestamp=called_at + 365 * 86_400)
+    debt = engine.debt(alice_vault)
+    assert liquidation.pendingPremium(alice_vault) == pending_premium(debt, PREMIUM, called_at, called_at + 3_600,
+                                                                      called_at + 365 * 86_400)
+    assert liquidation.pendingPremium(alice_vault) < debt * 12 // 1_000_000  # 10 %/yr for 1 h ≈ 0.0011 %
 
     # After the deadline: liquidated as usual, the premium booked first (to the surplus) and the call ended.
-    chain.pending_timestamp = called_at + 3_600
-    set_price(weth_feed, admin, 1_700)
+    set_price(weth_feed, admin, 1_700)  # a fresh round after the year
     surplus = engine.surplus()
     tx = liquidation.liquidate(alice_vault, sender=liquidator)
     charged = tx.events.filter(engine.PremiumCharged)[0]

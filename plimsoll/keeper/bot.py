@@ -290,7 +290,7 @@ class Keeper:
             v = valuation(normalized, state.rate, balances, portfolio)
             call = state.calls.get(vault_id) if in_call else None
             if call is not None:  # the premium that liquidate() books first
-                premium = pending_premium(v.debt, call[3], state.timestamp - call[1])
+                premium = pending_premium(v.debt, call[3], call[1], call[0], state.timestamp)
                 v = replace(v, debt=v.debt + premium)
             if not v.liquidatable:
                 continue

@@ -340,10 +340,14 @@ def _capped(v: Valuation, r: int, bonus_value: int, rooms: Sequence[int | None])
     return fitted
 
 
-def pending_premium(debt: int, premium: int, elapsed: int) -> int:
-    """Margin-call premium accrued on ``debt`` (WAD) over ``elapsed`` seconds at the per-second RAY factor
-    ``premium``: ceil(debt·(premium^elapsed − 1)), mirroring ``LiquidationEngine._pendingPremium``."""
-    return mul_div_up(debt, rpow_saturating(premium, elapsed) - RAY, RAY)
+def pending_premium(debt: int, premium: int, charged_until: int, deadline: int, now: int) -> int:
+    """Margin-call premium accrued on ``debt`` (WAD) at the per-second RAY factor ``premium``, inside the grace
+    window only: ceil(debt·(premium^elapsed − 1)) with elapsed = min(now, deadline) − charged_until (seconds),
+    mirroring ``LiquidationEngine._pendingPremium``."""
+    end = min(now, deadline)
+    if end <= charged_until:
+        return 0
+    return mul_div_up(debt, rpow_saturating(premium, end - charged_until) - RAY, RAY)
 
 
 @dataclass(frozen=True)
