@@ -48,6 +48,10 @@ def test_black_thursday_replay_every_unsafe_vault_is_liquidated_next_block(tmp_p
     assert report["missed"] == 0
     # How fast (blocks_to_liquidate) depends on how busy the machine is: it is reported, not asserted here.
     assert report["prices"]["WETH"]["min"] == "86"
+    # Margin calls (WETH and WBTC offer them in the local configuration): called, cured or liquidated after.
+    calls = report["margin_calls"]
+    assert calls["calls"] > 0 and calls["cures"] > 0 and calls["liquidated_after_call"] > 0, calls
+    assert report["insolvent_vaults"] == [] and report["bad_debt"] == "0.000000000000000000"
     assert_reconciles(report)
 
 

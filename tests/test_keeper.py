@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from web3 import Web3
 from web3.logs import DISCARD
 
@@ -44,13 +45,12 @@ def wait_for(log: Path, pred, timeout=180.0) -> dict:
     raise AssertionError(f"no matching keeper event within {timeout} s:\n{log.read_text() if log.exists() else ''}")
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    """Anvil (automine) with the protocol deployed, alice's vault at HF ≈ 0.963 and the keeper's inventory."""
-    work = tmp_path_factory.mktemp("keeper")
+def _deployed(work: Path, config: Path):
+    """Anvil (automine) with the protocol deployed from `config`, alice's vault at HF ≈ 0.963 and the keeper's
+    inventory."""
     with Anvil(accounts=4) as anvil:
         manifest_path = work / "manifest.json"
-        deploy_with_ape(anvil.http_url, DEFAULT_CONFIG, manifest_path, work / "deploy.log")
+        deploy_with_ape(anvil.http_url, config, manifest_path, work / "deploy.log")
         w3 = Web3(Web3.HTTPProvider(anvil.http_url))
         p = Protocol(w3, Manifest.load(manifest_path))
         acct = w3.eth.accounts
@@ -63,6 +63,24 @@ def chain(tmp_path_factory):
         p.engine.functions.borrow(2, 50_000 * WAD, acct[KEEPER]).transact({"from": acct[KEEPER]})
         p.feeds["WETH"].functions.updateAnswer(1_700 * 10**8).transact({"from": acct[0]})
         yield anvil, w3, p, manifest_path, work
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    """The local configuration without margin calls: the vault is liquidated at once."""
+    work = tmp_path_factory.mktemp("keeper")
+    raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
+    for c in raw["collaterals"]:
+        c.pop("margin_call", None)
+    config = work / "no-margin-calls.yaml"
+    config.write_text(yaml.safe_dump(raw))
+    yield from _deployed(work, config)
+
+
+@pytest.fixture(scope="module")
+def called_chain(tmp_path_factory):
+    """The local configuration as it is: WETH offers margin calls."""
+    yield from _deployed(tmp_path_factory.mktemp("keeper-calls"), DEFAULT_CONFIG)
 
 
 def start_keeper(anvil, manifest_path: Path, log: Path, *extra: str) -> subprocess.Popen:
@@ -91,7 +109,8 @@ def test_dry_run_decides_like_the_contract_and_sends_nothing(chain):
     finally:
         stop(proc)
     preview = p.liquidation.functions.previewLiquidation(1).call(block_identifier=decided["block"])
-    assert (decided["hf"], decided["repay"], decided["fee"], decided["fraction"], decided["full"]) == tuple(preview)
+    assert (decided["hf"], decided["repay"], decided["fee"], decided["fraction"], decided["seized"],
+            decided["full"]) == tuple(preview)
     assert not [e for e in events(log) if e["event"] == "sent"]
     assert p.engine.functions.normalizedDebt(1).call() == normalized
     assert [e["total"] for e in events(log) if e["event"] == "vaults_discovered"] == [2]
@@ -112,3 +131,25 @@ def test_live_keeper_liquidates_in_the_next_block(chain):
     liq = p.liquidation.events.Liquidate().process_receipt(receipt, errors=DISCARD)
     assert [e["args"]["vaultId"] for e in liq] == [1]
     assert p.engine.functions.healthFactor(1).call() >= WAD
+
+
+def test_live_keeper_margin_calls_in_the_next_block_and_waits(called_chain):
+    """With margin calls offered, the keeper calls the unsafe vault in the next block, then leaves it alone in its
+    grace window (MarginCallRequired would refuse a liquidation before the call; MarginCallGracePeriod after)."""
+    anvil, w3, p, manifest_path, work = called_chain
+    log = work / "calls.log"
+    proc = start_keeper(anvil, manifest_path, log)
+    try:
+        w3.provider.make_request("evm_mine", [])
+        sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+        receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+        w3.provider.make_request("evm_mine", [])
+        wait_for(log, lambda e: e["event"] == "skip" and e["vault"] == 1 and e["reason"] == "margin call grace")
+    finally:
+        stop(proc)
+    assert receipt["status"] == 1
+    assert receipt["blockNumber"] == sent["block"] + 1
+    calls = p.liquidation.events.MarginCall().process_receipt(receipt, errors=DISCARD)
+    assert [e["args"]["vaultId"] for e in calls] == [1]
+    assert p.engine.functions.inMarginCall(1).call()
+    assert not [e for e in events(log) if e["event"] == "mined" and not e["ok"]]

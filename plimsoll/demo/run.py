@@ -503,7 +503,9 @@ class Demo:
             "became_liquidatable": len(ever_unsafe),
             "liquidated": len(liquidated),
             "missed": len(final_unsafe - liquidated),
-            "unsafe_never_liquidated": sorted(ever_unsafe - liquidated),
+            # A vault that was margin-called may end without a liquidation (cured, or the price came back): only the
+            # others count here.
+            "unsafe_never_liquidated": sorted(ever_unsafe - liquidated - called_ids),
             "still_unsafe_at_end": len(final_unsafe),
             "blocks_to_liquidate": {
                 "p50": _percentile(delays, 0.50), "p95": _percentile(delays, 0.95), "max": max(delays, default=None),

@@ -115,7 +115,8 @@ class Keeper:
         self._latest_head: int | None = None
         self._wake = asyncio.Event()
         self._stopping = False
-        self.stats = {"blocks": 0, "skipped_blocks": 0, "sent": 0, "liquidated_vaults": 0, "reverted": 0}
+        self.stats = {"blocks": 0, "skipped_blocks": 0, "sent": 0, "liquidated_vaults": 0, "margin_calls": 0,
+                      "reverted": 0}
 
     # ------------------------------------------------------------------ lifecycle
     def emit(self, event: str, **fields: Any) -> None:
@@ -330,7 +331,7 @@ class Keeper:
             chosen.append((vault_id, need))
             cost += need
             self.emit("decide", block=state.number, vault=vault_id, hf=plan.health_factor, repay=plan.repay,
-                      fee=plan.protocol_fee, fraction=plan.fraction, full=plan.full)
+                      fee=plan.protocol_fee, fraction=plan.fraction, seized=plan.seized_value, full=plan.full)
         for i in range(0, len(chosen), self.cfg.batch_size):
             batch = chosen[i : i + self.cfg.batch_size]
             ids = [v for v, _ in batch]
@@ -390,9 +391,11 @@ class Keeper:
                     continue
             del self.pending[tx_hash]
             ok = receipt["status"] == 1
-            if ok and p.cost:
+            if not ok:
+                self.stats["reverted"] += 1
+            elif p.cost:
                 self.stats["liquidated_vaults"] += len(p.vault_ids)
             else:
-                self.stats["reverted"] += 1
+                self.stats["margin_calls"] += 1
             self.emit("mined", block=receipt["blockNumber"], tx=tx_hash, ok=ok, vaults=p.vault_ids,
                       gas_used=receipt["gasUsed"], blocks_after_decision=receipt["blockNumber"] - p.sent_block)
