@@ -419,9 +419,10 @@ class Demo:
             vid = spec.vault_id
             v = p.engine.functions.valuation(vid).call()
             need = v[0] + p.liquidation.functions.pendingPremium(vid).call() - v[2]
-            pay = need + need // 100 + WAD
-            # Same sender, consecutive nonces: the repay is mined before the cure.
-            calls += [(spec.owner, p.engine.functions.repay(vid, pay)), (spec.owner, p.liquidation.functions.cure(vid))]
+            if need > 0:  # else the price already brought it back: curing is enough
+                # Same sender, consecutive nonces: the repay is mined before the cure.
+                calls.append((spec.owner, p.engine.functions.repay(vid, need + need // 100 + WAD)))
+            calls.append((spec.owner, p.liquidation.functions.cure(vid)))
         if calls:
             try:
                 self._transact(calls, "answer margin calls")
