@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
@@ -20,7 +20,9 @@ import {FixedPoint} from "./libraries/FixedPoint.sol";
 ///      No one can block a liquidation: there is no caller rule (the owner may liquidate too: a second address
 ///      would do the same), a failing oracle or token only takes its own collateral out of the calculation, a
 ///      batch skips what it cannot do instead of reverting, and the volume cap never holds back a full liquidation.
-contract LiquidationEngine is ILiquidationEngine, Ownable2Step, ReentrancyGuardTransient {
+///      Roles live in the VaultEngine, the one role registry (docs/governance.md): its RISK_ADMIN_ROLE (the timelock
+///      and the RiskSteward) sets every parameter here. Nothing here can be paused.
+contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
     using FixedPoint for uint256;
 
     uint256 internal constant WAD = FixedPoint.WAD;
@@ -48,6 +50,8 @@ contract LiquidationEngine is ILiquidationEngine, Ownable2Step, ReentrancyGuardT
     uint256 public constant MIN_HARD_FLOOR = 0.9e18;
     /// @notice Largest margin-call premium, per-second RAY factor (100 % a year, as the VaultEngine's stability fee).
     uint256 public constant MAX_PREMIUM = 1_000_000_021_979_553_151_239_153_027;
+    /// @inheritdoc ILiquidationEngine
+    bytes32 public constant RISK_ADMIN_ROLE = keccak256("RISK_ADMIN_ROLE");
 
     /// @dev pUSD, for the batch's balance check.
     IERC20 internal immutable PUSD;
@@ -85,9 +89,10 @@ contract LiquidationEngine is ILiquidationEngine, Ownable2Step, ReentrancyGuardT
     mapping(uint256 vaultId => MarginCallState) internal _marginCalls;
 
     /// @param engine_ the accounting core; it must name this contract its liquidation engine
-    /// @param owner_ administrator
     /// @param params initial parameters (see setLiquidationParameters and setBonusCurve)
-    constructor(IVaultEngine engine_, address owner_, InitialParameters memory params) Ownable(owner_) {
+    /// @dev Reverts ZeroAddress, and as the setters for invalid parameters.
+    constructor(IVaultEngine engine_, InitialParameters memory params) {
+        if (address(engine_) == address(0)) revert ZeroAddress();
         engine = engine_;
         PUSD = IERC20(address(engine_.pusd()));
         _setParameters(params.targetHealth, params.fullLiquidationHealth, params.protocolShare);
@@ -95,28 +100,36 @@ contract LiquidationEngine is ILiquidationEngine, Ownable2Step, ReentrancyGuardT
         _setCapWindow(params.capWindow);
     }
 
+    /// @dev RISK_ADMIN_ROLE in the VaultEngine's role registry.
+    modifier onlyRiskAdmin() {
+        if (!IAccessControl(address(engine)).hasRole(RISK_ADMIN_ROLE, msg.sender)) {
+            revert IAccessControl.AccessControlUnauthorizedAccount(msg.sender, RISK_ADMIN_ROLE);
+        }
+        _;
+    }
+
     // ================================================================== admin
 
     /// @inheritdoc ILiquidationEngine
     function setLiquidationParameters(uint256 targetHealth_, uint256 fullLiquidationHealth_, uint256 protocolShare_)
         external
-        onlyOwner
+        onlyRiskAdmin
     {
         _setParameters(targetHealth_, fullLiquidationHealth_, protocolShare_);
     }
 
     /// @inheritdoc ILiquidationEngine
-    function setBonusCurve(uint256 bonusFloor_, uint256 maxBonusHealth_) external onlyOwner {
+    function setBonusCurve(uint256 bonusFloor_, uint256 maxBonusHealth_) external onlyRiskAdmin {
         _setBonusCurve(bonusFloor_, maxBonusHealth_);
     }
 
     /// @inheritdoc ILiquidationEngine
-    function setCapWindow(uint256 window) external onlyOwner {
+    function setCapWindow(uint256 window) external onlyRiskAdmin {
         _setCapWindow(window);
     }
 
     /// @inheritdoc ILiquidationEngine
-    function setLiquidationCap(address token, uint256 cap) external onlyOwner {
+    function setLiquidationCap(address token, uint256 cap) external onlyRiskAdmin {
         if (cap != 0 && (cap < MIN_LIQUIDATION_CAP || cap > type(uint96).max)) revert InvalidLiquidationCap(token, cap);
         Volume storage vol = _volume[token];
         vol.used = uint96(Math.min(_used(vol), cap));
@@ -128,7 +141,7 @@ contract LiquidationEngine is ILiquidationEngine, Ownable2Step, ReentrancyGuardT
     /// @inheritdoc ILiquidationEngine
     function setMarginCallTerms(address token, uint256 gracePeriod, uint256 hardFloor, uint256 premium)
         external
-        onlyOwner
+        onlyRiskAdmin
     {
         bool off = gracePeriod == 0 && hardFloor == 0 && premium == 0;
         bool valid = gracePeriod != 0 && gracePeriod <= MAX_GRACE_PERIOD && hardFloor >= MIN_HARD_FLOOR

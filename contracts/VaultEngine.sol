@@ -2,18 +2,19 @@
 pragma solidity 0.8.28;
 
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
-import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {IPriceOracle} from "@plimsoll/interfaces/IPriceOracle.sol";
 import {IPUSD} from "@plimsoll/interfaces/IPUSD.sol";
+import {IPortfolioMargin} from "@plimsoll/interfaces/IPortfolioMargin.sol";
 import {PUSD} from "./PUSD.sol";
+import {PortfolioMargin} from "./PortfolioMargin.sol";
 import {FixedPoint} from "./libraries/FixedPoint.sol";
 
 /// @title VaultEngine
@@ -28,7 +29,11 @@ import {FixedPoint} from "./libraries/FixedPoint.sol";
 ///      A vault in portfolio margin replaces Σ value·LTV and Σ value·LT by the worst value over the initial and
 ///      maintenance scenario grids (docs/math.md, "Portfolio margin"); everything downstream (health factor,
 ///      margin checks, liquidation) reads the same two numbers from `valuation`.
-contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTransient {
+///      Roles (docs/governance.md): DEFAULT_ADMIN_ROLE (the timelock) lists collateral, replaces oracles, wires
+///      the liquidation engine and withdraws surplus above the buffer; RISK_ADMIN_ROLE (the timelock and the
+///      RiskSteward) sets risk parameters; GUARDIAN_ROLE pauses borrowing and withdrawing against debt. Nothing
+///      pauses deposit, repay, liquidation or a margin-call cure.
+contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using FixedPoint for uint256;
 
@@ -56,14 +61,15 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     uint256 public constant MAX_PRICE = 1e36;
     /// @notice Gas given to each oracle call; a call that needs more counts as a failing oracle.
     uint256 public constant ORACLE_GAS = 200_000;
-    /// @notice Most scenarios in one portfolio-margin grid.
-    uint256 public constant MAX_SCENARIOS = 16;
-    /// @notice Resolution of a scenario shock, WAD (one basis point): shocks are stored as 16-bit basis points.
-    int256 public constant SHOCK_UNIT = 1e14;
-    int256 internal constant BPS = 10_000;
+    /// @inheritdoc IVaultEngine
+    bytes32 public constant RISK_ADMIN_ROLE = keccak256("RISK_ADMIN_ROLE");
+    /// @inheritdoc IVaultEngine
+    bytes32 public constant GUARDIAN_ROLE = keccak256("GUARDIAN_ROLE");
 
     /// @inheritdoc IVaultEngine
     IPUSD public immutable pusd;
+    /// @inheritdoc IVaultEngine
+    IPortfolioMargin public immutable portfolio;
 
     mapping(address token => CollateralType) internal _collateral;
     address[] internal _collateralTokens;
@@ -81,28 +87,24 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IVaultEngine
     mapping(uint256 vaultId => mapping(address token => uint256)) public collateralBalance;
 
-    /// @dev Scenario shocks per collateral type, basis points, 16 signed 16-bit values packed in one word (scenario s
-    ///      in bits 16s..16s+15): one storage read per collateral per grid.
-    mapping(address token => uint256) internal _initialShocks;
-    mapping(address token => uint256) internal _maintenanceShocks;
-    /// @dev Scenarios in each grid (0: portfolio margin not available yet).
-    uint8 internal _initialScenarios;
-    uint8 internal _maintenanceScenarios;
-
-    uint192 internal _rate;
-    uint64 internal _lastDrip;
+    /// @dev What every drip reads, in one slot: the rate accumulator (RAY, at most MAX_RATE < 2^120), the last drip
+    ///      (seconds), the global pause (borrow and withdraw read it for free after dripping) and the stability fee
+    ///      above RAY (RAY per second, at most MAX_STABILITY_FEE − RAY < 2^65). One cold read instead of three.
+    uint120 internal _rate;
+    uint40 internal _lastDrip;
+    bool internal _paused;
+    uint72 internal _stabilityFeeAboveRay;
     /// @inheritdoc IVaultEngine
     uint256 public totalNormalizedDebt;
     /// @inheritdoc IVaultEngine
     uint256 public surplus;
     /// @inheritdoc IVaultEngine
     uint256 public badDebt;
+    /// @dev Debt ceiling and dust floor (WAD pUSD, at most MAX_DEBT_CEILING < 2^128), read together by borrow.
+    uint128 internal _debtCeiling;
+    uint128 internal _dust;
     /// @inheritdoc IVaultEngine
-    uint256 public debtCeiling;
-    /// @inheritdoc IVaultEngine
-    uint256 public dust;
-    /// @inheritdoc IVaultEngine
-    uint256 public stabilityFee;
+    uint256 public surplusBuffer;
     /// @inheritdoc IVaultEngine
     address public liquidationEngine;
     /// @inheritdoc IVaultEngine
@@ -112,12 +114,17 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IVaultEngine
     mapping(address token => uint256) public totalClaimable;
 
-    /// @param owner_ administrator (parameter setters); creates pUSD with this engine as its only minter.
-    constructor(address owner_) ERC721("Plimsoll Vault", "PLMV") Ownable(owner_) {
+    /// @param admin gets DEFAULT_ADMIN_ROLE and RISK_ADMIN_ROLE (a deployer hands both to the timelock once the
+    ///        protocol is configured); creates pUSD with this engine as its only minter.
+    /// @dev Reverts ZeroAddress.
+    constructor(address admin) ERC721("Plimsoll Vault", "PLMV") {
+        if (admin == address(0)) revert ZeroAddress();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(RISK_ADMIN_ROLE, admin);
         pusd = new PUSD();
-        _rate = uint192(RAY);
-        _lastDrip = uint64(block.timestamp);
-        stabilityFee = RAY;
+        portfolio = new PortfolioMargin();
+        _rate = uint120(RAY);
+        _lastDrip = uint40(block.timestamp);
     }
 
     // ================================================================== admin
@@ -130,7 +137,7 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         uint256 liquidationThreshold,
         uint256 liquidationBonus,
         uint256 supplyCap
-    ) external onlyOwner {
+    ) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (token == address(0) || address(oracle) == address(0)) revert ZeroAddress();
         CollateralType storage c = _collateral[token];
         if (address(c.oracle) != address(0)) revert CollateralAlreadyListed(token);
@@ -146,12 +153,7 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         c.liquidationBonus = uint64(liquidationBonus);
         c.supplyCap = uint128(supplyCap);
         _collateralTokens.push(token);
-        if (_maintenanceScenarios != 0) {
-            // A type listed after the grids gets its own haircut in every scenario: portfolio margin treats it
-            // exactly as standard margin until governance sets new grids.
-            _initialShocks[token] = _uniformShocks(_haircutBps(ltv), _initialScenarios);
-            _maintenanceShocks[token] = _uniformShocks(_haircutBps(liquidationThreshold), _maintenanceScenarios);
-        }
+        portfolio.addCollateral(token, ltv, liquidationThreshold);
         emit CollateralAdded(
             token, address(oracle), decimals, ltv, liquidationThreshold, liquidationBonus, c.supplyCap
         );
@@ -160,14 +162,11 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IVaultEngine
     function setRiskParameters(address token, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus)
         external
-        onlyOwner
+        onlyRole(RISK_ADMIN_ROLE)
     {
         CollateralType storage c = _listed(token);
         _validateRisk(token, ltv, liquidationThreshold, liquidationBonus);
-        if (_maintenanceScenarios != 0) {
-            _requireGridNotLooser(token, _initialShocks[token], _initialScenarios, ltv);
-            _requireGridNotLooser(token, _maintenanceShocks[token], _maintenanceScenarios, liquidationThreshold);
-        }
+        portfolio.checkRiskParameters(token, ltv, liquidationThreshold);
         c.ltv = uint64(ltv);
         c.liquidationThreshold = uint64(liquidationThreshold);
         c.liquidationBonus = uint64(liquidationBonus);
@@ -175,7 +174,7 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IVaultEngine
-    function setSupplyCap(address token, uint256 supplyCap) external onlyOwner {
+    function setSupplyCap(address token, uint256 supplyCap) external onlyRole(RISK_ADMIN_ROLE) {
         CollateralType storage c = _listed(token);
         if (supplyCap > MAX_SUPPLY_CAP) revert InvalidSupplyCap(supplyCap, MAX_SUPPLY_CAP);
         c.supplyCap = uint128(supplyCap);
@@ -183,7 +182,7 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IVaultEngine
-    function setOracle(address token, IPriceOracle oracle) external onlyOwner {
+    function setOracle(address token, IPriceOracle oracle) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (address(oracle) == address(0)) revert ZeroAddress();
         CollateralType storage c = _listed(token);
         (bool ok,) = _tryPrice(oracle);
@@ -193,64 +192,72 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IVaultEngine
-    function setDebtCeiling(uint256 debtCeiling_) external onlyOwner {
+    function setDebtCeiling(uint256 debtCeiling_) external onlyRole(RISK_ADMIN_ROLE) {
         if (debtCeiling_ > MAX_DEBT_CEILING) revert InvalidDebtCeiling(debtCeiling_, MAX_DEBT_CEILING);
-        debtCeiling = debtCeiling_;
+        _debtCeiling = uint128(debtCeiling_);
         emit DebtCeilingSet(debtCeiling_);
     }
 
     /// @inheritdoc IVaultEngine
-    function setDust(uint256 dust_) external onlyOwner {
+    function setDust(uint256 dust_) external onlyRole(RISK_ADMIN_ROLE) {
         if (dust_ > MAX_DEBT_CEILING) revert InvalidDust(dust_, MAX_DEBT_CEILING);
-        dust = dust_;
+        _dust = uint128(dust_);
         emit DustSet(dust_);
     }
 
     /// @inheritdoc IVaultEngine
-    function setStabilityFee(uint256 fee) external onlyOwner {
+    function setStabilityFee(uint256 fee) external onlyRole(RISK_ADMIN_ROLE) {
         if (fee < RAY || fee > MAX_STABILITY_FEE) revert InvalidStabilityFee(fee);
         _drip();
-        stabilityFee = fee;
+        _stabilityFeeAboveRay = uint72(fee - RAY);
         emit StabilityFeeSet(fee);
     }
 
     /// @inheritdoc IVaultEngine
-    function setScenarioGrids(int256[][] calldata initial, int256[][] calldata maintenance) external onlyOwner {
-        uint256 ni = initial.length;
-        uint256 nm = maintenance.length;
-        if (ni == 0 || nm == 0 || ni > MAX_SCENARIOS || nm > MAX_SCENARIOS) revert InvalidScenarioCount(ni, nm);
-        address[] storage tokens = _collateralTokens;
-        _requireWidth(initial, tokens.length);
-        _requireWidth(maintenance, tokens.length);
-        // Every maintenance scenario must be at least as mild as some initial scenario, asset by asset, so that a
-        // vault borrowing to its initial margin is never already below its maintenance margin.
-        for (uint256 t; t < nm; ++t) {
-            bool covered = false;
-            for (uint256 s; s < ni && !covered; ++s) {
-                covered = _dominates(initial[s], maintenance[t]);
-            }
-            if (!covered) revert MaintenanceScenarioNotCovered(t);
-        }
-        for (uint256 j; j < tokens.length; ++j) {
-            CollateralType storage c = _collateral[tokens[j]];
-            uint256 packedInitial = _packColumn(initial, j);
-            uint256 packedMaintenance = _packColumn(maintenance, j);
-            _requireGridNotLooser(tokens[j], packedInitial, ni, c.ltv);
-            _requireGridNotLooser(tokens[j], packedMaintenance, nm, c.liquidationThreshold);
-            _initialShocks[tokens[j]] = packedInitial;
-            _maintenanceShocks[tokens[j]] = packedMaintenance;
-        }
-        _initialScenarios = uint8(ni);
-        _maintenanceScenarios = uint8(nm);
-        emit ScenarioGridsSet(initial, maintenance);
-    }
-
-    /// @inheritdoc IVaultEngine
-    function setLiquidationEngine(address liquidationEngine_) external onlyOwner {
+    function setLiquidationEngine(address liquidationEngine_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (liquidationEngine_ == address(0)) revert ZeroAddress();
         if (liquidationEngine != address(0)) revert LiquidationEngineAlreadySet(liquidationEngine);
         liquidationEngine = liquidationEngine_;
         emit LiquidationEngineSet(liquidationEngine_);
+    }
+
+    /// @inheritdoc IVaultEngine
+    function setPaused(address token, bool paused_) external onlyRole(GUARDIAN_ROLE) {
+        if (token == address(0)) _paused = paused_;
+        else _listed(token).paused = paused_;
+        emit PauseSet(token, paused_);
+    }
+
+    /// @inheritdoc IVaultEngine
+    function setSurplusBuffer(uint256 buffer) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (buffer > MAX_DEBT_CEILING) revert InvalidSurplusBuffer(buffer, MAX_DEBT_CEILING);
+        surplusBuffer = buffer;
+        emit SurplusBufferSet(buffer);
+    }
+
+    /// @inheritdoc IVaultEngine
+    function withdrawSurplus(address to, uint256 amount) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
+        if (amount == 0) revert ZeroAmount();
+        if (to == address(0)) revert ZeroAddress();
+        _drip();
+        uint256 available = withdrawableSurplus();
+        if (amount > available) revert SurplusBelowBuffer(available, amount);
+        surplus -= amount * RAY;
+        pusd.mint(to, amount);
+        emit SurplusWithdrawn(to, amount);
+    }
+
+    /// @inheritdoc IVaultEngine
+    function burnBadDebt(uint256 amount) external nonReentrant returns (uint256 burned) {
+        if (amount == 0) revert ZeroAmount();
+        uint256 badDebt_ = badDebt;
+        if (badDebt_ == 0) revert NoBadDebt();
+        burned = Math.min(amount, Math.ceilDiv(badDebt_, RAY));
+        uint256 cancelled = Math.min(burned * RAY, badDebt_);
+        badDebt = badDebt_ - cancelled;
+        surplus += burned * RAY - cancelled; // the part of one RAD unit that rounding the burn up paid in excess
+        pusd.burn(msg.sender, burned);
+        emit BadDebtBurned(msg.sender, burned, cancelled);
     }
 
     // ================================================================== vaults
@@ -273,7 +280,7 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IVaultEngine
     function setPortfolioMargin(uint256 vaultId, bool enabled) external nonReentrant {
         _requireUnrestricted(vaultId);
-        if (enabled && _maintenanceScenarios == 0) revert PortfolioMarginUnavailable();
+        if (enabled && !portfolio.available()) revert PortfolioMarginUnavailable();
         Vault storage vault = _vaults[vaultId];
         vault.portfolioMargin = enabled;
         if (vault.normalizedDebt != 0) _requireMargin(vaultId, _drip());
@@ -288,7 +295,10 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         uint256 balance = collateralBalance[vaultId][token];
         if (amount > balance) revert InsufficientCollateral(vaultId, token, balance, amount);
         _removeCollateral(vaultId, token, balance, amount);
-        if (_vaults[vaultId].normalizedDebt != 0) _requireMargin(vaultId, _drip());
+        if (_vaults[vaultId].normalizedDebt != 0) {
+            _requireMargin(vaultId, _drip());
+            _requireNotPaused(vaultId);
+        }
         IERC20(token).safeTransfer(to, amount);
         emit Withdraw(vaultId, token, to, amount);
     }
@@ -305,14 +315,17 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         uint256 totalNormalizedDebt_ = totalNormalizedDebt + added;
         // Debts rounded up and compared in WAD: mulDiv cannot overflow whatever `amount` a caller passes.
         uint256 vaultDebt = vaultNormalizedDebt.mulDivUp(rate_, RAY);
-        if (vaultDebt < dust) revert DebtBelowDust(vaultId, vaultDebt, dust);
+        uint256 dust_ = _dust;
+        if (vaultDebt < dust_) revert DebtBelowDust(vaultId, vaultDebt, dust_);
         uint256 totalDebtAfter = totalNormalizedDebt_.mulDivUp(rate_, RAY);
-        if (totalDebtAfter > debtCeiling) revert DebtCeilingExceeded(totalDebtAfter, debtCeiling);
+        uint256 ceiling = _debtCeiling;
+        if (totalDebtAfter > ceiling) revert DebtCeilingExceeded(totalDebtAfter, ceiling);
         // debtCeiling <= MAX_DEBT_CEILING and rate >= RAY bound the normalized debt far below 2^128.
         vault.normalizedDebt = uint128(vaultNormalizedDebt);
         totalNormalizedDebt = totalNormalizedDebt_;
         surplus += added * rate_ - amount * RAY;
         _requireMargin(vaultId, rate_);
+        _requireNotPaused(vaultId);
         pusd.mint(to, amount);
         emit Borrow(vaultId, to, amount, added);
     }
@@ -330,7 +343,8 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         uint256 left = vaultNormalizedDebt - removed;
         if (left != 0) {
             uint256 leftDebt = left.mulDivUp(rate_, RAY);
-            if (leftDebt < dust) revert DebtBelowDust(vaultId, leftDebt, dust);
+            uint256 dust_ = _dust;
+            if (leftDebt < dust_) revert DebtBelowDust(vaultId, leftDebt, dust_);
         }
         vault.normalizedDebt = uint128(left);
         totalNormalizedDebt -= removed;
@@ -447,25 +461,6 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     }
 
     /// @inheritdoc IVaultEngine
-    function scenarioGrids() external view returns (int256[][] memory initial, int256[][] memory maintenance) {
-        address[] storage tokens = _collateralTokens;
-        initial = new int256[][](_initialScenarios);
-        maintenance = new int256[][](_maintenanceScenarios);
-        for (uint256 s; s < initial.length; ++s) {
-            initial[s] = new int256[](tokens.length);
-            for (uint256 j; j < tokens.length; ++j) {
-                initial[s][j] = _shockBps(_initialShocks[tokens[j]], s) * SHOCK_UNIT;
-            }
-        }
-        for (uint256 s; s < maintenance.length; ++s) {
-            maintenance[s] = new int256[](tokens.length);
-            for (uint256 j; j < tokens.length; ++j) {
-                maintenance[s][j] = _shockBps(_maintenanceShocks[tokens[j]], s) * SHOCK_UNIT;
-            }
-        }
-    }
-
-    /// @inheritdoc IVaultEngine
     function debt(uint256 vaultId) external view returns (uint256) {
         return uint256(_vaults[vaultId].normalizedDebt).mulDivUp(currentRate(), RAY);
     }
@@ -488,6 +483,38 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     /// @inheritdoc IVaultEngine
     function totalDebt() external view returns (uint256) {
         return totalNormalizedDebt * _rate;
+    }
+
+    /// @inheritdoc IVaultEngine
+    function stabilityFee() public view returns (uint256) {
+        return RAY + _stabilityFeeAboveRay;
+    }
+
+    /// @inheritdoc IVaultEngine
+    function debtCeiling() external view returns (uint256) {
+        return _debtCeiling;
+    }
+
+    /// @inheritdoc IVaultEngine
+    function dust() external view returns (uint256) {
+        return _dust;
+    }
+
+    /// @inheritdoc IVaultEngine
+    function paused() external view returns (bool) {
+        return _paused;
+    }
+
+    /// @inheritdoc IVaultEngine
+    function withdrawableSurplus() public view returns (uint256) {
+        // Only what exceeds the recorded bad debt plus the buffer: the buffer absorbs the next write-offs.
+        uint256 reserved = badDebt + surplusBuffer * RAY;
+        return surplus > reserved ? (surplus - reserved) / RAY : 0;
+    }
+
+    /// @inheritdoc ERC721
+    function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
+        return super.supportsInterface(interfaceId);
     }
 
     /// @inheritdoc IVaultEngine
@@ -548,6 +575,16 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         if (_vaults[vaultId].inMarginCall) revert VaultInMarginCall(vaultId);
     }
 
+    /// @dev Borrowing, and withdrawing against debt, stop while the guardian pauses everything or a type the vault
+    ///      still holds. Runs after the margin check, which has already warmed every slot it reads.
+    function _requireNotPaused(uint256 vaultId) internal view {
+        if (_paused) revert Paused(address(0));
+        address[] storage tokens = _vaultTokens[vaultId];
+        for (uint256 i; i < tokens.length; ++i) {
+            if (_collateral[tokens[i]].paused) revert Paused(tokens[i]);
+        }
+    }
+
     /// @dev Initial margin: debt (rounded up) must not exceed Σ value·LTV (rounded down). When it does and an
     ///      unpriced collateral is part of why, the failing oracle is called again so that its own error surfaces.
     function _requireMargin(uint256 vaultId, uint256 rate_) internal view {
@@ -569,7 +606,7 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     function _valuation(uint256 vaultId, uint256 rate_) internal view returns (Valuation memory v) {
         Vault storage vault = _vaults[vaultId];
         v.debt = uint256(vault.normalizedDebt).mulDivUp(rate_, RAY);
-        bool portfolio = vault.portfolioMargin;
+        bool inPortfolio = vault.portfolioMargin;
         address[] memory tokens = _vaultTokens[vaultId];
         v.tokens = tokens;
         v.values = new uint256[](tokens.length);
@@ -584,95 +621,12 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
             v.values[i] = value;
             v.collateralValue += value;
             v.bonusValue += value.mulDivDown(c.liquidationBonus, WAD);
-            if (!portfolio) {
+            if (!inPortfolio) {
                 v.borrowPower += value.mulDivDown(c.ltv, WAD);
                 v.maintenance += value.mulDivDown(c.liquidationThreshold, WAD);
             }
         }
-        if (portfolio) (v.borrowPower, v.maintenance) = _portfolioMargins(tokens, v.values);
-    }
-
-    /// @dev (min_s V_s on the initial grid, min_s V_s on the maintenance grid) for collateral values `values`.
-    function _portfolioMargins(address[] memory tokens, uint256[] memory values)
-        internal
-        view
-        returns (uint256 initialMargin, uint256 maintenanceMargin)
-    {
-        uint256[] memory initialScenarios = new uint256[](_initialScenarios);
-        uint256[] memory maintenanceScenarios = new uint256[](_maintenanceScenarios);
-        for (uint256 i; i < values.length; ++i) {
-            if (values[i] == 0) continue;
-            _addShocked(initialScenarios, values[i], _initialShocks[tokens[i]]);
-            _addShocked(maintenanceScenarios, values[i], _maintenanceShocks[tokens[i]]);
-        }
-        return (_min(initialScenarios), _min(maintenanceScenarios));
-    }
-
-    /// @dev scenarios[s] += floor(value·(10^4 + shock_s) / 10^4), shocks in basis points in [-10^4, 10^4].
-    function _addShocked(uint256[] memory scenarios, uint256 value, uint256 packed) internal pure {
-        for (uint256 s; s < scenarios.length; ++s) {
-            scenarios[s] += value.mulDivDown(uint256(BPS + _shockBps(packed, s)), uint256(BPS));
-        }
-    }
-
-    function _min(uint256[] memory xs) internal pure returns (uint256 m) {
-        m = xs[0];
-        for (uint256 s = 1; s < xs.length; ++s) {
-            if (xs[s] < m) m = xs[s];
-        }
-    }
-
-    /// @dev Scenario s's shock from a packed column, basis points.
-    function _shockBps(uint256 packed, uint256 s) internal pure returns (int256) {
-        return int256(int16(uint16(packed >> (16 * s))));
-    }
-
-    function _requireWidth(int256[][] calldata grid, uint256 width) internal pure {
-        for (uint256 s; s < grid.length; ++s) {
-            if (grid[s].length != width) revert ScenarioWidthMismatch(s, grid[s].length, width);
-        }
-    }
-
-    /// @dev Column j of a grid (shocks WAD, rows = scenarios) packed as basis points.
-    function _packColumn(int256[][] calldata grid, uint256 j) internal pure returns (uint256 packed) {
-        for (uint256 s; s < grid.length; ++s) {
-            int256 shock = grid[s][j];
-            if (shock < -int256(WAD) || shock > int256(WAD) || shock % SHOCK_UNIT != 0) revert InvalidShock(s, j, shock);
-            packed |= uint256(uint16(int16(shock / SHOCK_UNIT))) << (16 * s);
-        }
-    }
-
-    /// @dev Every shock of `a` is at most the same asset's shock in `b` (a is at least as severe, asset by asset).
-    function _dominates(int256[] calldata a, int256[] calldata b) internal pure returns (bool) {
-        for (uint256 j; j < a.length; ++j) {
-            if (a[j] > b[j]) return false;
-        }
-        return true;
-    }
-
-    /// @dev A vault holding only `token` must not get a looser requirement than standard margin: the grid's worst
-    ///      shock for it must be at least as severe as its haircut, i.e. 1 + min_s shock_s <= margin (LTV or LT).
-    function _requireGridNotLooser(address token, uint256 packed, uint256 scenarios, uint256 margin) internal pure {
-        int256 worst = BPS;
-        for (uint256 s; s < scenarios; ++s) {
-            int256 shock = _shockBps(packed, s);
-            if (shock < worst) worst = shock;
-        }
-        // 10^4 + worst <= margin·10^4/WAD, compared exactly in WAD.
-        if ((BPS + worst) * SHOCK_UNIT > SafeCast.toInt256(margin)) {
-            revert ScenarioGridLooserThanHaircut(token, worst * SHOCK_UNIT, SafeCast.toInt256(margin) - int256(WAD));
-        }
-    }
-
-    /// @dev margin − 1 in basis points, rounded down (towards the more severe shock).
-    function _haircutBps(uint256 margin) internal pure returns (int256) {
-        return -((BPS * SHOCK_UNIT - SafeCast.toInt256(margin) + SHOCK_UNIT - 1) / SHOCK_UNIT);
-    }
-
-    function _uniformShocks(int256 bps, uint256 scenarios) internal pure returns (uint256 packed) {
-        for (uint256 s; s < scenarios; ++s) {
-            packed |= uint256(uint16(int16(bps))) << (16 * s);
-        }
+        if (inPortfolio) (v.borrowPower, v.maintenance) = portfolio.margins(tokens, v.values);
     }
 
     /// @dev The oracle's price, or ok = false when it reverts, runs out of its ORACLE_GAS allowance, returns
@@ -812,8 +766,8 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
         if (block.timestamp == _lastDrip) return old;
         rate_ = _accrue(old, block.timestamp - _lastDrip);
         uint256 accrued = totalNormalizedDebt * (rate_ - old);
-        _rate = uint192(rate_);
-        _lastDrip = uint64(block.timestamp);
+        _rate = uint120(rate_);
+        _lastDrip = uint40(block.timestamp);
         if (accrued != 0) surplus += accrued;
         emit Drip(rate_, accrued);
     }
@@ -821,7 +775,7 @@ contract VaultEngine is IVaultEngine, ERC721, Ownable2Step, ReentrancyGuardTrans
     /// @dev min(rate·fee^elapsed rounded down, MAX_RATE) (dss Jug.drip: rmul(rpow(duty, now − rho), rate)),
     ///      saturating so that no elapsed time can make it overflow.
     function _accrue(uint256 rate_, uint256 elapsed) internal view returns (uint256) {
-        uint256 fee = stabilityFee;
+        uint256 fee = stabilityFee();
         if (fee == RAY || elapsed == 0 || rate_ >= MAX_RATE) return rate_;
         return Math.min(FixedPoint.rpowSaturating(fee, elapsed, MAX_RATE) * rate_ / RAY, MAX_RATE);
     }

@@ -110,6 +110,8 @@ interface ILiquidationEngine {
     /// @notice The vault's partial liquidation must wait: `token`'s volume cap has no room left in this window.
     ///         It refills linearly over capWindow; a vault below fullLiquidationHealth is liquidated regardless.
     error LiquidationCapReached(address token);
+    /// @notice A constructor address argument is the zero address.
+    error ZeroAddress();
 
     /// @notice A vault was liquidated by `liquidator`: `repaid` (WAD pUSD) of its debt, `protocolFee` to the
     ///         surplus, `fraction` (WAD) of each collateral balance, worth `seizedValue` (WAD USD), to the
@@ -145,6 +147,8 @@ interface ILiquidationEngine {
 
     /// @notice The accounting core this module settles through.
     function engine() external view returns (IVaultEngine);
+    /// @notice Role that sets the parameters: the timelock and the RiskSteward (docs/governance.md).
+    function RISK_ADMIN_ROLE() external view returns (bytes32);
     /// @notice Health (WAD) a partial liquidation restores, > 1.
     function targetHealth() external view returns (uint256);
     /// @notice Below this health (WAD, <= 1) the whole debt is repaid.
@@ -180,7 +184,7 @@ interface ILiquidationEngine {
     /// @return the bonus paid, WAD
     function effectiveBonus(uint256 bonus, uint256 healthFactor) external view returns (uint256);
 
-    /// @notice Set the liquidation parameters. Owner only.
+    /// @notice Set the liquidation parameters. RISK_ADMIN_ROLE only.
     /// @param targetHealth WAD, in (1, MAX_TARGET_HEALTH]
     /// @param fullLiquidationHealth WAD, at most 1
     /// @param protocolShare WAD, at most MAX_PROTOCOL_SHARE
@@ -188,7 +192,7 @@ interface ILiquidationEngine {
     function setLiquidationParameters(uint256 targetHealth, uint256 fullLiquidationHealth, uint256 protocolShare)
         external;
 
-    /// @notice Set how the bonus grows with the shortfall. Owner only.
+    /// @notice Set how the bonus grows with the shortfall. RISK_ADMIN_ROLE only.
     /// @param bonusFloor WAD, in [MIN_BONUS_FLOOR, MAX_BONUS_FLOOR]; MAX_BONUS_FLOOR pays the full bonus always
     /// @param maxBonusHealth WAD, below 1
     /// @dev The bonus never exceeds a collateral's own liquidation bonus, which the VaultEngine bounds
@@ -196,18 +200,18 @@ interface ILiquidationEngine {
     ///      Reverts InvalidBonusCurve.
     function setBonusCurve(uint256 bonusFloor, uint256 maxBonusHealth) external;
 
-    /// @notice Set the volume caps' rolling window. Owner only.
+    /// @notice Set the volume caps' rolling window. RISK_ADMIN_ROLE only.
     /// @param window seconds, in [MIN_CAP_WINDOW, MAX_CAP_WINDOW]
     /// @dev Reverts InvalidCapWindow.
     function setCapWindow(uint256 window) external;
 
-    /// @notice Set a collateral type's liquidation volume cap (a circuit breaker against cascades). Owner only.
+    /// @notice Set a collateral type's liquidation volume cap (a circuit breaker against cascades). RISK_ADMIN_ROLE only.
     /// @param token the collateral token
     /// @param cap WAD USD of seized value per window; 0 removes the cap
     /// @dev Reverts InvalidLiquidationCap.
     function setLiquidationCap(address token, uint256 cap) external;
 
-    /// @notice Offer margin calls on a collateral type, or stop offering them (all zero). Owner only.
+    /// @notice Offer margin calls on a collateral type, or stop offering them (all zero). RISK_ADMIN_ROLE only.
     /// @param token the collateral token
     /// @param gracePeriod seconds, at most MAX_GRACE_PERIOD
     /// @param hardFloor WAD, in [MIN_HARD_FLOOR, 1)

@@ -3,6 +3,7 @@ pragma solidity ^0.8.28;
 
 import {IPriceOracle} from "./IPriceOracle.sol";
 import {IPUSD} from "./IPUSD.sol";
+import {IPortfolioMargin} from "./IPortfolioMargin.sol";
 
 /// @title IVaultEngine
 /// @notice The accounting core of Plimsoll: collateral types, vaults (ERC-721), deposit, withdraw, borrow
@@ -21,6 +22,7 @@ interface IVaultEngine {
     /// @notice Risk parameters and bookkeeping of one collateral type.
     /// @param oracle price source (USD per whole token, WAD); zero when the type is not listed
     /// @param decimals the token's decimals, read once when the type is added
+    /// @param paused the guardian has paused borrowing and withdrawing against debt for vaults holding this type
     /// @param ltv maximum loan-to-value (initial margin), WAD
     /// @param liquidationThreshold maintenance margin, WAD; > ltv and < 1
     /// @param liquidationBonus collateral value paid per unit of debt repaid by a liquidator, WAD; >= 1
@@ -29,6 +31,7 @@ interface IVaultEngine {
     struct CollateralType {
         IPriceOracle oracle;
         uint8 decimals;
+        bool paused;
         uint64 ltv;
         uint64 liquidationThreshold;
         uint64 liquidationBonus;
@@ -120,23 +123,21 @@ interface IVaultEngine {
     error OnlyLiquidationEngine(address caller);
     /// @notice A seize fraction above 1 (WAD).
     error InvalidSeizeFraction(uint256 fraction);
-    /// @notice Each scenario grid needs 1 to MAX_SCENARIOS scenarios.
-    error InvalidScenarioCount(uint256 initialScenarios, uint256 maintenanceScenarios);
-    /// @notice A scenario row must have one shock per listed collateral type (collateralTokens order).
-    error ScenarioWidthMismatch(uint256 scenario, uint256 width, uint256 expected);
-    /// @notice A shock must lie in [-1, 1] (WAD) and be a whole number of basis points (SHOCK_UNIT).
-    error InvalidShock(uint256 scenario, uint256 column, int256 shock);
-    /// @notice Maintenance scenario `scenario` is milder than no initial scenario: every maintenance scenario must be
-    ///         matched, asset by asset, by an initial scenario at least as severe.
-    error MaintenanceScenarioNotCovered(uint256 scenario);
-    /// @notice For a vault holding only `token`, the grid would be looser than standard margin: its worst shock
-    ///         (WAD) must be at most the haircut (LTV − 1 on the initial grid, LT − 1 on the maintenance grid).
-    error ScenarioGridLooserThanHaircut(address token, int256 worstShock, int256 haircut);
     /// @notice Portfolio margin needs scenario grids, and governance has not set them.
     error PortfolioMarginUnavailable();
     /// @notice The vault is in a margin call: until it is cured (LiquidationEngine.cure) or liquidated, its owner
     ///         may deposit and repay, but not borrow, withdraw or switch margin mode.
     error VaultInMarginCall(uint256 vaultId);
+
+    /// @notice The guardian has paused borrowing and withdrawing against debt for this collateral type (the zero
+    ///         address: for every vault).
+    error Paused(address token);
+    /// @notice There is no recorded bad debt to burn pUSD against.
+    error NoBadDebt();
+    /// @notice A surplus withdrawal asks for more than the surplus above bad debt and the buffer (both WAD pUSD).
+    error SurplusBelowBuffer(uint256 available, uint256 requested);
+    /// @notice A surplus buffer above MAX_DEBT_CEILING.
+    error InvalidSurplusBuffer(uint256 buffer, uint256 max);
 
     // ------------------------------------------------------------------ events
     /// @notice A collateral type was listed.
@@ -198,17 +199,22 @@ interface IVaultEngine {
     event BadDebtWrittenOff(uint256 indexed vaultId, uint256 debt, uint256 covered);
     /// @notice `amount` (RAD) of surplus cancelled the same amount of bad debt.
     event Heal(uint256 amount);
-    /// @notice The portfolio-margin scenario grids were set: rows are scenarios, columns the listed collateral
-    ///         types in collateralTokens order, shocks WAD.
-    event ScenarioGridsSet(int256[][] initial, int256[][] maintenance);
     /// @notice The vault switched to portfolio margin (`portfolio` true) or back to standard margin.
     event MarginModeSet(uint256 indexed vaultId, bool portfolio);
+    /// @notice The guardian paused or resumed borrowing and withdrawing against debt (token 0: globally).
+    event PauseSet(address indexed token, bool paused);
+    /// @notice `payer` burned `amount` pUSD (WAD) against recorded bad debt, cancelling `cancelled` (RAD).
+    event BadDebtBurned(address indexed payer, uint256 amount, uint256 cancelled);
+    /// @notice The surplus buffer (WAD pUSD) that surplus withdrawals must leave in place.
+    event SurplusBufferSet(uint256 buffer);
+    /// @notice Governance minted `amount` pUSD (WAD) of surplus above the buffer to `to`.
+    event SurplusWithdrawn(address indexed to, uint256 amount);
     /// @notice A margin-call premium of `amount` (WAD pUSD) was added to the vault's debt (normalized debt +`normalizedDebt`)
     ///         and to the surplus.
     event PremiumCharged(uint256 indexed vaultId, uint256 amount, uint256 normalizedDebt);
 
     // ------------------------------------------------------------------ admin
-    /// @notice List a collateral type. Owner only. Reads the token's decimals.
+    /// @notice List a collateral type. DEFAULT_ADMIN_ROLE only. Reads the token's decimals.
     /// @param token ERC-20 collateral (not rebasing)
     /// @param oracle its IPriceOracle
     /// @param ltv WAD
@@ -226,7 +232,7 @@ interface IVaultEngine {
         uint256 supplyCap
     ) external;
 
-    /// @notice Set a listed type's LTV, liquidation threshold, liquidation bonus (all WAD). Owner only.
+    /// @notice Set a listed type's LTV, liquidation threshold, liquidation bonus (all WAD). RISK_ADMIN_ROLE only.
     /// @param token a listed collateral
     /// @param ltv WAD
     /// @param liquidationThreshold WAD
@@ -235,46 +241,34 @@ interface IVaultEngine {
     function setRiskParameters(address token, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus)
         external;
 
-    /// @notice Set a listed type's supply cap. Owner only.
+    /// @notice Set a listed type's supply cap. RISK_ADMIN_ROLE only.
     /// @param token a listed collateral
     /// @param supplyCap token decimals, at most MAX_SUPPLY_CAP
     /// @dev Reverts UnknownCollateral, InvalidSupplyCap.
     function setSupplyCap(address token, uint256 supplyCap) external;
 
-    /// @notice Replace a listed type's oracle. Owner only.
+    /// @notice Replace a listed type's oracle. DEFAULT_ADMIN_ROLE only.
     /// @param token a listed collateral
     /// @param oracle the new IPriceOracle; it must price the collateral now
     /// @dev Reverts UnknownCollateral, ZeroAddress, OracleNotPricing.
     function setOracle(address token, IPriceOracle oracle) external;
 
-    /// @notice Set the global debt ceiling. Owner only.
+    /// @notice Set the global debt ceiling. RISK_ADMIN_ROLE only.
     /// @param debtCeiling WAD pUSD, at most MAX_DEBT_CEILING
     /// @dev Reverts InvalidDebtCeiling.
     function setDebtCeiling(uint256 debtCeiling) external;
 
-    /// @notice Set the dust floor (smallest non-zero vault debt). Owner only.
+    /// @notice Set the dust floor (smallest non-zero vault debt). RISK_ADMIN_ROLE only.
     /// @param dust WAD pUSD, at most MAX_DEBT_CEILING
     /// @dev Reverts InvalidDust.
     function setDust(uint256 dust) external;
 
-    /// @notice Accrue fees at the old fee, then set the per-second stability fee. Owner only.
+    /// @notice Accrue fees at the old fee, then set the per-second stability fee. RISK_ADMIN_ROLE only.
     /// @param fee per-second factor, RAY, in [RAY, MAX_STABILITY_FEE]
     /// @dev Reverts InvalidStabilityFee.
     function setStabilityFee(uint256 fee) external;
 
-    /// @notice Set both portfolio-margin scenario grids. Owner only.
-    /// @param initial scenarios for borrowing and withdrawing: rows of one shock (WAD, in [-1, 1], whole basis
-    ///        points) per listed collateral type, in collateralTokens order; 1 to MAX_SCENARIOS rows
-    /// @param maintenance scenarios for liquidation, same shape; each must be matched, asset by asset, by an initial
-    ///        scenario at least as severe
-    /// @dev For every listed type, the worst shock must be at least as severe as its haircut (LTV − 1 initial,
-    ///      LT − 1 maintenance), so a single-collateral vault never gets a looser requirement than standard
-    ///      margin; setRiskParameters keeps checking it. A type listed later gets its haircut in every scenario.
-    ///      Reverts InvalidScenarioCount, ScenarioWidthMismatch, MaintenanceScenarioNotCovered, InvalidShock,
-    ///      ScenarioGridLooserThanHaircut.
-    function setScenarioGrids(int256[][] calldata initial, int256[][] calldata maintenance) external;
-
-    /// @notice Wire the liquidation engine allowed to call `seize`. Owner only, once.
+    /// @notice Wire the liquidation engine allowed to call `seize`. DEFAULT_ADMIN_ROLE only, once.
     /// @param liquidationEngine the LiquidationEngine
     /// @dev Reverts ZeroAddress, LiquidationEngineAlreadySet.
     function setLiquidationEngine(address liquidationEngine) external;
@@ -342,6 +336,35 @@ interface IVaultEngine {
     /// @notice Cancel bad debt against the surplus buffer, as far as the surplus goes. Anyone may call.
     function heal() external;
 
+    /// @notice Recapitalisation: burn up to `amount` pUSD (WAD) from the caller against recorded bad debt. Anyone may
+    ///         call; never needs a price.
+    /// @param amount WAD pUSD; anything above the bad debt (rounded up to whole WAD units) burns only that
+    /// @return burned pUSD burned, WAD
+    /// @dev Bad debt falls by min(burned·RAY, badDebt); the rest of the last unit goes to the surplus.
+    ///      Reverts ZeroAmount, NoBadDebt, ERC20InsufficientBalance.
+    function burnBadDebt(uint256 amount) external returns (uint256 burned);
+
+    /// @notice Pause (or resume) borrowing and withdrawing against debt: for every vault holding `token`, or for
+    ///         every vault when `token` is the zero address. GUARDIAN_ROLE only. Deposit, repay, withdrawing from a
+    ///         vault without debt, liquidation and margin-call cures are never paused.
+    /// @param token a listed collateral, or the zero address for the global pause
+    /// @param paused true to pause, false to resume
+    /// @dev Reverts AccessControlUnauthorizedAccount, UnknownCollateral.
+    function setPaused(address token, bool paused) external;
+
+    /// @notice Set the surplus buffer that surplus withdrawals must leave in place. DEFAULT_ADMIN_ROLE only.
+    /// @param buffer WAD pUSD, at most MAX_DEBT_CEILING
+    /// @dev Reverts AccessControlUnauthorizedAccount, InvalidSurplusBuffer.
+    function setSurplusBuffer(uint256 buffer) external;
+
+    /// @notice Mint `amount` pUSD of surplus to `to`: only what the surplus holds above the recorded bad debt plus
+    ///         the buffer (withdrawableSurplus, after a drip). DEFAULT_ADMIN_ROLE only.
+    /// @param to recipient
+    /// @param amount WAD pUSD
+    /// @dev Keeps the accounting identity: surplus falls by amount·RAY as the supply rises by amount.
+    ///      Reverts AccessControlUnauthorizedAccount, ZeroAmount, ZeroAddress, SurplusBelowBuffer.
+    function withdrawSurplus(address to, uint256 amount) external;
+
     /// @notice Liquidation settlement. Liquidation engine only.
     /// @param vaultId the vault
     /// @param payer pays `repay + protocolFee` pUSD (burned)
@@ -390,6 +413,9 @@ interface IVaultEngine {
     // ------------------------------------------------------------------ views
     /// @notice The stablecoin minted by this engine.
     function pusd() external view returns (IPUSD);
+    /// @notice The PortfolioMargin contract this engine created: the scenario grids and the portfolio margins of a
+    ///         basket (governed by this engine's RISK_ADMIN_ROLE).
+    function portfolio() external view returns (IPortfolioMargin);
     /// @notice Liquidation engine allowed to call `seize`.
     function liquidationEngine() external view returns (address);
     /// @notice A collateral type's parameters (oracle is zero when not listed).
@@ -413,9 +439,6 @@ interface IVaultEngine {
     /// @notice Whether the vault is in a margin call (LiquidationEngine.marginCallOf has its terms).
     /// @param vaultId the vault
     function inMarginCall(uint256 vaultId) external view returns (bool);
-    /// @notice The portfolio-margin grids: rows are scenarios, columns the listed types (collateralTokens order),
-    ///         shocks WAD; empty before setScenarioGrids.
-    function scenarioGrids() external view returns (int256[][] memory initial, int256[][] memory maintenance);
     /// @notice The vault's debt at the rate accrued up to now, WAD pUSD rounded up.
     /// @param vaultId the vault
     function debt(uint256 vaultId) external view returns (uint256);
@@ -439,6 +462,17 @@ interface IVaultEngine {
     function dust() external view returns (uint256);
     /// @notice Per-second stability fee, RAY.
     function stabilityFee() external view returns (uint256);
+    /// @notice Surplus that withdrawals must leave in place, WAD pUSD.
+    function surplusBuffer() external view returns (uint256);
+    /// @notice What withdrawSurplus may mint now: surplus above bad debt plus the buffer, WAD pUSD, rounded down
+    ///         (at the stored rate: a drip may add to it).
+    function withdrawableSurplus() external view returns (uint256);
+    /// @notice Whether the guardian has paused borrowing and withdrawing against debt for every vault.
+    function paused() external view returns (bool);
+    /// @notice Role that sets risk parameters: the timelock and the RiskSteward (docs/governance.md).
+    function RISK_ADMIN_ROLE() external view returns (bytes32);
+    /// @notice Role that may pause borrowing and withdrawing against debt (docs/governance.md).
+    function GUARDIAN_ROLE() external view returns (bytes32);
     /// @notice Number of vaults ever opened (the last id).
     function vaultCount() external view returns (uint256);
     /// @notice Whether `account` may manage the vault (owner, approved, or operator for all).

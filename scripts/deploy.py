@@ -16,7 +16,7 @@ from ape import accounts, chain, project
 from ape.utils import ZERO_ADDRESS
 from ape.cli import ConnectedProviderCommand
 
-from plimsoll.sdk.config import ConfigError, DeployConfig, load_config
+from plimsoll.sdk.config import ConfigError, DeployConfig, GovernanceConfig, load_config
 from plimsoll.sdk.contracts import CollateralDeployment, Manifest
 
 DEFAULT_CONFIG = Path(__file__).parent / "config" / "local.yaml"
@@ -27,7 +27,8 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
 
     Args:
         cfg: checked configuration (contract units).
-        deployer: ape account that pays and becomes the owner of the engines.
+        deployer: ape account that pays; it holds the admin roles while configuring, then hands them over as
+            ``cfg.governance`` says (hand_over).
         name: network name the manifest is filed under.
 
     Raises:
@@ -38,7 +39,6 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
     liquidation = deployer.deploy(
         project.LiquidationEngine,
         engine.address,
-        deployer.address,
         (cfg.target_health, cfg.full_liquidation_health, cfg.protocol_share, cfg.bonus_floor, cfg.max_bonus_health,
          cfg.cap_window),
     )
@@ -87,10 +87,12 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
             liquidation.setLiquidationCap(token, c.liquidation_cap, sender=deployer)
         if c.grace_period:
             liquidation.setMarginCallTerms(token, c.grace_period, c.hard_floor, c.premium, sender=deployer)
+    portfolio = project.PortfolioMargin.at(engine.portfolio())
     if cfg.maintenance_grid:
-        engine.setScenarioGrids(
+        portfolio.setScenarioGrids(
             [list(row) for row in cfg.initial_grid], [list(row) for row in cfg.maintenance_grid], sender=deployer
         )
+    timelock, steward = hand_over(cfg.governance, deployer, engine, liquidation)
 
     return Manifest(
         network=name,
@@ -102,10 +104,58 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
             "PUSD": engine.pusd(),
             "LiquidationEngine": liquidation.address,
             "VaultLens": lens.address,
+            "PortfolioMargin": portfolio.address,
+            "Timelock": timelock.address,
+            "RiskSteward": steward.address,
         },
         collaterals=collaterals,
         compiler="solc 0.8.28",
     )
+
+
+def hand_over(gov: GovernanceConfig, deployer, engine, liquidation):
+    """Deploy the Timelock and the RiskSteward, grant every role as ``gov`` says, and (admin ``timelock``) make the
+    deployer renounce its own roles, so that the Timelock is the only admin (docs/governance.md).
+
+    Args:
+        gov: the governance section of the configuration.
+        deployer: ape account holding DEFAULT_ADMIN_ROLE and RISK_ADMIN_ROLE since the engines were deployed.
+        engine, liquidation: the deployed VaultEngine and LiquidationEngine.
+
+    Returns:
+        (timelock, steward) contract instances.
+    Raises:
+        ConfigError: an account is neither ``deployer`` nor a 0x address.
+    """
+    def account(spec: str) -> str:
+        if not spec:
+            return ZERO_ADDRESS
+        if spec == "deployer":
+            return deployer.address
+        if not (spec.startswith("0x") and len(spec) == 42):
+            raise ConfigError(f"governance: {spec!r} is neither 'deployer' nor a 0x address")
+        return spec
+
+    # Every account is resolved before the first transaction: a bad one changes nothing.
+    proposers = [account(a) for a in gov.proposers]
+    executors = [account(a) for a in gov.executors] or [ZERO_ADDRESS]  # the zero address: anyone executes
+    guardian, steward_account = account(gov.guardian), account(gov.steward)
+    timelock = deployer.deploy(project.Timelock, gov.timelock_delay, proposers, executors, ZERO_ADDRESS)
+    steward = deployer.deploy(
+        project.RiskSteward, engine.address, liquidation.address, timelock.address, steward_account,
+        (gov.risk_step, gov.relative_step, gov.fee_step, gov.cooldown),
+    )
+    admin_role, risk_admin = engine.DEFAULT_ADMIN_ROLE(), engine.RISK_ADMIN_ROLE()
+    engine.setSurplusBuffer(gov.surplus_buffer, sender=deployer)
+    engine.grantRole(admin_role, timelock.address, sender=deployer)
+    engine.grantRole(risk_admin, timelock.address, sender=deployer)
+    engine.grantRole(risk_admin, steward.address, sender=deployer)
+    if guardian != ZERO_ADDRESS:
+        engine.grantRole(engine.GUARDIAN_ROLE(), guardian, sender=deployer)
+    if gov.admin == "timelock":
+        engine.renounceRole(risk_admin, deployer.address, sender=deployer)
+        engine.renounceRole(admin_role, deployer.address, sender=deployer)
+    return timelock, steward
 
 
 def resolve_account(spec: str):
@@ -124,7 +174,8 @@ def resolve_account(spec: str):
 @click.option("--account", "account_spec", default="TEST::0", show_default=True,
               help="Deployer: TEST::<i> (test mnemonic) or an ape account alias.")
 def cli(config_path, name, out, account_spec):
-    """Deploy VaultEngine, pUSD, LiquidationEngine, VaultLens and the configured collateral types."""
+    """Deploy VaultEngine, pUSD, PortfolioMargin, LiquidationEngine, VaultLens, the configured collateral types, the
+    Timelock and the RiskSteward, and hand the admin roles over as the configuration's governance section says."""
     try:
         cfg = load_config(config_path)
     except ConfigError as e:

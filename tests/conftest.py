@@ -46,10 +46,14 @@ def cfg():
     """The local deployment configuration (scripts/config/local.yaml), in contract units, with the plain liquidation
     policy the unit and regression scenarios are written for: no margin calls (a liquidation happens at once),
     target health 1.10 and the full bonus at every depth. The margin-call and bonus-curve tests set theirs on-chain,
-    and the demo tests run the configuration as it is."""
+    and the demo tests run the configuration as it is. The deployer keeps its admin roles (governance.admin
+    "deployer")."""
     c = load_config(ROOT / "scripts" / "config" / "local.yaml")
     plain = tuple(replace(col, grace_period=0, hard_floor=0, premium=0) for col in c.collaterals)
-    return replace(c, collaterals=plain, target_health=11 * WAD // 10, bonus_floor=2 * WAD, max_bonus_health=0)
+    # The deployer (admin) keeps its roles beside the Timelock, so that tests change parameters without waiting
+    # out the delay; tests/test_governance.py deploys the configuration's own hand-over.
+    return replace(c, collaterals=plain, target_health=11 * WAD // 10, bonus_floor=2 * WAD, max_bonus_health=0,
+                   governance=replace(c.governance, admin="deployer"))
 
 
 @pytest.fixture(scope="session")
@@ -174,12 +178,14 @@ def chain_liquidation_params(engine, liquidation):
 
 def chain_collateral_params(engine, token):
     """The mirror's CollateralParams of a listed token, with its scenario-grid shocks (basis points)."""
+    import ape
+
     from plimsoll.sdk.math import SHOCK_UNIT, CollateralParams
 
     c = engine.collateralType(token)
     listed = [t.lower() for t in engine.collateralTokens()]
     j = listed.index(str(token).lower())
-    initial, maintenance = engine.scenarioGrids()
+    initial, maintenance = ape.project.PortfolioMargin.at(engine.portfolio()).scenarioGrids()
     return CollateralParams(c.decimals, c.ltv, c.liquidationThreshold, c.liquidationBonus,
                             tuple(row[j] // SHOCK_UNIT for row in initial),
                             tuple(row[j] // SHOCK_UNIT for row in maintenance))

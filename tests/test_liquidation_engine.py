@@ -179,7 +179,7 @@ def test_liquidation_parameters_validated(liquidation, admin, alice):
         liquidation.setLiquidationParameters(WAD * 11 // 10, WAD + 1, WAD // 10, sender=admin)
     with ape.reverts(liquidation.InvalidLiquidationParameters):
         liquidation.setLiquidationParameters(WAD * 11 // 10, WAD * 95 // 100, WAD // 2 + 1, sender=admin)
-    with ape.reverts(liquidation.OwnableUnauthorizedAccount, account=alice.address):
+    with ape.reverts(liquidation.AccessControlUnauthorizedAccount, account=alice.address):
         liquidation.setLiquidationParameters(WAD * 12 // 10, WAD * 95 // 100, 0, sender=alice)
     tx = liquidation.setLiquidationParameters(WAD * 12 // 10, WAD * 9 // 10, 0, sender=admin)
     assert tx.events.filter(liquidation.LiquidationParametersSet)[0].targetHealth == WAD * 12 // 10

@@ -12,12 +12,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / ".build" / "__local__.json"
-PROTOCOL = ("VaultEngine", "LiquidationEngine", "OracleAdapter", "PUSD", "VaultLens")
-#: Inherited unchanged from OpenZeppelin (ERC-20, ERC-721, permit, Ownable2Step), documented there.
+PROTOCOL = ("VaultEngine", "LiquidationEngine", "OracleAdapter", "PUSD", "VaultLens", "PortfolioMargin", "RiskSteward")
+#: Inherited unchanged from OpenZeppelin (ERC-20, ERC-721, permit, AccessControl), documented there. The Timelock is
+#: OpenZeppelin's TimelockController unchanged, and is not listed in PROTOCOL.
 OPENZEPPELIN = {
     "allowance", "approve", "balanceOf", "getApproved", "isApprovedForAll", "nonces", "ownerOf", "permit",
     "safeTransferFrom", "setApprovalForAll", "supportsInterface", "tokenURI", "transfer", "transferFrom",
-    "transferOwnership",
+    "getRoleAdmin", "grantRole", "hasRole", "renounceRole", "revokeRole",
 }
 
 

@@ -593,7 +593,7 @@ class Demo:
         collateral_ok = {}
         for sym, tok in p.tokens.items():
             held = tok.functions.balanceOf(p.engine.address).call(**at)
-            booked = e.collateralType(tok.address).call(**at)[6]
+            booked = e.collateralType(tok.address).call(**at)[7]
             collateral_ok[sym] = sums[sym] == held == booked
         supply = p.pusd.functions.totalSupply().call(**at)
         return {

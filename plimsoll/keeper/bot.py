@@ -161,6 +161,7 @@ class Keeper:
         self.engine = c("VaultEngine", m.contracts["VaultEngine"])
         self.liquidation = c("LiquidationEngine", m.contracts["LiquidationEngine"])
         self.lens = c("VaultLens", m.contracts["VaultLens"])
+        self.portfolio = c("PortfolioMargin", m.contracts["PortfolioMargin"])
         self.pusd = c("PUSD", m.contracts["PUSD"])
         self.oracles = {s: c("OracleAdapter", col.oracle) for s, col in m.collaterals.items()}
         self.token_symbol = {col.token.lower(): s for s, col in m.collaterals.items()}
@@ -248,7 +249,7 @@ class Keeper:
             self.engine.functions.stabilityFee().call(**at),
             self.lens.functions.vaults(self.vault_ids).call(**at),
             self.pusd.functions.balanceOf(self.account.address).call(**at),
-            self.engine.functions.scenarioGrids().call(**at),
+            self.portfolio.functions.scenarioGrids().call(**at),
             *(self._price(s, number) for s in symbols),
             *(self.engine.functions.collateralType(self.tokens[s]).call(**at) for s in symbols),
             *(self.liquidation.functions.liquidationRoom(self.tokens[s]).call(**at) for s in symbols),
@@ -260,7 +261,7 @@ class Keeper:
         column = {sym: j for j, sym in enumerate(self.listed)}
         params = {
             s: CollateralParams(
-                decimals=ct[1], ltv=ct[2], liquidation_threshold=ct[3], liquidation_bonus=ct[4],
+                decimals=ct[1], ltv=ct[3], liquidation_threshold=ct[4], liquidation_bonus=ct[5],
                 initial_shocks=tuple(row[column[s]] // SHOCK_UNIT for row in initial) if s in column else (),
                 maintenance_shocks=tuple(row[column[s]] // SHOCK_UNIT for row in maintenance) if s in column else (),
             )

@@ -4,7 +4,7 @@ The grid's *shape* comes from the joint history of the collaterals: for each lon
 scenario is the mean joint move over the worst (1 − confidence) tail of that mix's 24-hour return (the expected-
 shortfall scenario of the mix, as in SPAN-style and filtered-historical-simulation margining). Its *size* comes
 from the standard haircuts: each asset's column is scaled so that its worst shock equals LT − 1 on the maintenance
-grid, so a one-collateral vault gets exactly standard margin (VaultEngine.setScenarioGrids requires at least
+grid, so a one-collateral vault gets exactly standard margin (PortfolioMargin.setScenarioGrids requires at least
 that), and a mixed vault gets the diversification the history shows. The initial grid is the maintenance grid
 shifted by each asset's LT − LTV.
 

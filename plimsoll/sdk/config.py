@@ -13,7 +13,12 @@ import yaml
 from .math import SHOCK_UNIT, WAD, apr_to_per_second, to_wad
 
 MIN_LIQUIDATION_CAP = 100_000 * WAD  # LiquidationEngine.MIN_LIQUIDATION_CAP
-MAX_SCENARIOS = 16  # VaultEngine.MAX_SCENARIOS
+MAX_SCENARIOS = 16  # PortfolioMargin.MAX_SCENARIOS
+MAX_RISK_STEP = WAD // 10  # RiskSteward.MAX_RISK_STEP
+MAX_RELATIVE_STEP = WAD // 2  # RiskSteward.MAX_RELATIVE_STEP
+MAX_FEE_STEP = 3_022_265_981 * 10**9  # RiskSteward.MAX_FEE_STEP, RAY per second
+MIN_COOLDOWN = 3600  # RiskSteward.MIN_COOLDOWN, seconds
+MAX_DEBT_CEILING = 10**30  # VaultEngine.MAX_DEBT_CEILING, WAD
 
 
 class ConfigError(ValueError):
@@ -79,6 +84,69 @@ class CollateralConfig:
 
 
 @dataclass(frozen=True)
+class GovernanceConfig:
+    """Who governs the deployment (docs/governance.md). Accounts are ``deployer`` or 0x addresses.
+
+    Attributes:
+        admin: ``timelock``: the deployer hands DEFAULT_ADMIN_ROLE and RISK_ADMIN_ROLE to the Timelock and keeps
+            nothing; ``deployer``: the deployer keeps both as well (local tests only).
+        timelock_delay: seconds between scheduling and executing a timelock operation.
+        proposers: may schedule and cancel timelock operations.
+        executors: may execute ready operations; empty: anyone.
+        guardian: holds GUARDIAN_ROLE (pause borrowing and withdrawing against debt); empty: nobody.
+        steward: holds STEWARD_ROLE on the RiskSteward; empty: nobody.
+        risk_step, relative_step: WAD; fee_step: RAY per second; cooldown: seconds (the RiskSteward's bounds).
+        surplus_buffer: WAD pUSD that surplus withdrawals must leave.
+    """
+
+    admin: str = "deployer"
+    timelock_delay: int = 60
+    proposers: tuple[str, ...] = ("deployer",)
+    executors: tuple[str, ...] = ("deployer",)
+    guardian: str = "deployer"
+    steward: str = "deployer"
+    risk_step: int = WAD // 50
+    relative_step: int = WAD // 4
+    fee_step: int = 0
+    cooldown: int = 86400
+    surplus_buffer: int = 0
+
+
+def _governance(d: Any) -> GovernanceConfig:
+    """``governance:`` (optional; see scripts/config/local.yaml) in contract units."""
+    if not d:
+        return GovernanceConfig()
+    if not isinstance(d, dict):
+        raise ConfigError("governance: must be a mapping")
+    bounds = d.get("steward_bounds") or {}
+    fee_apr = bounds.get("stability_fee_step_apr", "0")
+    g = GovernanceConfig(
+        admin=str(d.get("admin", "timelock")),
+        timelock_delay=int(d.get("timelock_delay", 60)),
+        proposers=tuple(str(a) for a in d.get("proposers", ["deployer"])),
+        executors=tuple(str(a) for a in d.get("executors", ["deployer"])),
+        guardian=str(d.get("guardian") or ""),
+        steward=str(d.get("steward") or ""),
+        risk_step=to_wad(bounds.get("risk_step", "0.02")),
+        relative_step=to_wad(bounds.get("relative_step", "0.25")),
+        fee_step=apr_to_per_second(fee_apr) - 10**27,
+        cooldown=int(bounds.get("cooldown", 86400)),
+        surplus_buffer=to_wad(d.get("surplus_buffer", "0")),
+    )
+    if g.admin not in ("timelock", "deployer"):
+        raise ConfigError("governance: 'admin' must be 'timelock' or 'deployer'")
+    if g.timelock_delay < 0 or not g.proposers:
+        raise ConfigError("governance: need timelock_delay >= 0 seconds and at least one proposer")
+    if not (g.risk_step <= MAX_RISK_STEP and g.relative_step <= MAX_RELATIVE_STEP and g.fee_step <= MAX_FEE_STEP
+            and g.cooldown >= MIN_COOLDOWN):
+        raise ConfigError("governance.steward_bounds: need risk_step <= 0.1, relative_step <= 0.5, "
+                          "stability_fee_step_apr <= 0.1 and cooldown >= 3600 seconds")
+    if not 0 <= g.surplus_buffer <= MAX_DEBT_CEILING:
+        raise ConfigError("governance: 'surplus_buffer' must lie in [0, 1e12] pUSD")
+    return g
+
+
+@dataclass(frozen=True)
 class DeployConfig:
     """The whole deployment, in contract units.
 
@@ -89,6 +157,7 @@ class DeployConfig:
         collaterals: in listing order.
         initial_grid, maintenance_grid: portfolio-margin scenarios, WAD shocks per collateral in listing order
             (empty: portfolio margin off).
+        governance: roles, timelock, risk steward bounds, surplus buffer.
     """
 
     debt_ceiling: int
@@ -103,6 +172,7 @@ class DeployConfig:
     cap_window: int = 3600
     initial_grid: tuple[tuple[int, ...], ...] = ()
     maintenance_grid: tuple[tuple[int, ...], ...] = ()
+    governance: GovernanceConfig = GovernanceConfig()
 
     def collateral(self, symbol: str) -> CollateralConfig:
         """The collateral with this symbol. Raises KeyError."""
@@ -235,6 +305,7 @@ def parse_config(raw: dict[str, Any]) -> DeployConfig:
         bonus_floor=to_wad(liq.get("bonus_floor", "2")),
         max_bonus_health=to_wad(liq.get("max_bonus_health", "0")),
         cap_window=int(liq.get("cap_window", 3600)),
+        governance=_governance(raw.get("governance")),
     )
     symbols = [str(c.get("symbol")) for c in cols]
     grids = raw.get("portfolio_margin") or {}

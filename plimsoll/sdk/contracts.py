@@ -27,6 +27,9 @@ EXPORTED = (
     "OracleAdapter",
     "PUSD",
     "VaultLens",
+    "PortfolioMargin",
+    "RiskSteward",
+    "Timelock",
     "MockERC20",
     "MockAggregator",
     "MockAdversarialERC20",
@@ -98,8 +101,9 @@ class Manifest:
         network: name the manifest is filed under.
         chain_id: EIP-155 chain id.
         block: block number of the first deployment transaction (where event scans start).
-        deployer: account that deployed (owner of the admin functions).
-        contracts: name → address for VaultEngine, PUSD, LiquidationEngine, VaultLens.
+        deployer: account that deployed (an admin only if the configuration's governance.admin is ``deployer``).
+        contracts: name → address for VaultEngine, PUSD, LiquidationEngine, VaultLens, PortfolioMargin, Timelock,
+            RiskSteward.
         collaterals: symbol → CollateralDeployment.
         abi_source: where the ABIs come from (relative to the project root).
         compiler: the solc version string that built the bytecode.
@@ -149,7 +153,7 @@ class Protocol:
     """web3 handles on one deployment.
 
     Attributes:
-        w3: the connection; manifest: where things live; engine, pusd, liquidation, lens: contracts;
+        w3: the connection; manifest: where things live; engine, pusd, liquidation, lens, portfolio: contracts;
         tokens, oracles, feeds: symbol → contract.
     """
 
@@ -161,6 +165,7 @@ class Protocol:
         self.pusd: Contract = self._at("PUSD", c["PUSD"])
         self.liquidation: Contract = self._at("LiquidationEngine", c["LiquidationEngine"])
         self.lens: Contract = self._at("VaultLens", c["VaultLens"])
+        self.portfolio: Contract = self._at("PortfolioMargin", c["PortfolioMargin"])
         self.tokens: dict[str, Contract] = {}
         self.oracles: dict[str, Contract] = {}
         self.feeds: dict[str, Contract] = {}

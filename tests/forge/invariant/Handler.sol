@@ -9,6 +9,7 @@ import {PUSD} from "contracts/PUSD.sol";
 import {MockERC20} from "contracts/mocks/MockERC20.sol";
 import {MockAdversarialERC20} from "contracts/mocks/MockAdversarialERC20.sol";
 import {MockAggregator} from "contracts/mocks/MockAggregator.sol";
+import {IPortfolioMargin} from "@plimsoll/interfaces/IPortfolioMargin.sol";
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
 
@@ -365,6 +366,34 @@ contract Handler is Test {
         ++calls["heal"];
     }
 
+    /// @notice The guardian pauses or resumes, globally or one type. Liquidations must go on regardless.
+    function pause(uint256 seed) external {
+        address[] memory tokens = engine.collateralTokens();
+        address token = seed % 5 == 4 ? address(0) : tokens[seed % 4];
+        vm.prank(admin);
+        engine.setPaused(token, (seed >> 8) % 3 == 0); // paused a third of the time
+        ++calls["pause"];
+    }
+
+    /// @notice The liquidator burns part of its pUSD against recorded bad debt.
+    function burnBadDebt(uint256 amount) external {
+        if (engine.badDebt() == 0) return;
+        amount = _bound(amount, 1, pusd.balanceOf(liquidator) / 10 + 1);
+        vm.prank(liquidator);
+        try engine.burnBadDebt(amount) {
+            ++calls["burn bad debt"];
+        } catch {}
+    }
+
+    /// @notice Governance withdraws part of the surplus above the buffer, to the liquidator.
+    function withdrawSurplus(uint256 share) external {
+        uint256 amount = engine.withdrawableSurplus() * _bound(share, 1, 100) / 100;
+        if (amount == 0) return;
+        vm.prank(admin);
+        engine.withdrawSurplus(liquidator, amount);
+        ++calls["surplus withdrawal"];
+    }
+
     /// @notice Anyone calls a random vault; it must succeed on a callable vault (below maintenance, above the floor,
     ///         every collateral offering calls, not already called).
     function marginCall(uint256 vaultSeed) external {
@@ -468,8 +497,9 @@ contract Handler is Test {
                 initial[s][j] = (bps - gap < -10_000 ? -10_000 : bps - gap) * 1e14;
             }
         }
+        IPortfolioMargin portfolio = engine.portfolio();
         vm.prank(admin);
-        try engine.setScenarioGrids(initial, maintenance) {
+        try portfolio.setScenarioGrids(initial, maintenance) {
             ++calls["scenario grids"];
         } catch {}
     }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {IPUSD} from "@plimsoll/interfaces/IPUSD.sol";
@@ -45,7 +45,7 @@ contract LiquidationEngineTest is ProtocolFixture {
             liquidation.setLiquidationParameters(bad[i][0], bad[i][1], bad[i][2]);
         }
         vm.prank(ALICE);
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, ALICE));
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, ALICE, RISK_ADMIN));
         liquidation.setLiquidationParameters(1.2e18, 0.9e18, 0);
         vm.expectEmit(address(liquidation));
         emit ILiquidationEngine.LiquidationParametersSet(1.2e18, 0.9e18, 0.5e18);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
+import {IPortfolioMargin} from "@plimsoll/interfaces/IPortfolioMargin.sol";
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {MockERC20} from "contracts/mocks/MockERC20.sol";
 import {FixedPoint} from "contracts/libraries/FixedPoint.sol";
@@ -59,9 +60,9 @@ contract MarginEngineTest is ProtocolFixture {
 
     function test_portfolio_margin_lends_more_on_a_diversified_basket() public {
         (int256[][] memory initial, int256[][] memory maintenance) = _grids();
-        vm.expectEmit(address(engine));
-        emit IVaultEngine.ScenarioGridsSet(initial, maintenance);
-        engine.setScenarioGrids(initial, maintenance);
+        vm.expectEmit(address(portfolio));
+        emit IPortfolioMargin.ScenarioGridsSet(initial, maintenance);
+        portfolio.setScenarioGrids(initial, maintenance);
         uint256 id = _basketVault();
         // Standard: 20,000·0.80 + 20,000·0.75 = 31,000. Portfolio: min(16,000 + 17,000, 17,000 + 15,000) = 32,000.
         assertEq(engine.valuation(id).borrowPower, 31_000 * WAD);
@@ -93,7 +94,7 @@ contract MarginEngineTest is ProtocolFixture {
 
     function test_single_collateral_vault_gets_exactly_standard_margin() public {
         (int256[][] memory initial, int256[][] memory maintenance) = _grids();
-        engine.setScenarioGrids(initial, maintenance);
+        portfolio.setScenarioGrids(initial, maintenance);
         address[4] memory tokens = [address(weth), address(wbtc), address(adv), address(stable)];
         uint256[4] memory amounts = [uint256(7 * WAD), 0.3e8, 9_000e6, 5_000 * WAD];
         for (uint256 i; i < 4; ++i) {
@@ -111,46 +112,46 @@ contract MarginEngineTest is ProtocolFixture {
     function test_grids_are_validated() public {
         (int256[][] memory initial, int256[][] memory maintenance) = _grids();
         int256[][] memory none = new int256[][](0);
-        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.InvalidScenarioCount.selector, 0, 2));
-        engine.setScenarioGrids(none, maintenance);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioMargin.InvalidScenarioCount.selector, 0, 2));
+        portfolio.setScenarioGrids(none, maintenance);
         int256[][] memory seventeen = new int256[][](17);
         for (uint256 s; s < 17; ++s) {
             seventeen[s] = initial[0];
         }
-        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.InvalidScenarioCount.selector, 17, 2));
-        engine.setScenarioGrids(seventeen, maintenance);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioMargin.InvalidScenarioCount.selector, 17, 2));
+        portfolio.setScenarioGrids(seventeen, maintenance);
 
         int256[][] memory narrow = new int256[][](1);
         narrow[0] = new int256[](3);
-        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.ScenarioWidthMismatch.selector, 0, 3, 4));
-        engine.setScenarioGrids(initial, narrow);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioMargin.ScenarioWidthMismatch.selector, 0, 3, 4));
+        portfolio.setScenarioGrids(initial, narrow);
 
         // A maintenance scenario harsher than every initial scenario on some asset.
         maintenance[1] = _row(-0.10e18, -0.20e18, -0.22e18, -0.16e18);
-        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.MaintenanceScenarioNotCovered.selector, 1));
-        engine.setScenarioGrids(initial, maintenance);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioMargin.MaintenanceScenarioNotCovered.selector, 1));
+        portfolio.setScenarioGrids(initial, maintenance);
         (, maintenance) = _grids();
 
         initial[0][0] = -0.20e18 + 1; // not a whole basis point
-        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.InvalidShock.selector, 0, 0, -0.20e18 + 1));
-        engine.setScenarioGrids(initial, maintenance);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioMargin.InvalidShock.selector, 0, 0, -0.20e18 + 1));
+        portfolio.setScenarioGrids(initial, maintenance);
         initial[0][0] = -1.0001e18;
         maintenance[0][0] = -1.0001e18;
-        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.InvalidShock.selector, 0, 0, -1.0001e18));
-        engine.setScenarioGrids(initial, maintenance);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioMargin.InvalidShock.selector, 0, 0, -1.0001e18));
+        portfolio.setScenarioGrids(initial, maintenance);
         (initial, maintenance) = _grids();
 
         // WETH alone would get a looser requirement than its LT 0.85 (worst shock −14 % > −15 %).
         maintenance[0][0] = -0.14e18;
         vm.expectRevert(
-            abi.encodeWithSelector(IVaultEngine.ScenarioGridLooserThanHaircut.selector, address(weth), -0.14e18, -0.15e18)
+            abi.encodeWithSelector(IPortfolioMargin.ScenarioGridLooserThanHaircut.selector, address(weth), -0.14e18, -0.15e18)
         );
-        engine.setScenarioGrids(initial, maintenance);
+        portfolio.setScenarioGrids(initial, maintenance);
         (initial, maintenance) = _grids();
 
         vm.prank(ALICE);
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, ALICE));
-        engine.setScenarioGrids(initial, maintenance);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, ALICE, RISK_ADMIN));
+        portfolio.setScenarioGrids(initial, maintenance);
 
         uint256 id = _basketVault();
         vm.prank(ALICE);
@@ -160,20 +161,20 @@ contract MarginEngineTest is ProtocolFixture {
 
     function test_risk_parameters_and_new_types_keep_the_grid_no_looser() public {
         (int256[][] memory initial, int256[][] memory maintenance) = _grids();
-        engine.setScenarioGrids(initial, maintenance);
+        portfolio.setScenarioGrids(initial, maintenance);
         vm.expectRevert(
-            abi.encodeWithSelector(IVaultEngine.ScenarioGridLooserThanHaircut.selector, address(weth), -0.15e18, -0.16e18)
+            abi.encodeWithSelector(IPortfolioMargin.ScenarioGridLooserThanHaircut.selector, address(weth), -0.15e18, -0.16e18)
         );
         engine.setRiskParameters(address(weth), 0.80e18, 0.84e18, 1.05e18);
         vm.expectRevert(
-            abi.encodeWithSelector(IVaultEngine.ScenarioGridLooserThanHaircut.selector, address(weth), -0.20e18, -0.21e18)
+            abi.encodeWithSelector(IPortfolioMargin.ScenarioGridLooserThanHaircut.selector, address(weth), -0.20e18, -0.21e18)
         );
         engine.setRiskParameters(address(weth), 0.79e18, 0.85e18, 1.05e18);
         engine.setRiskParameters(address(weth), 0.82e18, 0.86e18, 1.05e18); // milder haircuts: the grid is stricter
 
         MockERC20 link = new MockERC20("Chainlink", "LINK", 18);
         engine.addCollateral(address(link), wethOracle, 0.6543e18, 0.70005e18, 1.05e18, 1e30);
-        (int256[][] memory i2, int256[][] memory m2) = engine.scenarioGrids();
+        (int256[][] memory i2, int256[][] memory m2) = portfolio.scenarioGrids();
         for (uint256 s; s < 2; ++s) {
             assertEq(i2[s].length, 5);
             assertEq(i2[s][4], -0.3457e18); // its haircut, whole basis points
@@ -184,7 +185,7 @@ contract MarginEngineTest is ProtocolFixture {
 
     function test_portfolio_vault_liquidation_restores_target_health() public {
         (int256[][] memory initial, int256[][] memory maintenance) = _grids();
-        engine.setScenarioGrids(initial, maintenance);
+        portfolio.setScenarioGrids(initial, maintenance);
         uint256 id = _basketVault();
         vm.startPrank(ALICE);
         engine.setPortfolioMargin(id, true);
@@ -235,7 +236,7 @@ contract MarginEngineTest is ProtocolFixture {
         vm.expectRevert(abi.encodeWithSelector(ILiquidationEngine.InvalidBonusCurve.selector, 1.01e18, 1e18));
         liquidation.setBonusCurve(1.01e18, 1e18);
         vm.prank(ALICE);
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, ALICE));
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, ALICE, RISK_ADMIN));
         liquidation.setBonusCurve(1.01e18, 0.9e18);
         vm.expectEmit(address(liquidation));
         emit ILiquidationEngine.BonusCurveSet(1.02e18, 0.9e18);
@@ -307,9 +308,9 @@ contract MarginEngineTest is ProtocolFixture {
         vm.expectRevert(abi.encodeWithSelector(ILiquidationEngine.InvalidCapWindow.selector, 1 days + 1));
         liquidation.setCapWindow(1 days + 1);
         vm.startPrank(ALICE);
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, ALICE));
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, ALICE, RISK_ADMIN));
         liquidation.setLiquidationCap(address(weth), 0);
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, ALICE));
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, ALICE, RISK_ADMIN));
         liquidation.setCapWindow(1 hours);
         vm.stopPrank();
         vm.expectEmit(address(liquidation));
@@ -447,7 +448,7 @@ contract MarginEngineTest is ProtocolFixture {
         );
         liquidation.setMarginCallTerms(address(weth), 1 hours, 0.92e18, RAY - 1);
         vm.prank(ALICE);
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, ALICE));
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, ALICE, RISK_ADMIN));
         liquidation.setMarginCallTerms(address(weth), 1 hours, 0.92e18, PREMIUM);
         vm.expectEmit(address(liquidation));
         emit ILiquidationEngine.MarginCallTermsSet(address(weth), 0, 0, 0);

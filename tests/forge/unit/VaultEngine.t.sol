@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {Ownable} from "@openzeppelin/contracts/access/Ownable.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
@@ -70,7 +70,7 @@ contract VaultEngineTest is ProtocolFixture {
         vm.expectRevert(abi.encodeWithSelector(IVaultEngine.UnsupportedDecimals.selector, address(wide), 37));
         engine.addCollateral(address(wide), o, 0.5e18, 0.6e18, 1.05e18, 1);
         vm.prank(ALICE);
-        vm.expectRevert(abi.encodeWithSelector(Ownable.OwnableUnauthorizedAccount.selector, ALICE));
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, ALICE, bytes32(0)));
         engine.addCollateral(address(t), o, 0.5e18, 0.6e18, 1.05e18, 1);
         assertEq(engine.collateralTokens().length, 4);
     }

@@ -5,6 +5,7 @@ import {Test} from "forge-std/Test.sol";
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 
 import {VaultEngine} from "contracts/VaultEngine.sol";
+import {PortfolioMargin} from "contracts/PortfolioMargin.sol";
 import {LiquidationEngine} from "contracts/LiquidationEngine.sol";
 import {OracleAdapter} from "contracts/OracleAdapter.sol";
 import {PUSD} from "contracts/PUSD.sol";
@@ -30,7 +31,9 @@ abstract contract ProtocolFixture is Test {
     uint256 internal constant RAY = 1e27;
     uint256 internal constant MAX_AGE = 4_500;
 
+    bytes32 internal constant RISK_ADMIN = keccak256("RISK_ADMIN_ROLE");
     VaultEngine internal engine;
+    PortfolioMargin internal portfolio;
     LiquidationEngine internal liquidation;
     PUSD internal pusd;
     VaultLens internal lens;
@@ -54,9 +57,9 @@ abstract contract ProtocolFixture is Test {
         vm.warp(1_700_000_000);
         engine = new VaultEngine(address(this));
         pusd = PUSD(address(engine.pusd()));
+        portfolio = PortfolioMargin(address(engine.portfolio()));
         liquidation = new LiquidationEngine(
             engine,
-            address(this),
             ILiquidationEngine.InitialParameters({
                 targetHealth: 1.10e18,
                 fullLiquidationHealth: 0.95e18,
