@@ -307,7 +307,7 @@ interface IVaultEngine {
     /// @dev With debt, the vault must stay at or above the initial margin (borrowPower >= debt, unpriced collateral
     ///      counting zero). Reverts ZeroAmount, ZeroAddress, VaultNotFound, NotAuthorized, VaultInMarginCall, InsufficientCollateral,
     ///      InsufficientGasForOracle, and InsufficientMargin, or instead the failing oracle's own error when an
-    ///      unpriced collateral is why the margin falls short.
+    ///      unpriced collateral is why the margin falls short; then, with debt, Paused (see setPaused).
     function withdraw(uint256 vaultId, address token, uint256 amount, address to) external;
 
     /// @notice Mint `amount` pUSD (WAD) to `to` against the vault. Owner or operator only.
@@ -316,7 +316,7 @@ interface IVaultEngine {
     /// @param to recipient of the pUSD
     /// @dev Normalized debt rises by ceil(amount·RAY/rate). Reverts ZeroAmount, ZeroAddress, VaultNotFound,
     ///      NotAuthorized, VaultInMarginCall, DebtBelowDust, DebtCeilingExceeded, InsufficientGasForOracle, and InsufficientMargin or
-    ///      the failing oracle's own error (as `withdraw`).
+    ///      the failing oracle's own error (as `withdraw`), then Paused (see setPaused).
     function borrow(uint256 vaultId, uint256 amount, address to) external;
 
     /// @notice Burn up to `amount` pUSD (WAD) from the caller to reduce the vault's debt. Anyone may repay; never
@@ -349,7 +349,10 @@ interface IVaultEngine {
     ///         vault without debt, liquidation and margin-call cures are never paused.
     /// @param token a listed collateral, or the zero address for the global pause
     /// @param paused true to pause, false to resume
-    /// @dev Reverts AccessControlUnauthorizedAccount, UnknownCollateral.
+    /// @dev The check runs on what the vault holds after the operation: withdrawing all of a paused type is allowed
+    ///      (the margin then no longer depends on its price), withdrawing part of it is not. A pause does not lapse;
+    ///      the Timelock can always end one (it may grant itself GUARDIAN_ROLE). Reverts
+    ///      AccessControlUnauthorizedAccount, UnknownCollateral.
     function setPaused(address token, bool paused) external;
 
     /// @notice Set the surplus buffer that surplus withdrawals must leave in place. DEFAULT_ADMIN_ROLE only.
@@ -361,7 +364,9 @@ interface IVaultEngine {
     ///         the buffer (withdrawableSurplus, after a drip). DEFAULT_ADMIN_ROLE only.
     /// @param to recipient
     /// @param amount WAD pUSD
-    /// @dev Keeps the accounting identity: surplus falls by amount·RAY as the supply rises by amount.
+    /// @dev Keeps the accounting identity: surplus falls by amount·RAY as the supply rises by amount. The minted pUSD
+    ///      does not count against the debt ceiling, and the surplus includes fees accrued on vaults that may yet be
+    ///      written off: size the buffer for that (docs/governance.md).
     ///      Reverts AccessControlUnauthorizedAccount, ZeroAmount, ZeroAddress, SurplusBelowBuffer.
     function withdrawSurplus(address to, uint256 amount) external;
 

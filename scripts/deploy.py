@@ -20,6 +20,8 @@ from plimsoll.sdk.config import ConfigError, DeployConfig, GovernanceConfig, loa
 from plimsoll.sdk.contracts import CollateralDeployment, Manifest
 
 DEFAULT_CONFIG = Path(__file__).parent / "config" / "local.yaml"
+#: Chain ids of local development chains (Anvil, Hardhat, ganache), where ``governance.admin: deployer`` is allowed.
+LOCAL_CHAIN_IDS = (31337, 1337)
 
 
 def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
@@ -32,8 +34,14 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
         name: network name the manifest is filed under.
 
     Raises:
+        ConfigError: a governance account is neither ``deployer`` nor a 0x address, ``admin: deployer`` on a chain
+            that is not local, or the roles after the hand-over are not what the configuration says.
         ape's ContractLogicError (with the contract's custom error) if a constructor or setter rejects a value.
     """
+    gov = cfg.governance
+    if gov.admin == "deployer" and chain.chain_id not in LOCAL_CHAIN_IDS:
+        raise ConfigError(f"governance.admin 'deployer' is for local chains only, not chain {chain.chain_id}")
+    roles = governance_accounts(gov, deployer.address)  # checked before the first transaction
     start = chain.blocks.height + 1
     engine = deployer.deploy(project.VaultEngine, deployer.address)
     liquidation = deployer.deploy(
@@ -92,7 +100,7 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
         portfolio.setScenarioGrids(
             [list(row) for row in cfg.initial_grid], [list(row) for row in cfg.maintenance_grid], sender=deployer
         )
-    timelock, steward = hand_over(cfg.governance, deployer, engine, liquidation)
+    timelock, steward = hand_over(gov, roles, deployer, engine, liquidation)
 
     return Manifest(
         network=name,
@@ -113,48 +121,77 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
     )
 
 
-def hand_over(gov: GovernanceConfig, deployer, engine, liquidation):
-    """Deploy the Timelock and the RiskSteward, grant every role as ``gov`` says, and (admin ``timelock``) make the
-    deployer renounce its own roles, so that the Timelock is the only admin (docs/governance.md).
+def governance_accounts(gov: GovernanceConfig, deployer: str) -> dict[str, list[str]]:
+    """The configuration's governance accounts as addresses: proposers, executors (the zero address: anyone),
+    guardian and steward (empty: nobody).
+
+    Raises:
+        ConfigError: an account is neither ``deployer`` nor a 0x address.
+    """
+    def account(spec: str) -> str:
+        if spec == "deployer":
+            return deployer
+        if not (spec.startswith("0x") and len(spec) == 42):
+            raise ConfigError(f"governance: {spec!r} is neither 'deployer' nor a 0x address")
+        return spec
+
+    return {
+        "proposers": [account(a) for a in gov.proposers],
+        "executors": [account(a) for a in gov.executors] or [ZERO_ADDRESS],
+        "guardian": [account(gov.guardian)] if gov.guardian else [],
+        "steward": [account(gov.steward)] if gov.steward else [],
+    }
+
+
+def hand_over(gov: GovernanceConfig, roles: dict[str, list[str]], deployer, engine, liquidation):
+    """Deploy the Timelock and the RiskSteward, grant every role as the configuration says and, with admin
+    ``timelock``, make the deployer renounce its own, so that the Timelock is the only admin (docs/governance.md).
+    Then read every role back.
 
     Args:
         gov: the governance section of the configuration.
+        roles: its accounts, from governance_accounts.
         deployer: ape account holding DEFAULT_ADMIN_ROLE and RISK_ADMIN_ROLE since the engines were deployed.
         engine, liquidation: the deployed VaultEngine and LiquidationEngine.
 
     Returns:
         (timelock, steward) contract instances.
     Raises:
-        ConfigError: an account is neither ``deployer`` nor a 0x address.
+        ConfigError: a role read back differs from the configuration.
     """
-    def account(spec: str) -> str:
-        if not spec:
-            return ZERO_ADDRESS
-        if spec == "deployer":
-            return deployer.address
-        if not (spec.startswith("0x") and len(spec) == 42):
-            raise ConfigError(f"governance: {spec!r} is neither 'deployer' nor a 0x address")
-        return spec
-
-    # Every account is resolved before the first transaction: a bad one changes nothing.
-    proposers = [account(a) for a in gov.proposers]
-    executors = [account(a) for a in gov.executors] or [ZERO_ADDRESS]  # the zero address: anyone executes
-    guardian, steward_account = account(gov.guardian), account(gov.steward)
-    timelock = deployer.deploy(project.Timelock, gov.timelock_delay, proposers, executors, ZERO_ADDRESS)
+    timelock = deployer.deploy(project.Timelock, gov.timelock_delay, roles["proposers"], roles["executors"],
+                               ZERO_ADDRESS)
     steward = deployer.deploy(
-        project.RiskSteward, engine.address, liquidation.address, timelock.address, steward_account,
-        (gov.risk_step, gov.relative_step, gov.fee_step, gov.cooldown),
+        project.RiskSteward, engine.address, liquidation.address, timelock.address,
+        (roles["steward"] or [ZERO_ADDRESS])[0], (gov.risk_step, gov.relative_step, gov.fee_step, gov.cooldown),
     )
-    admin_role, risk_admin = engine.DEFAULT_ADMIN_ROLE(), engine.RISK_ADMIN_ROLE()
+    admin_role, risk_admin, guardian = engine.DEFAULT_ADMIN_ROLE(), engine.RISK_ADMIN_ROLE(), engine.GUARDIAN_ROLE()
     engine.setSurplusBuffer(gov.surplus_buffer, sender=deployer)
     engine.grantRole(admin_role, timelock.address, sender=deployer)
     engine.grantRole(risk_admin, timelock.address, sender=deployer)
     engine.grantRole(risk_admin, steward.address, sender=deployer)
-    if guardian != ZERO_ADDRESS:
-        engine.grantRole(engine.GUARDIAN_ROLE(), guardian, sender=deployer)
-    if gov.admin == "timelock":
+    for account in roles["guardian"]:
+        engine.grantRole(guardian, account, sender=deployer)
+    keeps = gov.admin == "deployer"
+    if not keeps:
         engine.renounceRole(risk_admin, deployer.address, sender=deployer)
         engine.renounceRole(admin_role, deployer.address, sender=deployer)
+
+    expected = [
+        (engine, admin_role, timelock.address, True), (engine, risk_admin, timelock.address, True),
+        (engine, risk_admin, steward.address, True), (engine, admin_role, steward.address, False),
+        (engine, admin_role, deployer.address, keeps), (engine, risk_admin, deployer.address, keeps),
+        (steward, admin_role, timelock.address, True), (steward, admin_role, deployer.address, False),
+        *((engine, guardian, a, True) for a in roles["guardian"]),
+        *((steward, steward.STEWARD_ROLE(), a, True) for a in roles["steward"]),
+        *((timelock, timelock.PROPOSER_ROLE(), a, True) for a in roles["proposers"]),
+        *((timelock, timelock.EXECUTOR_ROLE(), a, True) for a in roles["executors"]),
+        (timelock, admin_role, deployer.address, False),
+    ]
+    wrong = [f"{c.contract_type.name}: {a} {'lacks' if want else 'holds'} role {r.hex()}"
+             for c, r, a, want in expected if c.hasRole(r, a) != want]
+    if wrong:
+        raise ConfigError("roles after the hand-over differ from the configuration: " + "; ".join(wrong))
     return timelock, steward
 
 
@@ -180,6 +217,9 @@ def cli(config_path, name, out, account_spec):
         cfg = load_config(config_path)
     except ConfigError as e:
         raise click.ClickException(str(e)) from e
-    manifest = deploy(cfg, resolve_account(account_spec), name)
+    try:
+        manifest = deploy(cfg, resolve_account(account_spec), name)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from e
     path = manifest.save(Path(out) if out else None)
     click.echo(f"deployed: VaultEngine {manifest.contracts['VaultEngine']} (block {manifest.block}); manifest {path}")

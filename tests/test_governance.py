@@ -110,3 +110,12 @@ def test_guardian_pauses_borrowing_not_repayment(g, admin, alice, chain):
         engine.repay(vid, 2**256 - 1, sender=alice)  # repay is never paused
         engine.withdraw(vid, weth, 10 * WAD, alice, sender=alice)  # nor is leaving a vault without debt
         assert engine.normalizedDebt(vid) == 0 and weth.balanceOf(alice) == 10 * WAD
+
+
+def test_a_bad_governance_account_is_refused_before_any_transaction():
+    from plimsoll.sdk.config import ConfigError, GovernanceConfig
+
+    roles = deploy_script.governance_accounts(GovernanceConfig(executors=()), "0x" + "11" * 20)
+    assert roles["executors"] == [ape.utils.ZERO_ADDRESS]  # nobody named: anyone may execute a ready operation
+    with pytest.raises(ConfigError, match="'alice' is neither 'deployer' nor a 0x address"):
+        deploy_script.governance_accounts(GovernanceConfig(guardian="alice"), "0x" + "11" * 20)

@@ -88,8 +88,9 @@ class GovernanceConfig:
     """Who governs the deployment (docs/governance.md). Accounts are ``deployer`` or 0x addresses.
 
     Attributes:
-        admin: ``timelock``: the deployer hands DEFAULT_ADMIN_ROLE and RISK_ADMIN_ROLE to the Timelock and keeps
-            nothing; ``deployer``: the deployer keeps both as well (local tests only).
+        admin: ``timelock`` (the default): the deployer hands DEFAULT_ADMIN_ROLE and RISK_ADMIN_ROLE to the
+            Timelock and keeps no role in the engines; ``deployer``: it keeps both as well (local chains only, for
+            tests; scripts/deploy.py refuses it elsewhere).
         timelock_delay: seconds between scheduling and executing a timelock operation.
         proposers: may schedule and cancel timelock operations.
         executors: may execute ready operations; empty: anyone.
@@ -99,7 +100,7 @@ class GovernanceConfig:
         surplus_buffer: WAD pUSD that surplus withdrawals must leave.
     """
 
-    admin: str = "deployer"
+    admin: str = "timelock"
     timelock_delay: int = 60
     proposers: tuple[str, ...] = ("deployer",)
     executors: tuple[str, ...] = ("deployer",)

@@ -103,6 +103,26 @@ contract GovernanceTest is ProtocolFixture {
         assertEq(engine.debt(btcVault), 10_002 * WAD);
     }
 
+    function test_a_paused_vault_in_a_margin_call_still_repays_and_cures() public {
+        liquidation.setMarginCallTerms(address(weth), 1 hours, 0.92e18, RAY);
+        _setWethPrice(1_150e8); // HF 10·1,150·0.85 / 10,000 = 0.9775: callable
+        vm.prank(BOB);
+        liquidation.marginCall(vault);
+        vm.prank(GUARDIAN);
+        engine.setPaused(address(weth), true);
+        vm.startPrank(ALICE);
+        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.VaultInMarginCall.selector, vault));
+        engine.borrow(vault, 1 * WAD, ALICE);
+        engine.repay(vault, 1_000 * WAD); // debt 9,000 <= borrow power 10·1,150·0.80 = 9,200
+        liquidation.cure(vault);
+        vm.stopPrank();
+        assertFalse(engine.inMarginCall(vault));
+        // Cured, but WETH is still paused: no new borrowing against it.
+        vm.prank(ALICE);
+        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.Paused.selector, address(weth)));
+        engine.borrow(vault, 1 * WAD, ALICE);
+    }
+
     // ---------------------------------------------------------------- recapitalisation
 
     function _makeBadDebt() internal returns (uint256 bad) {
@@ -172,6 +192,25 @@ contract GovernanceTest is ProtocolFixture {
         assertTrue(_identityHolds());
     }
 
+    function test_surplus_withdrawal_leaves_recorded_bad_debt_covered() public {
+        uint256 bad = _makeBadDebt();
+        assertGt(bad, 0);
+        assertEq(engine.withdrawableSurplus(), 0); // the write-off took the surplus first
+        engine.setStabilityFee(engine.MAX_STABILITY_FEE());
+        vm.warp(block.timestamp + 365 days); // BOB's 500,000 of debt doubles
+        stableFeed.updateAnswer(1e8);
+        engine.drip();
+        uint256 available = (engine.surplus() - bad) / RAY; // buffer 0: all that exceeds the bad debt
+        assertEq(engine.withdrawableSurplus(), available);
+        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.SurplusBelowBuffer.selector, available, available + 1));
+        engine.withdrawSurplus(ALICE, available + 1);
+        engine.withdrawSurplus(ALICE, available);
+        assertGe(engine.surplus(), engine.badDebt()); // heal can still cancel all of it
+        engine.heal();
+        assertEq(engine.badDebt(), 0);
+        assertTrue(_identityHolds());
+    }
+
     // ---------------------------------------------------------------- risk steward
 
     function _steward() internal returns (RiskSteward s) {
@@ -237,6 +276,14 @@ contract GovernanceTest is ProtocolFixture {
         vm.startPrank(STEWARD);
         s.setLiquidationCap(address(weth), 1.25e6 * WAD);
         assertEq(liquidation.liquidationCap(address(weth)), 1.25e6 * WAD);
+        vm.warp(block.timestamp + 1 days);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IRiskSteward.StepTooLarge.selector, bytes32("liquidationCap"), 1.25e6 * WAD, 0, 0.3125e6 * WAD
+            )
+        );
+        s.setLiquidationCap(address(weth), 0); // never back to uncapped
+        assertEq(liquidation.liquidationCap(address(weth)), 1.25e6 * WAD);
 
         uint256 fee = engine.stabilityFee();
         vm.expectRevert(
@@ -267,12 +314,19 @@ contract GovernanceTest is ProtocolFixture {
         emit IRiskSteward.BoundsSet(0.1e18, 0.5e18, 0, 1 hours);
         s.setBounds(IRiskSteward.Bounds(0.1e18, 0.5e18, 0, 1 hours));
         assertEq(s.bounds().riskStep, 0.1e18);
-        // The steward holds nothing but bounded setters: it cannot list a type or grant itself a role.
-        vm.prank(STEWARD);
-        vm.expectRevert(
-            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, STEWARD, bytes32(0))
-        );
-        engine.grantRole(RISK_ADMIN, STEWARD);
+        vm.expectRevert(abi.encodeWithSelector(IRiskSteward.InvalidBounds.selector, 0, 0.5e18 + 1, 0, 1 hours));
+        s.setBounds(IRiskSteward.Bounds(0, 0.5e18 + 1, 0, 1 hours));
+        uint256 maxFee = s.MAX_FEE_STEP();
+        vm.expectRevert(abi.encodeWithSelector(IRiskSteward.InvalidBounds.selector, 0, 0, maxFee + 1, 1 hours));
+        s.setBounds(IRiskSteward.Bounds(0, 0, maxFee + 1, 1 hours));
+        assertEq(s.bounds().relativeStep, 0.5e18);
+    }
+
+    function test_the_drip_slot_holds_every_rate_the_bounds_allow() public view {
+        // The packed rate accumulator (uint120) and fee excess (uint72) hold MAX_RATE and MAX_STABILITY_FEE − RAY.
+        assertLe(engine.MAX_RATE(), type(uint120).max);
+        assertLe(engine.MAX_STABILITY_FEE() - RAY, type(uint72).max);
+        assertLe(engine.MAX_DEBT_CEILING(), type(uint128).max);
     }
 
     // ---------------------------------------------------------------- timelock
