@@ -22,7 +22,7 @@ import {FixedPoint} from "./libraries/FixedPoint.sol";
 ///         (cross margin inside a vault, isolation across vaults) and a debt in pUSD.
 /// @dev Debt is normalized debt × a RAY rate accumulator (MakerDAO dss `Vat.art`/`Jug.rate`); the rounding residue of
 ///      every borrow and repay goes to the surplus so that, in RAD,
-///      `pusd.totalSupply()·RAY + surplus == totalNormalizedDebt·rate + badDebt` holds exactly after every call.
+///      `pusd.totalSupply()·RAY + surplusRad == totalNormalizedDebt·rate + badDebtRad` holds exactly after every call.
 ///      Everything that moves tokens is nonReentrant and updates state before the transfer, except `_deposit`,
 ///      which must measure what arrived before booking it.
 ///      Oracles are called with a fixed gas allowance and their failures caught (see IVaultEngine, "Oracle rule").
@@ -97,9 +97,9 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     /// @inheritdoc IVaultEngine
     uint256 public totalNormalizedDebt;
     /// @inheritdoc IVaultEngine
-    uint256 public surplus;
+    uint256 public surplusRad;
     /// @inheritdoc IVaultEngine
-    uint256 public badDebt;
+    uint256 public badDebtRad;
     /// @dev Debt ceiling and dust floor (WAD pUSD, at most MAX_DEBT_CEILING < 2^128), read together by borrow.
     uint128 internal _debtCeiling;
     uint128 internal _dust;
@@ -242,7 +242,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         _drip();
         uint256 available = withdrawableSurplus();
         if (amount > available) revert SurplusBelowBuffer(available, amount);
-        surplus -= amount * RAY;
+        surplusRad -= amount * RAY;
         pusd.mint(to, amount);
         emit SurplusWithdrawn(to, amount);
     }
@@ -250,12 +250,12 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     /// @inheritdoc IVaultEngine
     function burnBadDebt(uint256 amount) external nonReentrant returns (uint256 burned) {
         if (amount == 0) revert ZeroAmount();
-        uint256 badDebt_ = badDebt;
+        uint256 badDebt_ = badDebtRad;
         if (badDebt_ == 0) revert NoBadDebt();
         burned = Math.min(amount, Math.ceilDiv(badDebt_, RAY));
         uint256 cancelled = Math.min(burned * RAY, badDebt_);
-        badDebt = badDebt_ - cancelled;
-        surplus += burned * RAY - cancelled; // the part of one RAD unit that rounding the burn up paid in excess
+        badDebtRad = badDebt_ - cancelled;
+        surplusRad += burned * RAY - cancelled; // the part of one RAD unit that rounding the burn up paid in excess
         pusd.burn(msg.sender, burned);
         emit BadDebtBurned(msg.sender, burned, cancelled);
     }
@@ -323,7 +323,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         // debtCeiling <= MAX_DEBT_CEILING and rate >= RAY bound the normalized debt far below 2^128.
         vault.normalizedDebt = uint128(vaultNormalizedDebt);
         totalNormalizedDebt = totalNormalizedDebt_;
-        surplus += added * rate_ - amount * RAY;
+        surplusRad += added * rate_ - amount * RAY;
         _requireMargin(vaultId, rate_);
         _requireNotPaused(vaultId);
         pusd.mint(to, amount);
@@ -348,7 +348,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         }
         vault.normalizedDebt = uint128(left);
         totalNormalizedDebt -= removed;
-        surplus += paid * RAY - removed * rate_;
+        surplusRad += paid * RAY - removed * rate_;
         pusd.burn(msg.sender, paid);
         emit Repay(vaultId, msg.sender, paid, removed);
     }
@@ -360,10 +360,10 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
 
     /// @inheritdoc IVaultEngine
     function heal() external {
-        uint256 amount = Math.min(surplus, badDebt);
+        uint256 amount = Math.min(surplusRad, badDebtRad);
         if (amount == 0) return;
-        surplus -= amount;
-        badDebt -= amount;
+        surplusRad -= amount;
+        badDebtRad -= amount;
         emit Heal(amount);
     }
 
@@ -384,7 +384,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         uint256 left;
         uint256 removed;
         (left, removed, repaid) = _applyRepay(vaultId, rate_, repay_);
-        surplus += protocolFee * RAY;
+        surplusRad += protocolFee * RAY;
         (address[] memory tokens, uint256[] memory amounts) = _takeCollateral(vaultId, fraction, unpricedMask);
         if (left != 0 && _vaultTokens[vaultId].length == 0) _writeOff(vaultId, left, rate_);
         emit Seize(vaultId, payer, to, repaid, protocolFee, removed, fraction);
@@ -409,7 +409,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         // Bounded by the vault's debt times MAX_STABILITY_FEE over at most MAX_GRACE: far below 2^128.
         vault.normalizedDebt += uint128(added);
         totalNormalizedDebt += added;
-        surplus += added * rate_;
+        surplusRad += added * rate_;
         emit PremiumCharged(vaultId, amount, added);
     }
 
@@ -481,7 +481,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     }
 
     /// @inheritdoc IVaultEngine
-    function totalDebt() external view returns (uint256) {
+    function totalDebtRad() external view returns (uint256) {
         return totalNormalizedDebt * _rate;
     }
 
@@ -508,8 +508,8 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     /// @inheritdoc IVaultEngine
     function withdrawableSurplus() public view returns (uint256) {
         // Only what exceeds the recorded bad debt plus the buffer: the buffer absorbs the next write-offs.
-        uint256 reserved = badDebt + surplusBuffer * RAY;
-        return surplus > reserved ? (surplus - reserved) / RAY : 0;
+        uint256 reserved = badDebtRad + surplusBuffer * RAY;
+        return surplusRad > reserved ? (surplusRad - reserved) / RAY : 0;
     }
 
     /// @inheritdoc ERC721
@@ -735,7 +735,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         left -= removed;
         vault.normalizedDebt = uint128(left);
         totalNormalizedDebt -= removed;
-        surplus += repaid * RAY - removed * rate_;
+        surplusRad += repaid * RAY - removed * rate_;
     }
 
     /// @dev Debt of a vault with no collateral: out of the surplus as far as it goes, the rest is bad debt.
@@ -743,9 +743,9 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         uint256 owed = vaultNormalizedDebt * rate_;
         _vaults[vaultId].normalizedDebt = 0;
         totalNormalizedDebt -= vaultNormalizedDebt;
-        uint256 covered = Math.min(owed, surplus);
-        surplus -= covered;
-        badDebt += owed - covered;
+        uint256 covered = Math.min(owed, surplusRad);
+        surplusRad -= covered;
+        badDebtRad += owed - covered;
         emit BadDebtWrittenOff(vaultId, owed, covered);
     }
 
@@ -768,7 +768,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         uint256 accrued = totalNormalizedDebt * (rate_ - old);
         _rate = uint120(rate_);
         _lastDrip = uint40(block.timestamp);
-        if (accrued != 0) surplus += accrued;
+        if (accrued != 0) surplusRad += accrued;
         emit Drip(rate_, accrued);
     }
 

@@ -10,7 +10,7 @@ import {IPortfolioMargin} from "./IPortfolioMargin.sol";
 ///         (mint pUSD), repay (burn pUSD), the stability-fee rate accumulator and the surplus buffer.
 /// @dev Units: WAD = 1e18, RAY = 1e27, RAD = 1e45 (WAD * RAY). Token amounts are in the token's own decimals.
 ///      A vault's debt is `normalizedDebt * rate / RAY`, rounded up. The engine keeps one exact identity, in RAD:
-///      `pusd.totalSupply() * RAY + surplus == totalNormalizedDebt * rate + badDebt`.
+///      `pusd.totalSupply() * RAY + surplusRad == totalNormalizedDebt * rate + badDebtRad`.
 ///      Oracle rule: a collateral whose oracle reverts (or runs out of its gas allowance) is unpriced. It counts as
 ///      worth zero for borrowing, withdrawing and liquidation, and a liquidation never seizes it. A vault whose debt
 ///      is backed by priced collateral therefore stays liquidatable when another of its collaterals cannot be
@@ -88,7 +88,7 @@ interface IVaultEngine {
     /// @notice After the operation the vault's debt would be non-zero but below the dust floor.
     error DebtBelowDust(uint256 vaultId, uint256 debt, uint256 dust);
     /// @notice Borrowing would take total debt above the debt ceiling (WAD).
-    error DebtCeilingExceeded(uint256 totalDebt, uint256 debtCeiling);
+    error DebtCeilingExceeded(uint256 totalDebtAfter, uint256 debtCeiling);
     /// @notice Repaying a vault that has no debt.
     error NoDebt(uint256 vaultId);
     /// @notice 0 < ltv < liquidationThreshold < 1, MIN_LIQUIDATION_BONUS <= liquidationBonus <=
@@ -164,8 +164,8 @@ interface IVaultEngine {
     event StabilityFeeSet(uint256 stabilityFee);
     /// @notice The liquidation engine allowed to call `seize` was set.
     event LiquidationEngineSet(address liquidationEngine);
-    /// @notice Fees accrued: the rate accumulator moved to `rate` (RAY) and `accrued` (RAD) went to the surplus.
-    event Drip(uint256 rate, uint256 accrued);
+    /// @notice Fees accrued: the rate accumulator moved to `rate` (RAY) and `accruedRad` (RAD) went to the surplus.
+    event Drip(uint256 rate, uint256 accruedRad);
     /// @notice A vault was opened (its ERC-721 minted to `owner`).
     event VaultOpened(uint256 indexed vaultId, address indexed owner);
     /// @notice Collateral (token decimals) moved from `from` into a vault.
@@ -194,17 +194,17 @@ interface IVaultEngine {
     event CollateralClaimable(uint256 indexed vaultId, address indexed token, address indexed to, uint256 amount);
     /// @notice `account` claimed `amount` (token decimals) of `token` kept for it, sent to `to`.
     event Claim(address indexed token, address indexed account, address indexed to, uint256 amount);
-    /// @notice A vault with no collateral left had `debt` (RAD) written off; `covered` (RAD) came out of the surplus
-    ///         buffer, the rest was recorded as bad debt.
-    event BadDebtWrittenOff(uint256 indexed vaultId, uint256 debt, uint256 covered);
-    /// @notice `amount` (RAD) of surplus cancelled the same amount of bad debt.
-    event Heal(uint256 amount);
+    /// @notice A vault with no collateral left had `debtRad` (RAD) written off; `coveredRad` (RAD) came out of the
+    ///         surplus, the rest was recorded as bad debt.
+    event BadDebtWrittenOff(uint256 indexed vaultId, uint256 debtRad, uint256 coveredRad);
+    /// @notice `amountRad` (RAD) of surplus cancelled the same amount of bad debt.
+    event Heal(uint256 amountRad);
     /// @notice The vault switched to portfolio margin (`portfolio` true) or back to standard margin.
     event MarginModeSet(uint256 indexed vaultId, bool portfolio);
     /// @notice The guardian paused or resumed borrowing and withdrawing against debt (token 0: globally).
     event PauseSet(address indexed token, bool paused);
-    /// @notice `payer` burned `amount` pUSD (WAD) against recorded bad debt, cancelling `cancelled` (RAD).
-    event BadDebtBurned(address indexed payer, uint256 amount, uint256 cancelled);
+    /// @notice `payer` burned `amount` pUSD (WAD) against recorded bad debt, cancelling `cancelledRad` (RAD).
+    event BadDebtBurned(address indexed payer, uint256 amount, uint256 cancelledRad);
     /// @notice The surplus buffer (WAD pUSD) that surplus withdrawals must leave in place.
     event SurplusBufferSet(uint256 buffer);
     /// @notice Governance minted `amount` pUSD (WAD) of surplus above the buffer to `to`.
@@ -340,7 +340,7 @@ interface IVaultEngine {
     ///         call; never needs a price.
     /// @param amount WAD pUSD; anything above the bad debt (rounded up to whole WAD units) burns only that
     /// @return burned pUSD burned, WAD
-    /// @dev Bad debt falls by min(burned·RAY, badDebt); the rest of the last unit goes to the surplus.
+    /// @dev Bad debt falls by min(burned·RAY, badDebtRad); the rest of the last unit goes to the surplus.
     ///      Reverts ZeroAmount, NoBadDebt, ERC20InsufficientBalance.
     function burnBadDebt(uint256 amount) external returns (uint256 burned);
 
@@ -456,11 +456,11 @@ interface IVaultEngine {
     /// @notice Σ normalized debt over all vaults, WAD.
     function totalNormalizedDebt() external view returns (uint256);
     /// @notice Total debt at the stored rate, RAD (= totalNormalizedDebt·rate).
-    function totalDebt() external view returns (uint256);
+    function totalDebtRad() external view returns (uint256);
     /// @notice Protocol equity: accrued fees, rounding residue and liquidation fees, RAD.
-    function surplus() external view returns (uint256);
+    function surplusRad() external view returns (uint256);
     /// @notice Debt written off that the surplus could not cover, RAD.
-    function badDebt() external view returns (uint256);
+    function badDebtRad() external view returns (uint256);
     /// @notice Global debt ceiling, WAD pUSD.
     function debtCeiling() external view returns (uint256);
     /// @notice Smallest non-zero vault debt, WAD pUSD.

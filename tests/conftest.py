@@ -164,7 +164,7 @@ def set_price(feed, admin, usd) -> None:
 
 def identity_holds(engine, pusd) -> bool:
     """pUSD supply·RAY + surplus == totalNormalizedDebt·rate + badDebt (RAD): the engine's exact identity."""
-    return pusd.totalSupply() * RAY + engine.surplus() == engine.totalNormalizedDebt() * engine.rate() + engine.badDebt()
+    return pusd.totalSupply() * RAY + engine.surplusRad() == engine.totalNormalizedDebt() * engine.rate() + engine.badDebtRad()
 
 
 def chain_liquidation_params(engine, liquidation):

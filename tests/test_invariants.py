@@ -176,8 +176,8 @@ def test_invariants_hold_under_random_sequences(funded, chain, engine, pusd, liq
         @rule(share=st.integers(1, 100))
         def burn_bad_debt(self, share):
             """The liquidator burns pUSD against recorded bad debt; pusd_identity must still hold exactly."""
-            amount = min(engine.badDebt() // RAY * share // 100 + 1, pusd.balanceOf(liquidator))
-            if engine.badDebt() == 0 or amount == 0:
+            amount = min(engine.badDebtRad() // RAY * share // 100 + 1, pusd.balanceOf(liquidator))
+            if engine.badDebtRad() == 0 or amount == 0:
                 return
             engine.burnBadDebt(amount, sender=liquidator)
             event(["burn bad debt"])
@@ -221,8 +221,8 @@ def test_invariants_hold_under_random_sequences(funded, chain, engine, pusd, liq
 
         @invariant()
         def pusd_identity(self):
-            lhs = pusd.totalSupply() * RAY + engine.surplus()
-            assert lhs == engine.totalNormalizedDebt() * engine.rate() + engine.badDebt()
+            lhs = pusd.totalSupply() * RAY + engine.surplusRad()
+            assert lhs == engine.totalNormalizedDebt() * engine.rate() + engine.badDebtRad()
 
         @invariant()
         def collateral_conserved(self):

@@ -100,7 +100,7 @@ def test_full_liquidation_below_full_health_leaves_the_rest_to_the_owner(alice_v
     assert plan.repay == debt_of(normalized0, engine.rate())  # the whole debt at the liquidation block's rate
     assert engine.normalizedDebt(vault) == 0
     assert engine.collateralBalance(vault, weth) == 10 * WAD - 10 * WAD * plan.fraction // WAD > 0
-    assert engine.badDebt() == 0
+    assert engine.badDebtRad() == 0
     assert identity_holds(engine, pusd)
 
 
@@ -118,7 +118,7 @@ def test_underwater_vault_is_closed_and_bad_debt_written_off(alice_vault, engine
                                                               weth_feed, admin, liquidator, chain):
     vault = alice_vault
     set_price(weth_feed, admin, 1_450)  # collateral 14,500 < debt 15,000: underwater, all of it goes
-    surplus_before = engine.surplus()
+    surplus_before = engine.surplusRad()
     tx, plan = liquidate_pinned(engine, liquidation, vault, liquidator, chain)
     assert plan.full and plan.fraction == WAD
     assert engine.vaultCollateral(vault) == ([], [])
@@ -126,10 +126,10 @@ def test_underwater_vault_is_closed_and_bad_debt_written_off(alice_vault, engine
     # 14,500 / 1.05 ≈ 13,809.5 repaid; the rest written off: the surplus covers what it can, the rest is bad debt.
     assert 13_809 * WAD < plan.repay < 13_810 * WAD
     w = tx.events.filter(engine.BadDebtWrittenOff)[0]
-    assert 1_190 * RAY * WAD < w.debt < 1_191 * RAY * WAD
-    assert w.covered < w.debt and engine.surplus() == 0
-    assert engine.badDebt() == w.debt - w.covered
-    assert w.covered >= surplus_before + plan.protocol_fee * RAY  # the fee of this very liquidation helped
+    assert 1_190 * RAY * WAD < w.debtRad < 1_191 * RAY * WAD
+    assert w.coveredRad < w.debtRad and engine.surplusRad() == 0
+    assert engine.badDebtRad() == w.debtRad - w.coveredRad
+    assert w.coveredRad >= surplus_before + plan.protocol_fee * RAY  # the fee of this very liquidation helped
     assert identity_holds(engine, pusd)
 
 

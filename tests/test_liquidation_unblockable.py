@@ -239,7 +239,7 @@ def test_solvent_vault_below_the_bonus_line_is_closed_without_bad_debt(
     assert (ev.repaid, ev.fraction, ev.full) == (debt, WAD, True)
     assert ev.protocolFee == mul_div_up(15_600 * WAD - debt, WAD // 10, WAD)  # 10 % of the shrunken bonus
     assert not tx.events.filter(engine.BadDebtWrittenOff)
-    assert engine.badDebt() == 0 and engine.normalizedDebt(alice_vault) == 0
+    assert engine.badDebtRad() == 0 and engine.normalizedDebt(alice_vault) == 0
     assert weth.balanceOf(liquidator) - weth0 == 10 * WAD
     assert pusd0 - pusd.balanceOf(liquidator) == debt + ev.protocolFee
     assert identity_holds(engine, pusd)
@@ -274,7 +274,7 @@ def test_rate_accumulator_saturates_instead_of_bricking_drip_repay_and_liquidati
     assert engine.rate() == accrue(rate0, engine.MAX_STABILITY_FEE(), 100 * YEAR) == MAX_RATE
     chain.pending_timestamp += 50 * YEAR
     tx = engine.drip(sender=alice)
-    assert engine.rate() == MAX_RATE and tx.events.filter(engine.Drip)[0].accrued == 0
+    assert engine.rate() == MAX_RATE and tx.events.filter(engine.Drip)[0].accruedRad == 0
     engine.repay(alice_vault, 1_000 * WAD, sender=alice)
     set_price(weth_feed, admin, 2_000)  # a fresh round after 150 years
     set_price(wbtc_feed, admin, 40_000)

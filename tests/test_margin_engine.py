@@ -63,11 +63,11 @@ def test_margin_call_premium_cure_and_liquidation(alice_vault, engine, liquidati
 
     # After the deadline: liquidated as usual, the premium booked first (to the surplus) and the call ended.
     set_price(weth_feed, admin, 1_700)  # a fresh round after the year
-    surplus = engine.surplus()
+    surplus = engine.surplusRad()
     tx = liquidation.liquidate(alice_vault, sender=liquidator)
     charged = tx.events.filter(engine.PremiumCharged)[0]
     assert charged.amount > 0
-    assert engine.surplus() > surplus
+    assert engine.surplusRad() > surplus
     assert len(tx.events.filter(liquidation.MarginCallEnded)) == 1
     assert not engine.inMarginCall(alice_vault)
     assert liquidation.marginCallOf(alice_vault).deadline == 0

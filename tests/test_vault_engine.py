@@ -20,7 +20,7 @@ def snapshot(engine, pusd, weth, vault_id, who):
         engine.normalizedDebt(vault_id),
         engine.collateralBalance(vault_id, weth),
         engine.totalNormalizedDebt(),
-        engine.surplus(),
+        engine.surplusRad(),
         pusd.totalSupply(),
         weth.balanceOf(engine),
         weth.balanceOf(who),
@@ -125,13 +125,13 @@ def test_anyone_may_repay(vault, engine, pusd, alice, bob):
 
 def test_drip_accrues_exactly_to_the_surplus(vault, engine, pusd, alice, chain, cfg):
     engine.borrow(vault, 10_000 * WAD, alice, sender=alice)
-    rate0, last0, surplus0 = engine.rate(), engine.lastDrip(), engine.surplus()
+    rate0, last0, surplus0 = engine.rate(), engine.lastDrip(), engine.surplusRad()
     chain.pending_timestamp = last0 + YEAR
     tx = engine.drip(sender=alice)
     elapsed = chain.blocks.head.timestamp - last0
     expected = accrue(rate0, cfg.stability_fee, elapsed)
     assert engine.rate() == expected
-    assert engine.surplus() - surplus0 == engine.totalNormalizedDebt() * (expected - rate0)
+    assert engine.surplusRad() - surplus0 == engine.totalNormalizedDebt() * (expected - rate0)
     assert tx.events.filter(engine.Drip)[0].rate == expected
     # ~2 % a year on 10,000 pUSD
     assert 10_199 * WAD < engine.debt(vault) < 10_201 * WAD

@@ -496,7 +496,7 @@ class Demo:
         insolvent = sorted({ev["args"]["vaultId"] for ev in written_off} & user_ids)
         uncovered = defaultdict(int)
         for ev in written_off:
-            uncovered[ev["args"]["vaultId"]] += ev["args"]["debt"] - ev["args"]["covered"]
+            uncovered[ev["args"]["vaultId"]] += ev["args"]["debtRad"] - ev["args"]["coveredRad"]
         penalty = self._borrower_penalty(events)
         repaid = sum(ev["args"]["repaid"] for ev in events)
         return {
@@ -518,7 +518,7 @@ class Demo:
             "repaid": str(Decimal(repaid) / WAD),
             "borrower_penalty": str(Decimal(penalty) / WAD),
             "penalty_per_repaid": str(round(Decimal(penalty) / repaid, 6)) if repaid else None,
-            "bad_debt": rad_to_wad_str(p.engine.functions.badDebt().call(block_identifier=last)),
+            "bad_debt": rad_to_wad_str(p.engine.functions.badDebtRad().call(block_identifier=last)),
             "insolvent_vaults": insolvent,
             "margin_calls": {
                 "calls": len(p.liquidation.events.MarginCall().get_logs(from_block=first, to_block=last)),
@@ -535,7 +535,7 @@ class Demo:
                 "insolvent": sorted(set(insolvent) & portfolio_ids),
                 "bad_debt": rad_to_wad_str(sum(uncovered[v] for v in portfolio_ids)),
             },
-            "surplus": rad_to_wad_str(p.engine.functions.surplus().call(block_identifier=last)),
+            "surplus": rad_to_wad_str(p.engine.functions.surplusRad().call(block_identifier=last)),
             "gas_per_liquidation": {"p50": _percentile(gas, 0.5), "max": max(gas, default=None)},
             "block_time_s": self.opts.block_time,
             "price_rounds": n_rounds,
@@ -598,7 +598,7 @@ class Demo:
         supply = p.pusd.functions.totalSupply().call(**at)
         return {
             "sum_vault_debt_equals_total": sum(s[2] for s in states) == total_normalized,
-            "pusd_identity": supply * RAY + e.surplus().call(**at) == total_normalized * rate + e.badDebt().call(**at),
+            "pusd_identity": supply * RAY + e.surplusRad().call(**at) == total_normalized * rate + e.badDebtRad().call(**at),
             "collateral_conserved": collateral_ok,
             "vault_count": e.vaultCount().call(**at) == len(ids),
         }

@@ -377,7 +377,7 @@ contract Handler is Test {
 
     /// @notice The liquidator burns part of its pUSD against recorded bad debt.
     function burnBadDebt(uint256 amount) external {
-        if (engine.badDebt() == 0) return;
+        if (engine.badDebtRad() == 0) return;
         amount = _bound(amount, 1, pusd.balanceOf(liquidator) / 10 + 1);
         vm.prank(liquidator);
         try engine.burnBadDebt(amount) {
@@ -597,8 +597,8 @@ contract Handler is Test {
             ++brokenLiquidation; // a valuation never reverts, whatever the oracles do
             return;
         }
-        b.badDebt = engine.badDebt();
-        b.surplus = engine.surplus();
+        b.badDebt = engine.badDebtRad();
+        b.surplus = engine.surplusRad();
         for (uint256 i; i < 3; ++i) {
             b.held[i] = engine.collateralBalance(id, movable[i]);
             b.got[i] = MockERC20(movable[i]).balanceOf(liquidator) + engine.claimable(movable[i], liquidator);
@@ -657,7 +657,7 @@ contract Handler is Test {
         IVaultEngine.Valuation memory a = engine.valuation(id);
         if (!full && a.maintenance * b.v.debt < b.v.maintenance * a.debt) ++brokenLiquidationHealth;
         // Invariant 7: no bad debt, and no write-off against the surplus, while the collateral covered the debt.
-        if (b.v.collateralValue >= b.v.debt && (engine.badDebt() != b.badDebt || engine.surplus() < b.surplus)) {
+        if (b.v.collateralValue >= b.v.debt && (engine.badDebtRad() != b.badDebt || engine.surplusRad() < b.surplus)) {
             ++brokenSolventBadDebt;
         }
     }

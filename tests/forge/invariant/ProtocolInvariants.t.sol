@@ -125,8 +125,8 @@ abstract contract ProtocolInvariantBase is ProtocolFixture {
     /// @notice 2. pUSD supply·RAY + surplus == totalNormalizedDebt·rate + badDebt, exactly (RAD).
     function _pusdIdentity() internal view {
         assertEq(
-            pusd.totalSupply() * RAY + engine.surplus(),
-            engine.totalNormalizedDebt() * engine.rate() + engine.badDebt(),
+            pusd.totalSupply() * RAY + engine.surplusRad(),
+            engine.totalNormalizedDebt() * engine.rate() + engine.badDebtRad(),
             "pUSD identity"
         );
     }

@@ -32,8 +32,8 @@ contract GovernanceTest is ProtocolFixture {
     }
 
     function _identityHolds() internal view returns (bool) {
-        return pusd.totalSupply() * RAY + engine.surplus()
-            == engine.totalNormalizedDebt() * engine.rate() + engine.badDebt();
+        return pusd.totalSupply() * RAY + engine.surplusRad()
+            == engine.totalNormalizedDebt() * engine.rate() + engine.badDebtRad();
     }
 
     // ---------------------------------------------------------------- guardian
@@ -131,7 +131,7 @@ contract GovernanceTest is ProtocolFixture {
         _openVault(BOB, address(stable), 1e6 * WAD, 5e5 * WAD);
         vm.prank(BOB);
         liquidation.liquidate(vault);
-        bad = engine.badDebt();
+        bad = engine.badDebtRad();
     }
 
     function test_anyone_burns_pusd_against_bad_debt() public {
@@ -144,12 +144,12 @@ contract GovernanceTest is ProtocolFixture {
         engine.burnBadDebt(0);
 
         uint256 supply = pusd.totalSupply();
-        uint256 surplus = engine.surplus();
+        uint256 surplus = engine.surplusRad();
         vm.expectEmit(address(engine));
         emit IVaultEngine.BadDebtBurned(BOB, 100 * WAD, 100 * WAD * RAY);
         vm.prank(BOB);
         assertEq(engine.burnBadDebt(100 * WAD), 100 * WAD);
-        assertEq(engine.badDebt(), bad - 100 * WAD * RAY);
+        assertEq(engine.badDebtRad(), bad - 100 * WAD * RAY);
         assertEq(pusd.totalSupply(), supply - 100 * WAD);
         assertTrue(_identityHolds());
 
@@ -157,8 +157,8 @@ contract GovernanceTest is ProtocolFixture {
         uint256 rest = (bad - 100 * WAD * RAY + RAY - 1) / RAY;
         vm.prank(BOB);
         assertEq(engine.burnBadDebt(type(uint256).max), rest);
-        assertEq(engine.badDebt(), 0);
-        assertEq(engine.surplus(), surplus + rest * RAY - (bad - 100 * WAD * RAY));
+        assertEq(engine.badDebtRad(), 0);
+        assertEq(engine.surplusRad(), surplus + rest * RAY - (bad - 100 * WAD * RAY));
         assertTrue(_identityHolds());
     }
 
@@ -173,7 +173,7 @@ contract GovernanceTest is ProtocolFixture {
         vm.expectEmit(address(engine));
         emit IVaultEngine.SurplusBufferSet(4_000 * WAD);
         engine.setSurplusBuffer(4_000 * WAD);
-        uint256 available = engine.surplus() / RAY - 4_000 * WAD;
+        uint256 available = engine.surplusRad() / RAY - 4_000 * WAD;
         assertEq(engine.withdrawableSurplus(), available);
 
         vm.prank(ALICE);
@@ -188,7 +188,7 @@ contract GovernanceTest is ProtocolFixture {
         engine.withdrawSurplus(BOB, available);
         assertEq(pusd.balanceOf(BOB), available);
         assertEq(engine.withdrawableSurplus(), 0);
-        assertGe(engine.surplus(), 4_000 * WAD * RAY);
+        assertGe(engine.surplusRad(), 4_000 * WAD * RAY);
         assertTrue(_identityHolds());
     }
 
@@ -200,14 +200,14 @@ contract GovernanceTest is ProtocolFixture {
         vm.warp(block.timestamp + 365 days); // BOB's 500,000 of debt doubles
         stableFeed.updateAnswer(1e8);
         engine.drip();
-        uint256 available = (engine.surplus() - bad) / RAY; // buffer 0: all that exceeds the bad debt
+        uint256 available = (engine.surplusRad() - bad) / RAY; // buffer 0: all that exceeds the bad debt
         assertEq(engine.withdrawableSurplus(), available);
         vm.expectRevert(abi.encodeWithSelector(IVaultEngine.SurplusBelowBuffer.selector, available, available + 1));
         engine.withdrawSurplus(ALICE, available + 1);
         engine.withdrawSurplus(ALICE, available);
-        assertGe(engine.surplus(), engine.badDebt()); // heal can still cancel all of it
+        assertGe(engine.surplusRad(), engine.badDebtRad()); // heal can still cancel all of it
         engine.heal();
-        assertEq(engine.badDebt(), 0);
+        assertEq(engine.badDebtRad(), 0);
         assertTrue(_identityHolds());
     }
 

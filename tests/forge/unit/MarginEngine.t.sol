@@ -375,7 +375,7 @@ contract MarginEngineTest is ProtocolFixture {
         // After the deadline it is liquidated as usual, premium booked first, and the call ends.
         vm.warp(deadline);
         _setWethPrice(1_700e8);
-        uint256 surplusBefore = engine.surplus();
+        uint256 surplusBefore = engine.surplusRad();
         ILiquidationEngine.Plan memory preview = liquidation.previewLiquidation(id);
         vm.expectEmit(address(liquidation));
         emit ILiquidationEngine.MarginCallEnded(id);
@@ -384,7 +384,7 @@ contract MarginEngineTest is ProtocolFixture {
         assertApproxEqAbs(done.repay, preview.repay, 2);
         assertFalse(engine.inMarginCall(id));
         assertEq(liquidation.marginCallOf(id).deadline, 0);
-        assertGt(engine.surplus(), surplusBefore);
+        assertGt(engine.surplusRad(), surplusBefore);
     }
 
     function test_margin_call_cure_restores_the_vault() public {

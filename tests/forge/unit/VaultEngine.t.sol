@@ -227,7 +227,7 @@ contract VaultEngineTest is ProtocolFixture {
 
     function test_views() public view {
         assertEq(engine.collateralTokens()[0], address(weth));
-        assertEq(engine.totalDebt(), engine.totalNormalizedDebt() * engine.rate());
+        assertEq(engine.totalDebtRad(), engine.totalNormalizedDebt() * engine.rate());
         assertEq(engine.lastDrip(), block.timestamp);
         assertFalse(engine.isAuthorized(99, ALICE));
         assertTrue(engine.isAuthorized(vault, ALICE));
@@ -259,20 +259,20 @@ contract VaultEngineTest is ProtocolFixture {
         _openVault(keeper, address(stable), 1e6 * WAD, 5e5 * WAD);
         vm.prank(keeper);
         liquidation.liquidate(vault);
-        uint256 bad = engine.badDebt();
+        uint256 bad = engine.badDebtRad();
         assertGt(bad, 0);
         // The surplus grows with fees; heal moves what it can.
         engine.setStabilityFee(engine.MAX_STABILITY_FEE());
         vm.warp(block.timestamp + 365 days);
         stableFeed.updateAnswer(1e8);
         engine.drip();
-        uint256 surplus = engine.surplus();
+        uint256 surplus = engine.surplusRad();
         uint256 healed = surplus < bad ? surplus : bad;
         vm.expectEmit(address(engine));
         emit IVaultEngine.Heal(healed);
         engine.heal();
-        assertEq(engine.badDebt(), bad - healed);
-        assertEq(engine.surplus(), surplus - healed);
+        assertEq(engine.badDebtRad(), bad - healed);
+        assertEq(engine.surplusRad(), surplus - healed);
     }
 
     function test_claim() public {
