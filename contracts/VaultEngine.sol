@@ -588,15 +588,45 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     /// @dev Initial margin: debt (rounded up) must not exceed Σ value·LTV (rounded down). When it does and an
     ///      unpriced collateral is part of why, the failing oracle is called again so that its own error surfaces.
     function _requireMargin(uint256 vaultId, uint256 rate_) internal view {
-        Valuation memory v = _valuation(vaultId, rate_);
-        if (v.debt <= v.borrowPower) return;
-        if (v.unpricedMask != 0) {
+        (uint256 debt_, uint256 borrowPower, uint256 unpricedMask) = _initialMargin(vaultId, rate_);
+        if (debt_ <= borrowPower) return;
+        if (unpricedMask != 0) {
             address[] storage tokens = _vaultTokens[vaultId];
             for (uint256 i; i < tokens.length; ++i) {
-                if (v.unpricedMask & (1 << i) != 0) _collateral[tokens[i]].oracle.price(); // reverts with its error
+                if (unpricedMask & (1 << i) != 0) _collateral[tokens[i]].oracle.price(); // reverts with its error
             }
         }
-        revert InsufficientMargin(vaultId, v.debt, v.borrowPower);
+        revert InsufficientMargin(vaultId, debt_, borrowPower);
+    }
+
+    /// @dev The vault's debt and initial margin only, exactly as `_valuation` computes them. In standard margin it
+    ///      reads just the first slot of each collateral type (oracle, decimals, LTV) and allocates nothing: borrow
+    ///      and withdraw skip the maintenance and bonus sums they do not need.
+    function _initialMargin(uint256 vaultId, uint256 rate_)
+        internal
+        view
+        returns (uint256 debt_, uint256 borrowPower, uint256 unpricedMask)
+    {
+        Vault storage vault = _vaults[vaultId];
+        if (vault.portfolioMargin) {
+            Valuation memory v = _valuation(vaultId, rate_);
+            return (v.debt, v.borrowPower, v.unpricedMask);
+        }
+        debt_ = uint256(vault.normalizedDebt).mulDivUp(rate_, RAY);
+        address[] storage tokens = _vaultTokens[vaultId];
+        for (uint256 i; i < tokens.length; ++i) {
+            (bool ok, uint256 power) = _borrowPowerOf(vaultId, tokens[i]);
+            if (ok) borrowPower += power;
+            else unpricedMask |= 1 << i;
+        }
+    }
+
+    /// @dev floor(floor(amount·price / 10^decimals)·LTV / WAD) of one collateral, or ok = false when it is unpriced.
+    function _borrowPowerOf(uint256 vaultId, address token) internal view returns (bool ok, uint256 power) {
+        CollateralType storage c = _collateral[token];
+        uint256 price;
+        (ok, price) = _tryPrice(c.oracle);
+        if (ok) power = collateralBalance[vaultId][token].mulDivDown(price, 10 ** c.decimals).mulDivDown(c.ltv, WAD);
     }
 
     /// @dev Per priced collateral, value = floor(amount·price / 10^decimals), then floor(value·param / WAD) for each
