@@ -7,7 +7,11 @@ import {TimelockController} from "@openzeppelin/contracts/governance/TimelockCon
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
 import {IRiskSteward} from "@plimsoll/interfaces/IRiskSteward.sol";
+import {IPortfolioMargin} from "@plimsoll/interfaces/IPortfolioMargin.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {LiquidationEngine} from "contracts/LiquidationEngine.sol";
 import {RiskSteward} from "contracts/RiskSteward.sol";
+import {VaultEngine} from "contracts/VaultEngine.sol";
 import {Timelock} from "contracts/Timelock.sol";
 import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 
@@ -327,6 +331,32 @@ contract GovernanceTest is ProtocolFixture {
         assertLe(engine.MAX_RATE(), type(uint120).max);
         assertLe(engine.MAX_STABILITY_FEE() - RAY, type(uint72).max);
         assertLe(engine.MAX_DEBT_CEILING(), type(uint128).max);
+    }
+
+    function test_constructors_and_governance_calls_refuse_zero_addresses_and_strangers() public {
+        vm.expectRevert(IVaultEngine.ZeroAddress.selector);
+        new VaultEngine(address(0));
+        ILiquidationEngine.InitialParameters memory p =
+            ILiquidationEngine.InitialParameters(1.10e18, 0.95e18, 0.10e18, 2e18, 0, 1 hours);
+        vm.expectRevert(ILiquidationEngine.ZeroAddress.selector);
+        new LiquidationEngine(IVaultEngine(address(0)), p);
+        IRiskSteward.Bounds memory b = IRiskSteward.Bounds(0.02e18, 0.25e18, 0, 1 days);
+        vm.expectRevert(IRiskSteward.ZeroAddress.selector);
+        new RiskSteward(engine, liquidation, address(0), STEWARD, b);
+        vm.expectRevert(abi.encodeWithSelector(IPortfolioMargin.OnlyVaultEngine.selector, address(this)));
+        portfolio.addCollateral(address(weth), 0.5e18, 0.6e18);
+        vm.expectRevert(IVaultEngine.ZeroAmount.selector);
+        engine.withdrawSurplus(ALICE, 0);
+        vm.expectRevert(IVaultEngine.ZeroAddress.selector);
+        engine.withdrawSurplus(address(0), 1);
+        // Both standards the engine implements are advertised (ERC-165).
+        assertTrue(engine.supportsInterface(type(IERC721).interfaceId));
+        assertTrue(engine.supportsInterface(type(IAccessControl).interfaceId));
+        assertFalse(engine.supportsInterface(0xffffffff));
+        // The LiquidationEngine's parameter getters read what the constructor stored.
+        assertEq(liquidation.targetHealth(), 1.10e18);
+        assertEq(liquidation.capWindow(), 1 hours);
+        assertEq(liquidation.marginCallTerms(address(weth)).gracePeriod, 0);
     }
 
     // ---------------------------------------------------------------- timelock
