@@ -41,7 +41,9 @@ contract PortfolioMargin is IPortfolioMargin {
     /// @inheritdoc IPortfolioMargin
     function setScenarioGrids(int256[][] calldata initial, int256[][] calldata maintenance) external {
         bytes32 role = IVaultEngine(engine).RISK_ADMIN_ROLE();
-        if (!IAccessControl(engine).hasRole(role, msg.sender)) revert AccessControlUnauthorizedAccount(msg.sender, role);
+        if (!IAccessControl(engine).hasRole(role, msg.sender)) {
+            revert IAccessControl.AccessControlUnauthorizedAccount(msg.sender, role);
+        }
         uint256 ni = initial.length;
         uint256 nm = maintenance.length;
         if (ni == 0 || nm == 0 || ni > MAX_SCENARIOS || nm > MAX_SCENARIOS) revert InvalidScenarioCount(ni, nm);

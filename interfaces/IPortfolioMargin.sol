@@ -27,8 +27,6 @@ interface IPortfolioMargin {
     error ScenarioGridLooserThanHaircut(address token, int256 worstShock, int256 haircut);
     /// @notice Only the VaultEngine may call this.
     error OnlyVaultEngine(address caller);
-    /// @notice The caller lacks the VaultEngine's `role` (the engine is the one role registry).
-    error AccessControlUnauthorizedAccount(address account, bytes32 role);
 
     // ------------------------------------------------------------------ events
     /// @notice Both scenario grids were set (shocks WAD, rows = scenarios, columns in collateralTokens order).
@@ -41,7 +39,7 @@ interface IPortfolioMargin {
     /// @param maintenance scenarios for liquidation, same shape; each must be matched, asset by asset, by an initial
     ///        scenario at least as severe
     /// @dev A type listed later gets its haircut in every scenario; VaultEngine.setRiskParameters keeps the haircut
-    ///      rule (checkRiskParameters). Reverts AccessControlUnauthorizedAccount, InvalidScenarioCount,
+    ///      rule (checkRiskParameters). Reverts IAccessControl.AccessControlUnauthorizedAccount, InvalidScenarioCount,
     ///      ScenarioWidthMismatch, MaintenanceScenarioNotCovered, InvalidShock, ScenarioGridLooserThanHaircut.
     function setScenarioGrids(int256[][] calldata initial, int256[][] calldata maintenance) external;
 
