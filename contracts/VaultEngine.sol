@@ -21,8 +21,8 @@ import {FixedPoint} from "./libraries/FixedPoint.sol";
 /// @notice The accounting core: vaults are ERC-721 tokens holding up to MAX_COLLATERALS_PER_VAULT collateral types
 ///         (cross margin inside a vault, isolation across vaults) and a debt in pUSD.
 /// @dev Debt is normalized debt × a RAY rate accumulator (MakerDAO dss `Vat.art`/`Jug.rate`); the rounding residue of
-///      every borrow and repay goes to the surplus so that, in RAD,
-///      `pusd.totalSupply()·RAY + surplusRad == totalNormalizedDebt·rate + badDebtRad` holds exactly after every call.
+///      every borrow and repay goes to the surplus. The surplus is not stored but derived, in RAD, as
+///      `totalNormalizedDebt·rate + badDebtRad − pusd.totalSupply()·RAY`; every path keeps it non-negative.
 ///      Everything that moves tokens is nonReentrant and updates state before the transfer, except `_deposit`,
 ///      which must measure what arrived before booking it.
 ///      Oracles are called with a fixed gas allowance and their failures caught (see IVaultEngine, "Oracle rule").
@@ -75,15 +75,18 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     address[] internal _collateralTokens;
 
     /// @dev One slot per vault: normalized debt (WAD; at most MAX_DEBT_CEILING, so 128 bits hold it), its margin
-    ///      mode, and whether it is in a margin call (set and cleared by the liquidation engine).
+    ///      mode, whether it is in a margin call (set and cleared by the liquidation engine), and how many collateral
+    ///      types it holds (the length of its token list, read with the rest for free).
     struct Vault {
         uint128 normalizedDebt;
         bool portfolioMargin;
         bool inMarginCall;
+        uint8 collateralCount;
     }
 
     mapping(uint256 vaultId => Vault) internal _vaults;
-    mapping(uint256 vaultId => address[]) internal _vaultTokens;
+    /// @dev The first `collateralCount` entries are the vault's collateral tokens, in deposit order (swap-and-pop).
+    mapping(uint256 vaultId => address[MAX_COLLATERALS_PER_VAULT]) internal _vaultTokens;
     /// @inheritdoc IVaultEngine
     mapping(uint256 vaultId => mapping(address token => uint256)) public collateralBalance;
 
@@ -96,8 +99,6 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     uint72 internal _stabilityFeeAboveRay;
     /// @inheritdoc IVaultEngine
     uint256 public totalNormalizedDebt;
-    /// @inheritdoc IVaultEngine
-    uint256 public surplusRad;
     /// @inheritdoc IVaultEngine
     uint256 public badDebtRad;
     /// @dev Debt ceiling and dust floor (WAD pUSD, at most MAX_DEBT_CEILING < 2^128), read together by borrow.
@@ -242,8 +243,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         _drip();
         uint256 available = withdrawableSurplus();
         if (amount > available) revert SurplusBelowBuffer(available, amount);
-        surplusRad -= amount * RAY;
-        pusd.mint(to, amount);
+        pusd.mint(to, amount); // the minted pUSD is what lowers the surplus
         emit SurplusWithdrawn(to, amount);
     }
 
@@ -255,7 +255,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         burned = Math.min(amount, Math.ceilDiv(badDebt_, RAY));
         uint256 cancelled = Math.min(burned * RAY, badDebt_);
         badDebtRad = badDebt_ - cancelled;
-        surplusRad += burned * RAY - cancelled; // the part of one RAD unit that rounding the burn up paid in excess
+        // The surplus gains burned·RAY − cancelled: the part of one RAD unit that rounding the burn up paid in excess.
         pusd.burn(msg.sender, burned);
         emit BadDebtBurned(msg.sender, burned, cancelled);
     }
@@ -283,7 +283,8 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         if (enabled && !portfolio.available()) revert PortfolioMarginUnavailable();
         Vault storage vault = _vaults[vaultId];
         vault.portfolioMargin = enabled;
-        if (vault.normalizedDebt != 0) _requireMargin(vaultId, _drip());
+        // The debt does not change: the current rate is read, not written (no drip).
+        if (vault.normalizedDebt != 0) _requireMargin(vaultId, currentRate());
         emit MarginModeSet(vaultId, enabled);
     }
 
@@ -296,7 +297,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         if (amount > balance) revert InsufficientCollateral(vaultId, token, balance, amount);
         _removeCollateral(vaultId, token, balance, amount);
         if (_vaults[vaultId].normalizedDebt != 0) {
-            _requireMargin(vaultId, _drip());
+            _requireMargin(vaultId, currentRate()); // the debt does not change: read the rate, do not drip
             _requireNotPaused(vaultId);
         }
         IERC20(token).safeTransfer(to, amount);
@@ -322,8 +323,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         if (totalDebtAfter > ceiling) revert DebtCeilingExceeded(totalDebtAfter, ceiling);
         // debtCeiling <= MAX_DEBT_CEILING and rate >= RAY bound the normalized debt far below 2^128.
         vault.normalizedDebt = uint128(vaultNormalizedDebt);
-        totalNormalizedDebt = totalNormalizedDebt_;
-        surplusRad += added * rate_ - amount * RAY;
+        totalNormalizedDebt = totalNormalizedDebt_; // the surplus gains the residue added·rate − amount·RAY
         _requireMargin(vaultId, rate_);
         _requireNotPaused(vaultId);
         pusd.mint(to, amount);
@@ -347,8 +347,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
             if (leftDebt < dust_) revert DebtBelowDust(vaultId, leftDebt, dust_);
         }
         vault.normalizedDebt = uint128(left);
-        totalNormalizedDebt -= removed;
-        surplusRad += paid * RAY - removed * rate_;
+        totalNormalizedDebt -= removed; // the surplus gains the residue paid·RAY − removed·rate
         pusd.burn(msg.sender, paid);
         emit Repay(vaultId, msg.sender, paid, removed);
     }
@@ -360,10 +359,9 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
 
     /// @inheritdoc IVaultEngine
     function heal() external {
-        uint256 amount = Math.min(surplusRad, badDebtRad);
+        uint256 amount = Math.min(surplusRad(), badDebtRad);
         if (amount == 0) return;
-        surplusRad -= amount;
-        badDebtRad -= amount;
+        badDebtRad -= amount; // and so the derived surplus falls by the same amount
         emit Heal(amount);
     }
 
@@ -384,9 +382,11 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         uint256 left;
         uint256 removed;
         (left, removed, repaid) = _applyRepay(vaultId, rate_, repay_);
-        surplusRad += protocolFee * RAY;
         (address[] memory tokens, uint256[] memory amounts) = _takeCollateral(vaultId, fraction, unpricedMask);
-        if (left != 0 && _vaultTokens[vaultId].length == 0) _writeOff(vaultId, left, rate_);
+        // The pUSD burnt below already belongs to the surplus that a write-off may draw on.
+        if (left != 0 && _vaults[vaultId].collateralCount == 0) {
+            _writeOff(vaultId, left, rate_, (repaid + protocolFee) * RAY);
+        }
         emit Seize(vaultId, payer, to, repaid, protocolFee, removed, fraction);
 
         pusd.burn(payer, repaid + protocolFee);
@@ -408,8 +408,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         Vault storage vault = _vaults[vaultId];
         // Bounded by the vault's debt times MAX_STABILITY_FEE over at most MAX_GRACE: far below 2^128.
         vault.normalizedDebt += uint128(added);
-        totalNormalizedDebt += added;
-        surplusRad += added * rate_;
+        totalNormalizedDebt += added; // and the surplus gains added·rate
         emit PremiumCharged(vaultId, amount, added);
     }
 
@@ -438,7 +437,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
 
     /// @inheritdoc IVaultEngine
     function vaultCollateral(uint256 vaultId) external view returns (address[] memory tokens, uint256[] memory amounts) {
-        tokens = _vaultTokens[vaultId];
+        tokens = _tokensOf(vaultId);
         amounts = new uint256[](tokens.length);
         for (uint256 i; i < tokens.length; ++i) {
             amounts[i] = collateralBalance[vaultId][tokens[i]];
@@ -509,7 +508,14 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     function withdrawableSurplus() public view returns (uint256) {
         // Only what exceeds the recorded bad debt plus the buffer: the buffer absorbs the next write-offs.
         uint256 reserved = badDebtRad + surplusBuffer * RAY;
-        return surplusRad > reserved ? (surplusRad - reserved) / RAY : 0;
+        uint256 surplus = surplusRad();
+        return surplus > reserved ? (surplus - reserved) / RAY : 0;
+    }
+
+    /// @inheritdoc IVaultEngine
+    function surplusRad() public view returns (uint256) {
+        // Never negative: borrowing rounds normalized debt up and write-offs book what the surplus cannot cover.
+        return totalNormalizedDebt * _rate + badDebtRad - pusd.totalSupply() * RAY;
     }
 
     /// @inheritdoc ERC721
@@ -559,6 +565,15 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         }
     }
 
+    /// @dev The vault's collateral tokens, in list order.
+    function _tokensOf(uint256 vaultId) internal view returns (address[] memory tokens) {
+        tokens = new address[](_vaults[vaultId].collateralCount);
+        address[MAX_COLLATERALS_PER_VAULT] storage stored = _vaultTokens[vaultId];
+        for (uint256 i; i < tokens.length; ++i) {
+            tokens[i] = stored[i];
+        }
+    }
+
     function _requireExists(uint256 vaultId) internal view {
         if (_ownerOf(vaultId) == address(0)) revert VaultNotFound(vaultId);
     }
@@ -579,8 +594,9 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     ///      still holds. Runs after the margin check, which has already warmed every slot it reads.
     function _requireNotPaused(uint256 vaultId) internal view {
         if (_paused) revert Paused(address(0));
-        address[] storage tokens = _vaultTokens[vaultId];
-        for (uint256 i; i < tokens.length; ++i) {
+        address[MAX_COLLATERALS_PER_VAULT] storage tokens = _vaultTokens[vaultId];
+        uint256 n = _vaults[vaultId].collateralCount;
+        for (uint256 i; i < n; ++i) {
             if (_collateral[tokens[i]].paused) revert Paused(tokens[i]);
         }
     }
@@ -591,8 +607,9 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         (uint256 debt_, uint256 borrowPower, uint256 unpricedMask) = _initialMargin(vaultId, rate_);
         if (debt_ <= borrowPower) return;
         if (unpricedMask != 0) {
-            address[] storage tokens = _vaultTokens[vaultId];
-            for (uint256 i; i < tokens.length; ++i) {
+            address[MAX_COLLATERALS_PER_VAULT] storage tokens = _vaultTokens[vaultId];
+            uint256 n = _vaults[vaultId].collateralCount;
+            for (uint256 i; i < n; ++i) {
                 if (unpricedMask & (1 << i) != 0) _collateral[tokens[i]].oracle.price(); // reverts with its error
             }
         }
@@ -613,8 +630,9 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
             return (v.debt, v.borrowPower, v.unpricedMask);
         }
         debt_ = uint256(vault.normalizedDebt).mulDivUp(rate_, RAY);
-        address[] storage tokens = _vaultTokens[vaultId];
-        for (uint256 i; i < tokens.length; ++i) {
+        address[MAX_COLLATERALS_PER_VAULT] storage tokens = _vaultTokens[vaultId];
+        uint256 n = vault.collateralCount;
+        for (uint256 i; i < n; ++i) {
             (bool ok, uint256 power) = _borrowPowerOf(vaultId, tokens[i]);
             if (ok) borrowPower += power;
             else unpricedMask |= 1 << i;
@@ -637,7 +655,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         Vault storage vault = _vaults[vaultId];
         v.debt = uint256(vault.normalizedDebt).mulDivUp(rate_, RAY);
         bool inPortfolio = vault.portfolioMargin;
-        address[] memory tokens = _vaultTokens[vaultId];
+        address[] memory tokens = _tokensOf(vaultId);
         v.tokens = tokens;
         v.values = new uint256[](tokens.length);
         for (uint256 i; i < tokens.length; ++i) {
@@ -682,9 +700,11 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
 
     /// @dev Credits what actually arrived (fee-on-transfer tokens): state is written after the transfer, which
     ///      nonReentrant on every entry point makes safe.
+    ///      An unlisted token has a zero supply cap, so the listing (the oracle's slot) is read only for a zero cap:
+    ///      a deposit reads one slot of its collateral type, not two.
     function _deposit(uint256 vaultId, address token, uint256 amount) internal {
         CollateralType storage c = _collateral[token];
-        if (address(c.oracle) == address(0)) revert UnknownCollateral(token);
+        if (c.supplyCap == 0) _listed(token); // reverts UnknownCollateral before any transfer
         uint256 before = IERC20(token).balanceOf(address(this));
         IERC20(token).safeTransferFrom(msg.sender, address(this), amount);
         uint256 received = IERC20(token).balanceOf(address(this)) - before;
@@ -693,9 +713,11 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         if (held > c.supplyCap) revert SupplyCapExceeded(token, c.supplyCap, held);
         uint256 balance = collateralBalance[vaultId][token];
         if (balance == 0) {
-            address[] storage tokens = _vaultTokens[vaultId];
-            if (tokens.length == MAX_COLLATERALS_PER_VAULT) revert TooManyCollaterals(vaultId, MAX_COLLATERALS_PER_VAULT);
-            tokens.push(token);
+            Vault storage vault = _vaults[vaultId];
+            uint256 n = vault.collateralCount;
+            if (n == MAX_COLLATERALS_PER_VAULT) revert TooManyCollaterals(vaultId, MAX_COLLATERALS_PER_VAULT);
+            _vaultTokens[vaultId][n] = token;
+            vault.collateralCount = uint8(n + 1);
         }
         collateralBalance[vaultId][token] = balance + received;
         c.totalDeposited = uint128(held);
@@ -708,12 +730,14 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         collateralBalance[vaultId][token] = left;
         _collateral[token].totalDeposited -= uint128(amount);
         if (left != 0) return;
-        address[] storage tokens = _vaultTokens[vaultId];
-        uint256 last = tokens.length - 1;
+        Vault storage vault = _vaults[vaultId];
+        address[MAX_COLLATERALS_PER_VAULT] storage tokens = _vaultTokens[vaultId];
+        uint256 last = vault.collateralCount - 1;
         for (uint256 i; i <= last; ++i) {
             if (tokens[i] == token) {
                 tokens[i] = tokens[last];
-                tokens.pop();
+                delete tokens[last];
+                vault.collateralCount = uint8(last);
                 return;
             }
         }
@@ -726,7 +750,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         internal
         returns (address[] memory tokens, uint256[] memory amounts)
     {
-        tokens = _vaultTokens[vaultId];
+        tokens = _tokensOf(vaultId);
         amounts = new uint256[](tokens.length);
         for (uint256 i = tokens.length; i > 0;) {
             --i;
@@ -764,17 +788,18 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         if (amount != 0 && left != 0) (removed, repaid) = _repayAmounts(left, rate_, amount);
         left -= removed;
         vault.normalizedDebt = uint128(left);
-        totalNormalizedDebt -= removed;
-        surplusRad += repaid * RAY - removed * rate_;
+        totalNormalizedDebt -= removed; // the surplus gains the residue repaid·RAY − removed·rate
     }
 
-    /// @dev Debt of a vault with no collateral: out of the surplus as far as it goes, the rest is bad debt.
-    function _writeOff(uint256 vaultId, uint256 vaultNormalizedDebt, uint256 rate_) internal {
+    /// @dev Debt of a vault with no collateral: out of the surplus as far as it goes, the rest is bad debt. Removing
+    ///      the normalized debt lowers the derived surplus by `owed`; booking `owed − covered` as bad debt gives back
+    ///      what the surplus could not pay, so it ends at surplus − covered >= 0. `pendingBurnRad` is pUSD the
+    ///      caller burns after this (checks-effects-interactions), already part of the surplus.
+    function _writeOff(uint256 vaultId, uint256 vaultNormalizedDebt, uint256 rate_, uint256 pendingBurnRad) internal {
         uint256 owed = vaultNormalizedDebt * rate_;
+        uint256 covered = Math.min(owed, surplusRad() + pendingBurnRad);
         _vaults[vaultId].normalizedDebt = 0;
         totalNormalizedDebt -= vaultNormalizedDebt;
-        uint256 covered = Math.min(owed, surplusRad);
-        surplusRad -= covered;
         badDebtRad += owed - covered;
         emit BadDebtWrittenOff(vaultId, owed, covered);
     }
@@ -798,8 +823,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         uint256 accrued = totalNormalizedDebt * (rate_ - old);
         _rate = uint120(rate_);
         _lastDrip = uint40(block.timestamp);
-        if (accrued != 0) surplusRad += accrued;
-        emit Drip(rate_, accrued);
+        emit Drip(rate_, accrued); // the surplus gains `accrued` through the rate
     }
 
     /// @dev min(rate·fee^elapsed rounded down, MAX_RATE) (dss Jug.drip: rmul(rpow(duty, now − rho), rate)),

@@ -9,8 +9,9 @@ import {IPortfolioMargin} from "./IPortfolioMargin.sol";
 /// @notice The accounting core of Plimsoll: collateral types, vaults (ERC-721), deposit, withdraw, borrow
 ///         (mint pUSD), repay (burn pUSD), the stability-fee rate accumulator and the surplus buffer.
 /// @dev Units: WAD = 1e18, RAY = 1e27, RAD = 1e45 (WAD * RAY). Token amounts are in the token's own decimals.
-///      A vault's debt is `normalizedDebt * rate / RAY`, rounded up. The engine keeps one exact identity, in RAD:
-///      `pusd.totalSupply() * RAY + surplusRad == totalNormalizedDebt * rate + badDebtRad`.
+///      A vault's debt is `normalizedDebt * rate / RAY`, rounded up. The surplus is not stored: it is defined by one
+///      identity, in RAD, `pusd.totalSupply() * RAY + surplusRad == totalNormalizedDebt * rate + badDebtRad`, and
+///      every path keeps it non-negative (docs/invariants.md).
 ///      Oracle rule: a collateral whose oracle reverts (or runs out of its gas allowance) is unpriced. It counts as
 ///      worth zero for borrowing, withdrawing and liquidation, and a liquidation never seizes it. A vault whose debt
 ///      is backed by priced collateral therefore stays liquidatable when another of its collaterals cannot be
@@ -24,19 +25,21 @@ interface IVaultEngine {
     /// @param decimals the token's decimals, read once when the type is added
     /// @param paused the guardian has paused borrowing and withdrawing against debt for vaults holding this type
     /// @param ltv maximum loan-to-value (initial margin), WAD
-    /// @param liquidationThreshold maintenance margin, WAD; > ltv and < 1
-    /// @param liquidationBonus collateral value paid per unit of debt repaid by a liquidator, WAD; >= 1
     /// @param supplyCap most of the token the engine may hold, token decimals
     /// @param totalDeposited the engine's balance of the token summed over vaults, token decimals
+    /// @param liquidationThreshold maintenance margin, WAD; > ltv and < 1
+    /// @param liquidationBonus collateral value paid per unit of debt repaid by a liquidator, WAD; >= 1
+    /// @dev Three storage slots, grouped by who reads them: borrow and withdraw read only the first (oracle, decimals,
+    ///      pause, LTV), deposit and withdraw the second (cap and total), liquidation all three.
     struct CollateralType {
         IPriceOracle oracle;
         uint8 decimals;
         bool paused;
         uint64 ltv;
-        uint64 liquidationThreshold;
-        uint64 liquidationBonus;
         uint128 supplyCap;
         uint128 totalDeposited;
+        uint64 liquidationThreshold;
+        uint64 liquidationBonus;
     }
 
     /// @notice A vault's valuation at the current rate and oracle prices (all WAD USD unless stated).
@@ -457,7 +460,9 @@ interface IVaultEngine {
     function totalNormalizedDebt() external view returns (uint256);
     /// @notice Total debt at the stored rate, RAD (= totalNormalizedDebt·rate).
     function totalDebtRad() external view returns (uint256);
-    /// @notice Protocol equity: accrued fees, rounding residue and liquidation fees, RAD.
+    /// @notice Protocol equity: accrued fees, rounding residue and liquidation fees, RAD, at the last drip's rate.
+    /// @dev Derived, not stored: totalNormalizedDebt·rate + badDebtRad − pusd.totalSupply()·RAY. Keeping it in storage
+    ///      cost every borrow, repay and liquidation a cold read and a write (docs/gas.md).
     function surplusRad() external view returns (uint256);
     /// @notice Debt written off that the surplus could not cover, RAD.
     function badDebtRad() external view returns (uint256);

@@ -138,7 +138,7 @@ def print_report(report: dict) -> None:
     g = report["gas_per_liquidation"]
     table.add_row("gas_per_liquidation p50/max", f"{g['p50']} / {g['max']}")
     checks = report["checks"]
-    ok = checks["sum_vault_debt_equals_total"] and checks["pusd_identity"] and all(checks["collateral_conserved"].values())
+    ok = checks["sum_vault_debt_equals_total"] and checks["surplus_nonnegative"] and all(checks["collateral_conserved"].values())
     table.add_row("invariants (debt, pUSD, collateral)", "hold" if ok else f"BROKEN {checks}")
     Console().print(table)
 

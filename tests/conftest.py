@@ -162,9 +162,16 @@ def set_price(feed, admin, usd) -> None:
     feed.updateAnswer(int(Decimal(str(usd)) * 10**8), sender=admin)
 
 
-def identity_holds(engine, pusd) -> bool:
-    """pUSD supply·RAY + surplus == totalNormalizedDebt·rate + badDebt (RAD): the engine's exact identity."""
-    return pusd.totalSupply() * RAY + engine.surplusRad() == engine.totalNormalizedDebt() * engine.rate() + engine.badDebtRad()
+def surplus_rad(engine, pusd) -> int:
+    """The surplus from its definition, RAD, signed: totalNormalizedDebt·rate + badDebt − pUSD supply·RAY. The engine
+    derives its `surplusRad()` the same way; computed here without it, so that a negative value shows (the engine's
+    view would revert)."""
+    return engine.totalNormalizedDebt() * engine.rate() + engine.badDebtRad() - pusd.totalSupply() * RAY
+
+
+def surplus_nonnegative(engine, pusd) -> bool:
+    """The debt owed to the protocol plus its recorded bad debt covers every pUSD in circulation (invariant 2)."""
+    return surplus_rad(engine, pusd) >= 0
 
 
 def chain_liquidation_params(engine, liquidation):

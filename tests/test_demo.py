@@ -29,7 +29,7 @@ def assert_reconciles(report: dict) -> None:
     assert report["blocks_without_verdict"] == 0  # the monitor read every block: no silent gaps
     checks = report["checks"]
     assert checks["sum_vault_debt_equals_total"], checks
-    assert checks["pusd_identity"], checks
+    assert checks["surplus_nonnegative"], checks
     assert all(checks["collateral_conserved"].values()), checks
     assert checks["vault_count"], checks
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from conftest import identity_holds, open_vault, set_price
+from conftest import surplus_nonnegative, open_vault, set_price
 
 from plimsoll.sdk.math import RAY, WAD, accrue, debt_of, mul_div_up
 
@@ -61,7 +61,7 @@ def test_borrow_mints_and_books_normalized_debt_exactly(vault, engine, pusd, ali
     assert engine.normalizedDebt(vault) == normalized
     assert pusd.balanceOf(alice) == 12_000 * WAD
     assert tx.events.filter(engine.Borrow)[0].normalizedDebt == normalized
-    assert identity_holds(engine, pusd)
+    assert surplus_nonnegative(engine, pusd)
     # valuation: 10 WETH at $2,000 → value 20,000, LTV 0.80, LT 0.85, bonus 1.05
     v = engine.valuation(vault)
     assert (v.collateralValue, v.borrowPower, v.maintenance, v.bonusValue) == (
@@ -112,7 +112,7 @@ def test_repay_partial_and_full(vault, engine, pusd, weth, alice):
     assert paid == debt_of(normalized, engine.rate())  # the debt at the repay block's rate, rounded up
     assert pusd.balanceOf(alice) == 4_350 * WAD - paid
     assert 4_200 * WAD <= paid < 4_201 * WAD  # equal when no second passed since the borrows
-    assert identity_holds(engine, pusd)
+    assert surplus_nonnegative(engine, pusd)
     with ape.reverts(engine.NoDebt, vaultId=vault):
         engine.repay(vault, 1, sender=alice)
 
@@ -135,7 +135,7 @@ def test_drip_accrues_exactly_to_the_surplus(vault, engine, pusd, alice, chain, 
     assert tx.events.filter(engine.Drip)[0].rate == expected
     # ~2 % a year on 10,000 pUSD
     assert 10_199 * WAD < engine.debt(vault) < 10_201 * WAD
-    assert identity_holds(engine, pusd)
+    assert surplus_nonnegative(engine, pusd)
 
 
 def test_operators_may_manage_and_owner_rights_follow_the_token(vault, engine, pusd, weth, alice, bob):

@@ -593,12 +593,13 @@ class Demo:
         collateral_ok = {}
         for sym, tok in p.tokens.items():
             held = tok.functions.balanceOf(p.engine.address).call(**at)
-            booked = e.collateralType(tok.address).call(**at)[7]
+            booked = e.collateralType(tok.address).call(**at)[5]  # totalDeposited
             collateral_ok[sym] = sums[sym] == held == booked
         supply = p.pusd.functions.totalSupply().call(**at)
         return {
             "sum_vault_debt_equals_total": sum(s[2] for s in states) == total_normalized,
-            "pusd_identity": supply * RAY + e.surplusRad().call(**at) == total_normalized * rate + e.badDebtRad().call(**at),
+            # The surplus is derived (total debt + bad debt − supply): what must hold is that it is not negative.
+            "surplus_nonnegative": total_normalized * rate + e.badDebtRad().call(**at) >= supply * RAY,
             "collateral_conserved": collateral_ok,
             "vault_count": e.vaultCount().call(**at) == len(ids),
         }

@@ -261,7 +261,7 @@ class Keeper:
         column = {sym: j for j, sym in enumerate(self.listed)}
         params = {
             s: CollateralParams(
-                decimals=ct[1], ltv=ct[3], liquidation_threshold=ct[4], liquidation_bonus=ct[5],
+                decimals=ct[1], ltv=ct[3], liquidation_threshold=ct[6], liquidation_bonus=ct[7],
                 initial_shocks=tuple(row[column[s]] // SHOCK_UNIT for row in initial) if s in column else (),
                 maintenance_shocks=tuple(row[column[s]] // SHOCK_UNIT for row in maintenance) if s in column else (),
             )

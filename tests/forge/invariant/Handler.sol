@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {Test} from "forge-std/Test.sol";
+import {Vm} from "forge-std/Vm.sol";
 
 import {VaultEngine} from "contracts/VaultEngine.sol";
 import {LiquidationEngine} from "contracts/LiquidationEngine.sol";
@@ -76,6 +77,9 @@ contract Handler is Test {
     uint256 public brokenLiquidation;
     /// @notice drip, or a full repay that the payer can afford, reverted (invariant 9).
     uint256 public brokenLiveness;
+    /// @dev Invariant 2: the surplus went negative, or fell by more than the heals, surplus withdrawals and
+    ///      write-offs of the call say (the only three things that may lower it).
+    uint256 public brokenSurplus;
 
     // ---------------------------------------------------------------- what ran (for the summary)
     mapping(bytes32 => uint256) public calls;
@@ -100,6 +104,36 @@ contract Handler is Test {
         price8 = [int256(2_000e8), int256(40_000e8), int256(1e8)];
     }
 
+    /// @dev Invariant 2 around every call: the derived surplus (totalNormalizedDebt·rate + badDebt − supply·RAY, RAD)
+    ///      stays non-negative and falls by at most what the call's Heal, SurplusWithdrawn and BadDebtWrittenOff events
+    ///      take out of it. A path that mints pUSD without debt, or drops a rounding residue, makes it fall.
+    modifier surplusKept() {
+        int256 before = _surplus();
+        vm.recordLogs();
+        _;
+        Vm.Log[] memory logs = vm.getRecordedLogs();
+        int256 allowed;
+        for (uint256 i; i < logs.length; ++i) {
+            if (logs[i].emitter != address(engine)) continue;
+            bytes32 topic = logs[i].topics[0];
+            if (topic == IVaultEngine.Heal.selector) {
+                allowed += int256(abi.decode(logs[i].data, (uint256)));
+            } else if (topic == IVaultEngine.SurplusWithdrawn.selector) {
+                allowed += int256(abi.decode(logs[i].data, (uint256)) * RAY);
+            } else if (topic == IVaultEngine.BadDebtWrittenOff.selector) {
+                (, uint256 covered) = abi.decode(logs[i].data, (uint256, uint256));
+                allowed += int256(covered);
+            }
+        }
+        int256 afterwards = _surplus();
+        if (afterwards < 0 || afterwards < before - allowed) ++brokenSurplus;
+    }
+
+    function _surplus() internal view returns (int256) {
+        return int256(engine.totalNormalizedDebt() * engine.rate() + engine.badDebtRad())
+            - int256(pusd.totalSupply() * RAY);
+    }
+
     function vaultCount() external view returns (uint256) {
         return vaults.length;
     }
@@ -107,7 +141,7 @@ contract Handler is Test {
     // ================================================================== vault operations
 
     /// @notice An owner opens a vault with one collateral and borrows `leverage` % of its borrow power.
-    function open(uint256 ownerSeed, uint256 tokenSeed, uint256 amountSeed, uint256 leverage) external {
+    function open(uint256 ownerSeed, uint256 tokenSeed, uint256 amountSeed, uint256 leverage) external surplusKept {
         if (vaults.length >= MAX_VAULTS) return;
         address who = owners[ownerSeed % 3];
         address token = movable[tokenSeed % 3];
@@ -120,7 +154,7 @@ contract Handler is Test {
         } catch {}
     }
 
-    function deposit(uint256 vaultSeed, uint256 tokenSeed, uint256 amountSeed) external {
+    function deposit(uint256 vaultSeed, uint256 tokenSeed, uint256 amountSeed) external surplusKept {
         (uint256 id, address owner) = _vault(vaultSeed);
         if (id == 0) return;
         address token = movable[tokenSeed % 3];
@@ -131,7 +165,7 @@ contract Handler is Test {
         } catch {}
     }
 
-    function withdraw(uint256 vaultSeed, uint256 tokenSeed, uint256 share) external {
+    function withdraw(uint256 vaultSeed, uint256 tokenSeed, uint256 share) external surplusKept {
         (uint256 id, address owner) = _vault(vaultSeed);
         if (id == 0) return;
         address token = movable[tokenSeed % 3];
@@ -146,13 +180,13 @@ contract Handler is Test {
         }
     }
 
-    function borrow(uint256 vaultSeed, uint256 share) external {
+    function borrow(uint256 vaultSeed, uint256 share) external surplusKept {
         (uint256 id, address owner) = _vault(vaultSeed);
         if (id == 0) return;
         _borrow(id, owner, _bound(share, 1, 110));
     }
 
-    function repay(uint256 vaultSeed, uint256 share, bool byLiquidator) external {
+    function repay(uint256 vaultSeed, uint256 share, bool byLiquidator) external surplusKept {
         (uint256 id, address owner) = _vault(vaultSeed);
         if (id == 0) return;
         address payer = byLiquidator ? liquidator : owner;
@@ -166,7 +200,7 @@ contract Handler is Test {
     }
 
     /// @notice Anyone who can afford it repays a vault in full: must always work (invariant 9).
-    function repayAll(uint256 vaultSeed) external {
+    function repayAll(uint256 vaultSeed) external surplusKept {
         (uint256 id,) = _vault(vaultSeed);
         if (id == 0 || engine.normalizedDebt(id) == 0 || engine.debt(id) > pusd.balanceOf(liquidator)) return;
         vm.prank(liquidator);
@@ -178,7 +212,7 @@ contract Handler is Test {
         }
     }
 
-    function transferVault(uint256 vaultSeed, uint256 toSeed, bool approveOnly) external {
+    function transferVault(uint256 vaultSeed, uint256 toSeed, bool approveOnly) external surplusKept {
         (uint256 id, address owner) = _vault(vaultSeed);
         if (id == 0) return;
         address to = toSeed % 4 == 3 ? liquidator : owners[toSeed % 3];
@@ -189,7 +223,7 @@ contract Handler is Test {
     }
 
     /// @notice A stranger tries to borrow against, withdraw from and deposit into someone's vault (invariant 6).
-    function stranger(uint256 vaultSeed, uint256 tokenSeed) external {
+    function stranger(uint256 vaultSeed, uint256 tokenSeed) external surplusKept {
         (uint256 id,) = _vault(vaultSeed);
         if (id == 0 || engine.isAuthorized(id, STRANGER)) return;
         address token = movable[tokenSeed % 3];
@@ -211,14 +245,14 @@ contract Handler is Test {
 
     // ================================================================== liquidation
 
-    function liquidate(uint256 vaultSeed) external {
+    function liquidate(uint256 vaultSeed) external surplusKept {
         (uint256 id,) = _vault(vaultSeed);
         if (id == 0) return;
         _liquidateChecked(id);
     }
 
     /// @notice The unhealthiest vault, the one a keeper would pick first.
-    function liquidateWorst() external {
+    function liquidateWorst() external surplusKept {
         uint256 worst;
         uint256 worstHealth = type(uint256).max;
         for (uint256 i; i < vaults.length; ++i) {
@@ -232,7 +266,7 @@ contract Handler is Test {
     }
 
     /// @notice Up to five distinct vaults in one batch, with a pUSD budget that may run out part way.
-    function liquidateBatch(uint256 startSeed, uint256 count, uint256 budgetSeed) external {
+    function liquidateBatch(uint256 startSeed, uint256 count, uint256 budgetSeed) external surplusKept {
         uint256 n = vaults.length;
         if (n == 0) return;
         count = _bound(count, 1, n < 5 ? n : 5);
@@ -270,7 +304,7 @@ contract Handler is Test {
         pusd.transfer(liquidator, rest);
     }
 
-    function claim() external {
+    function claim() external surplusKept {
         uint256 amount = engine.claimable(address(adv), liquidator);
         if (amount == 0 || adv.paused() || adv.blocked(liquidator)) return;
         vm.prank(liquidator);
@@ -281,7 +315,7 @@ contract Handler is Test {
     // ================================================================== market and time
 
     /// @notice Move a token's price by `pct` % (−30 … +15) on all its feeds.
-    function movePrice(uint256 tokenSeed, int256 pct) external {
+    function movePrice(uint256 tokenSeed, int256 pct) external surplusKept {
         uint256 t = tokenSeed % 3;
         pct = _bound(pct, -30, 15);
         int256 p = price8[t] * (100 + pct) / 100;
@@ -292,7 +326,7 @@ contract Handler is Test {
     }
 
     /// @notice Make one feed of a token fail: stale, reverting, or (WBTC) spiking alone; or restore them all.
-    function failFeed(uint256 tokenSeed, uint256 kind) external {
+    function failFeed(uint256 tokenSeed, uint256 kind) external surplusKept {
         uint256 t = tokenSeed % 3;
         MockAggregator[] storage f = feedsOf[t];
         kind = kind % 4;
@@ -316,14 +350,14 @@ contract Handler is Test {
     }
 
     /// @notice The L2 sequencer goes down, or comes back up now (its grace period starts).
-    function sequencerStatus(bool down) external {
+    function sequencerStatus(bool down) external surplusKept {
         vm.prank(admin);
         sequencer.setRoundData(down ? int256(1) : int256(0), block.timestamp);
         ++calls["sequencer"];
     }
 
     /// @notice The adversarial token pauses, blocks the liquidator, or charges a fee (up to 5 %).
-    function tokenMisbehaves(uint256 kind, uint256 feeBps) external {
+    function tokenMisbehaves(uint256 kind, uint256 feeBps) external surplusKept {
         kind = kind % 4;
         if (kind == 0) adv.setPaused(!adv.paused());
         else if (kind == 1) adv.setBlocked(liquidator, !adv.blocked(liquidator));
@@ -336,7 +370,7 @@ contract Handler is Test {
     }
 
     /// @notice Time passes (up to 10 days); the feeds that work report again, as their heartbeat would.
-    function warp(uint256 seconds_) external {
+    function warp(uint256 seconds_) external surplusKept {
         vm.warp(block.timestamp + _bound(seconds_, 1, 10 days));
         _afterWarp();
     }
@@ -344,7 +378,7 @@ contract Handler is Test {
     /// @notice Decades pass, once a run and late in it (when every vault is open): up to two centuries, so that
     ///         at a high fee the rate accumulator reaches its cap, where it must saturate, not brick. Earlier in a
     ///         run it would leave the rest of the run unable to borrow under the ceiling.
-    function warpFar(uint256 years_) external {
+    function warpFar(uint256 years_) external surplusKept {
         if (farWarps >= 1 || vaults.length < MAX_VAULTS) return;
         ++farWarps;
         vm.warp(block.timestamp + _bound(years_, 1, 200) * 365 days);
@@ -353,7 +387,7 @@ contract Handler is Test {
         if (engine.rate() == engine.MAX_RATE()) ++calls["rate saturated"];
     }
 
-    function drip() external {
+    function drip() external surplusKept {
         try engine.drip() {
             ++calls["drip"];
         } catch {
@@ -361,13 +395,13 @@ contract Handler is Test {
         }
     }
 
-    function heal() external {
+    function heal() external surplusKept {
         engine.heal();
         ++calls["heal"];
     }
 
     /// @notice The guardian pauses or resumes, globally or one type. Liquidations must go on regardless.
-    function pause(uint256 seed) external {
+    function pause(uint256 seed) external surplusKept {
         address[] memory tokens = engine.collateralTokens();
         address token = seed % 5 == 4 ? address(0) : tokens[seed % 4];
         vm.prank(admin);
@@ -376,7 +410,7 @@ contract Handler is Test {
     }
 
     /// @notice The liquidator burns part of its pUSD against recorded bad debt.
-    function burnBadDebt(uint256 amount) external {
+    function burnBadDebt(uint256 amount) external surplusKept {
         if (engine.badDebtRad() == 0) return;
         amount = _bound(amount, 1, pusd.balanceOf(liquidator) / 10 + 1);
         vm.prank(liquidator);
@@ -386,7 +420,7 @@ contract Handler is Test {
     }
 
     /// @notice Governance withdraws part of the surplus above the buffer, to the liquidator.
-    function withdrawSurplus(uint256 share) external {
+    function withdrawSurplus(uint256 share) external surplusKept {
         uint256 amount = engine.withdrawableSurplus() * _bound(share, 1, 100) / 100;
         if (amount == 0) return;
         vm.prank(admin);
@@ -396,7 +430,7 @@ contract Handler is Test {
 
     /// @notice Anyone calls a random vault; it must succeed on a callable vault (below maintenance, above the floor,
     ///         every collateral offering calls, not already called).
-    function marginCall(uint256 vaultSeed) external {
+    function marginCall(uint256 vaultSeed) external surplusKept {
         // Start at a random vault and take the first one below maintenance, as a keeper would.
         uint256 id;
         for (uint256 i; i < vaults.length && id == 0; ++i) {
@@ -413,7 +447,7 @@ contract Handler is Test {
     }
 
     /// @notice The owner repays what restores the initial margin, then cures.
-    function cure(uint256 vaultSeed) external {
+    function cure(uint256 vaultSeed) external surplusKept {
         uint256 id;
         for (uint256 i; i < vaults.length && id == 0; ++i) {
             uint256 candidate = vaults[(vaultSeed + i) % vaults.length];
@@ -437,7 +471,7 @@ contract Handler is Test {
         } catch {}
     }
 
-    function setMarginCallTerms(uint256 tokenSeed, uint256 graceSeed, uint256 floorSeed, uint256 premiumSeed) external {
+    function setMarginCallTerms(uint256 tokenSeed, uint256 graceSeed, uint256 floorSeed, uint256 premiumSeed) external surplusKept {
         uint256 grace = graceSeed % 4 == 0 ? 0 : _bound(graceSeed, 1, 3 days);
         uint256 floor_ = grace == 0 ? 0 : _bound(floorSeed, 0.9e18, 0.99e18);
         uint256 premium = grace == 0 ? 0 : _bound(premiumSeed, RAY, liquidation.MAX_PREMIUM());
@@ -447,7 +481,7 @@ contract Handler is Test {
     }
 
     /// @notice The owner switches a vault's margin mode; with debt, the switch must leave it at its initial margin.
-    function setMarginMode(uint256 vaultSeed, bool portfolio) external {
+    function setMarginMode(uint256 vaultSeed, bool portfolio) external surplusKept {
         (uint256 id, address owner) = _vault(vaultSeed);
         if (id == 0) return;
         vm.prank(owner);
@@ -459,7 +493,7 @@ contract Handler is Test {
 
     // ================================================================== governance within bounds
 
-    function setRiskParameters(uint256 tokenSeed, uint256 ltvSeed, uint256 gapSeed, uint256 bonusSeed) external {
+    function setRiskParameters(uint256 tokenSeed, uint256 ltvSeed, uint256 gapSeed, uint256 bonusSeed) external surplusKept {
         uint256 ltv = _bound(ltvSeed, 0.30e18, 0.85e18);
         uint256 lt = ltv + _bound(gapSeed, 0.01e18, 0.10e18);
         uint256 bonus = _bound(bonusSeed, 1.01e18, 1.15e18);
@@ -469,7 +503,7 @@ contract Handler is Test {
         } catch {}
     }
 
-    function setLiquidationParameters(uint256 targetSeed, uint256 fullSeed, uint256 shareSeed) external {
+    function setLiquidationParameters(uint256 targetSeed, uint256 fullSeed, uint256 shareSeed) external surplusKept {
         vm.prank(admin);
         liquidation.setLiquidationParameters(
             _bound(targetSeed, 1.01e18, 1.5e18), _bound(fullSeed, 0.5e18, 1e18), _bound(shareSeed, 0, 0.5e18)
@@ -479,7 +513,7 @@ contract Handler is Test {
 
     /// @notice Random grids of 1 to 4 scenarios over the four listed types, within the engine's rules: each type's
     ///         worst maintenance shock at least its haircut, the initial grid a fixed margin harsher.
-    function setScenarioGrids(uint256 seed) external {
+    function setScenarioGrids(uint256 seed) external surplusKept {
         address[] memory tokens = engine.collateralTokens();
         uint256 n = seed % 4 + 1;
         int256[][] memory initial = new int256[][](n);
@@ -504,35 +538,35 @@ contract Handler is Test {
         } catch {}
     }
 
-    function setBonusCurve(uint256 floorSeed, uint256 healthSeed) external {
+    function setBonusCurve(uint256 floorSeed, uint256 healthSeed) external surplusKept {
         vm.prank(admin);
         liquidation.setBonusCurve(_bound(floorSeed, 1.01e18, 2e18), _bound(healthSeed, 0, 0.99e18));
         ++calls["bonus curve"];
     }
 
     /// @notice No cap, or a cap from the minimum to ten million dollars per window.
-    function setLiquidationCap(uint256 tokenSeed, uint256 capSeed) external {
+    function setLiquidationCap(uint256 tokenSeed, uint256 capSeed) external surplusKept {
         uint256 cap = capSeed % 3 == 0 ? 0 : _bound(capSeed, 100_000e18, 10_000_000e18);
         vm.prank(admin);
         liquidation.setLiquidationCap(movable[tokenSeed % 3], cap);
         ++calls["liquidation cap"];
     }
 
-    function setStabilityFee(uint256 feeSeed) external {
+    function setStabilityFee(uint256 feeSeed) external surplusKept {
         uint256 fee = _bound(feeSeed, RAY, engine.MAX_STABILITY_FEE());
         vm.prank(admin);
         engine.setStabilityFee(fee);
         ++calls["stability fee"];
     }
 
-    function setDust(uint256 dustSeed) external {
+    function setDust(uint256 dustSeed) external surplusKept {
         vm.prank(admin);
         engine.setDust(_bound(dustSeed, 0, 10_000 * WAD));
         ++calls["dust"];
     }
 
     /// @notice Anywhere from a million pUSD (below what is borrowed: new borrows stop) to the maximum.
-    function setDebtCeiling(uint256 ceilingSeed) external {
+    function setDebtCeiling(uint256 ceilingSeed) external surplusKept {
         uint256 ceiling = _bound(ceilingSeed, 1e6 * WAD, engine.MAX_DEBT_CEILING());
         vm.prank(admin);
         engine.setDebtCeiling(ceiling);

@@ -102,7 +102,7 @@ abstract contract ProtocolInvariantBase is ProtocolFixture {
 
     function _assertAll() internal view {
         _debtAddsUp();
-        _pusdIdentity();
+        _surplusKept();
         _collateralConserved();
         _borrowAndWithdrawKeepInitialMargin();
         _liquidationRaisesHealth();
@@ -122,13 +122,11 @@ abstract contract ProtocolInvariantBase is ProtocolFixture {
         assertEq(sum, engine.totalNormalizedDebt(), "sum of vault debt != total");
     }
 
-    /// @notice 2. pUSD supply·RAY + surplus == totalNormalizedDebt·rate + badDebt, exactly (RAD).
-    function _pusdIdentity() internal view {
-        assertEq(
-            pusd.totalSupply() * RAY + engine.surplusRad(),
-            engine.totalNormalizedDebt() * engine.rate() + engine.badDebtRad(),
-            "pUSD identity"
-        );
+    /// @notice 2. The surplus (derived: totalNormalizedDebt·rate + badDebt − pUSD supply·RAY, RAD) is never negative,
+    ///         and no call lowers it by more than its heals, surplus withdrawals and write-offs (Handler.surplusKept).
+    function _surplusKept() internal view {
+        engine.surplusRad(); // reverts (underflow) if the surplus were negative
+        assertEq(handler.brokenSurplus(), 0, "the surplus fell where nothing may lower it");
     }
 
     /// @notice 3. Per collateral: Σ vault balances == totalDeposited, and the engine holds totalDeposited plus what
