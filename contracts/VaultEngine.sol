@@ -514,8 +514,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
 
     /// @inheritdoc IVaultEngine
     function surplusRad() public view returns (uint256) {
-        // Never negative: borrowing rounds normalized debt up and write-offs book what the surplus cannot cover.
-        return totalNormalizedDebt * _rate + badDebtRad - pusd.totalSupply() * RAY;
+        return _surplusRad(0);
     }
 
     /// @inheritdoc ERC721
@@ -563,6 +562,13 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
                 revert RiskParametersConflict(token, other);
             }
         }
+    }
+
+    /// @dev The surplus, RAD, counting `pendingBurnRad` of pUSD that the running call burns after its effects (seize
+    ///      burns last, so in between the supply is that much too high). Never negative: borrowing rounds normalized
+    ///      debt up and write-offs book as bad debt what the surplus cannot cover.
+    function _surplusRad(uint256 pendingBurnRad) internal view returns (uint256) {
+        return totalNormalizedDebt * _rate + badDebtRad + pendingBurnRad - pusd.totalSupply() * RAY;
     }
 
     /// @dev The vault's collateral tokens, in list order.
@@ -797,7 +803,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     ///      caller burns after this (checks-effects-interactions), already part of the surplus.
     function _writeOff(uint256 vaultId, uint256 vaultNormalizedDebt, uint256 rate_, uint256 pendingBurnRad) internal {
         uint256 owed = vaultNormalizedDebt * rate_;
-        uint256 covered = Math.min(owed, surplusRad() + pendingBurnRad);
+        uint256 covered = Math.min(owed, _surplusRad(pendingBurnRad));
         _vaults[vaultId].normalizedDebt = 0;
         totalNormalizedDebt -= vaultNormalizedDebt;
         badDebtRad += owed - covered;
