@@ -22,6 +22,8 @@ from plimsoll.sdk.contracts import CollateralDeployment, Manifest
 DEFAULT_CONFIG = Path(__file__).parent / "config" / "local.yaml"
 #: Chain ids of local development chains (Anvil, Hardhat, ganache), where ``governance.admin: deployer`` is allowed.
 LOCAL_CHAIN_IDS = (31337, 1337)
+#: Gas added to the estimate of a call that drips: a drip with a second elapsed (rate, last drip, Drip event).
+DRIP_GAS_MARGIN = 50_000
 
 
 def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
@@ -54,7 +56,11 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
     engine.setLiquidationEngine(liquidation.address, sender=deployer)
     engine.setDebtCeiling(cfg.debt_ceiling, sender=deployer)
     engine.setDust(cfg.dust, sender=deployer)
-    engine.setStabilityFee(cfg.stability_fee, sender=deployer)
+    # setStabilityFee drips first. Its estimate, simulated at the pending block's time, omits the drip when no second
+    # has passed yet, and the transaction then runs out of gas if a second passes before it is mined (issue 8,
+    # "Gas estimates run out"). The margin covers a drip's worst case; only the gas used is paid.
+    fee_gas = engine.setStabilityFee.estimate_gas_cost(cfg.stability_fee, sender=deployer) + DRIP_GAS_MARGIN
+    engine.setStabilityFee(cfg.stability_fee, sender=deployer, gas=fee_gas)
 
     collaterals = {}
     for c in cfg.collaterals:
