@@ -100,10 +100,13 @@ def measure() -> dict[str, int]:
     inventory = vault_of(tx(None, lambda: engine.open(weth, 5_000 * WAD, sender=liq)))
     tx(None, lambda: engine.borrow(inventory, 2_000_000 * WAD, liq, sender=liq))
 
-    def unsafe_vault(debt):
-        vid = vault_of(tx(None, lambda: engine.open(weth, 10 * WAD, sender=alice)))
-        tx(None, lambda: engine.borrow(vid, debt, alice, sender=alice))
+    def vault_with_debt(token, owner, amount, debt):
+        vid = vault_of(tx(None, lambda: engine.open(token, amount, sender=owner)))
+        tx(None, lambda: engine.borrow(vid, debt, owner, sender=owner))
         return vid
+
+    def unsafe_vault(debt):
+        return vault_with_debt(weth, alice, 10 * WAD, debt)
 
     partial, full = unsafe_vault(15_000 * WAD), unsafe_vault(15_900 * WAD)
     batch = [unsafe_vault(15_000 * WAD) for _ in range(20)]
@@ -138,20 +141,15 @@ def measure() -> dict[str, int]:
     def lfl(name, call):
         return tx(f"like_for_like/{name}", call)
 
-    def fix_vault(owner, amount, debt):
-        vid = vault_of(tx(None, lambda: engine.open(fix, amount, sender=owner)))
-        tx(None, lambda: engine.borrow(vid, debt, owner, sender=owner))
-        return vid
-
-    fix_vault(bob, 10 * WAD, 1_000 * WAD)  # warm market
+    vault_with_debt(fix, bob, 10 * WAD, 1_000 * WAD)  # warm market
     v = vault_of(tx(None, lambda: engine.open(fix, 10 * WAD, sender=alice)))
     lfl("deposit", lambda: engine.deposit(v, fix, 1 * WAD, sender=alice))
     tx(None, lambda: engine.borrow(v, 5_000 * WAD, alice, sender=alice))
     lfl("borrow", lambda: engine.borrow(v, 1_000 * WAD, alice, sender=alice))
     lfl("repay_partial", lambda: engine.repay(v, 500 * WAD, sender=alice))
     lfl("withdraw_with_debt", lambda: engine.withdraw(v, fix, 1 * WAD, alice, sender=alice))
-    partial = fix_vault(alice, 10 * WAD, 15_000 * WAD)
-    batch = [fix_vault(alice, 10 * WAD, 15_000 * WAD) for _ in range(20)]
+    partial = vault_with_debt(fix, alice, 10 * WAD, 15_000 * WAD)
+    batch = [vault_with_debt(fix, alice, 10 * WAD, 15_000 * WAD) for _ in range(20)]
     tx(None, lambda: oracle.setPrice(1_700 * WAD, sender=admin))
     lfl("liquidate_partial", lambda: liquidation.liquidate(partial, sender=liq))
     r = tx(None, lambda: liquidation.liquidateBatch(batch, sender=liq))

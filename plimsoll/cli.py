@@ -139,7 +139,7 @@ def print_report(report: dict) -> None:
     table.add_row("gas_per_liquidation p50/max", f"{g['p50']} / {g['max']}")
     checks = report["checks"]
     ok = checks["sum_vault_debt_equals_total"] and checks["surplus_nonnegative"] and all(checks["collateral_conserved"].values())
-    table.add_row("invariants (debt, pUSD, collateral)", "hold" if ok else f"BROKEN {checks}")
+    table.add_row("invariants (debt, surplus, collateral)", "hold" if ok else f"BROKEN {checks}")
     Console().print(table)
 
 
