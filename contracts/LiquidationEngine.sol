@@ -75,17 +75,29 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
     Parameters internal _params;
     CurveAndWindow internal _curve;
 
-    /// @dev Per collateral type, one slot: cap (WAD USD per window, 0 = none), value counted against it (WAD USD,
-    ///      never above the cap) and when it was last counted (seconds). The used part leaks away linearly, the whole
-    ///      cap per window (a token bucket: the rolling-window rule of MakerDAO's Hole, without auctions to end).
-    struct Volume {
+    /// @dev Per collateral type, the one slot every liquidation reads: the volume cap (WAD USD per window, 0 = none),
+    ///      the value counted against it (WAD USD, never above the cap), when it was last counted (seconds), and the
+    ///      margin-call grace period (seconds, 0 = no margin calls; at most MAX_GRACE_PERIOD < 2^24). The used part
+    ///      leaks away linearly, the whole cap per window (a token bucket: the rolling-window rule of MakerDAO's
+    ///      Hole, without auctions to end).
+    struct CollateralRules {
         uint96 cap;
         uint96 used;
-        uint64 updatedAt;
+        uint40 updatedAt;
+        uint24 gracePeriod;
     }
 
-    mapping(address token => Volume) internal _volume;
-    mapping(address token => MarginCallTerms) internal _marginCallTerms;
+    /// @dev The rest of a collateral type's margin-call terms, read only when it offers margin calls.
+    struct FloorAndPremium {
+        uint64 hardFloor;
+        uint128 premium;
+    }
+
+    /// @dev `plan`'s dust argument when the dust has not been read yet (the dust is at most 1e30).
+    uint256 internal constant DUST_UNREAD = type(uint256).max;
+
+    mapping(address token => CollateralRules) internal _rules;
+    mapping(address token => FloorAndPremium) internal _floorAndPremium;
     mapping(uint256 vaultId => MarginCallState) internal _marginCalls;
 
     /// @param engine_ the accounting core; it must name this contract its liquidation engine
@@ -131,10 +143,10 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
     /// @inheritdoc ILiquidationEngine
     function setLiquidationCap(address token, uint256 cap) external onlyRiskAdmin {
         if (cap != 0 && (cap < MIN_LIQUIDATION_CAP || cap > type(uint96).max)) revert InvalidLiquidationCap(token, cap);
-        Volume storage vol = _volume[token];
-        vol.used = uint96(Math.min(_used(vol), cap));
-        vol.updatedAt = uint64(block.timestamp);
-        vol.cap = uint96(cap);
+        CollateralRules storage rules = _rules[token];
+        rules.used = uint96(Math.min(_used(rules), cap));
+        rules.updatedAt = uint40(block.timestamp);
+        rules.cap = uint96(cap);
         emit LiquidationCapSet(token, cap);
     }
 
@@ -147,7 +159,8 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
         bool valid = gracePeriod != 0 && gracePeriod <= MAX_GRACE_PERIOD && hardFloor >= MIN_HARD_FLOOR
             && hardFloor < WAD && premium >= FixedPoint.RAY && premium <= MAX_PREMIUM;
         if (!off && !valid) revert InvalidMarginCallTerms(token, gracePeriod, hardFloor, premium);
-        _marginCallTerms[token] = MarginCallTerms(uint32(gracePeriod), uint64(hardFloor), uint128(premium));
+        _rules[token].gracePeriod = uint24(gracePeriod);
+        _floorAndPremium[token] = FloorAndPremium(uint64(hardFloor), uint128(premium));
         emit MarginCallTermsSet(token, gracePeriod, hardFloor, premium);
     }
 
@@ -155,9 +168,8 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
 
     /// @inheritdoc ILiquidationEngine
     function marginCall(uint256 vaultId) external nonReentrant returns (uint256 deadline) {
-        MarginCallState storage call = _marginCalls[vaultId];
-        if (call.deadline != 0) revert AlreadyInMarginCall(vaultId, call.deadline);
         IVaultEngine.Valuation memory v = engine.valuation(vaultId);
+        if (v.inMarginCall) revert AlreadyInMarginCall(vaultId, _marginCalls[vaultId].deadline);
         uint256 hf = _health(v);
         if (!_liquidatable(v)) revert NotLiquidatable(vaultId, hf);
         MarginCallTerms memory terms = _vaultTerms(v.tokens);
@@ -175,7 +187,7 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
     function cure(uint256 vaultId) external nonReentrant {
         MarginCallState memory call = _marginCalls[vaultId];
         if (call.deadline == 0) revert NotInMarginCall(vaultId);
-        uint256 premium = _chargePremium(vaultId, call);
+        uint256 premium = _chargePremium(vaultId, call, engine.debt(vaultId));
         IVaultEngine.Valuation memory v = engine.valuation(vaultId);
         if (v.debt > v.borrowPower) revert MarginCallNotCured(vaultId, v.debt, v.borrowPower);
         delete _marginCalls[vaultId];
@@ -187,30 +199,36 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
 
     /// @inheritdoc ILiquidationEngine
     function previewLiquidation(uint256 vaultId) external view returns (Plan memory plan) {
-        MarginCallState memory call = _marginCalls[vaultId];
-        (plan,) = _calculate(vaultId, call, call.deadline == 0 ? 0 : _pendingPremium(engine.debt(vaultId), call));
+        IVaultEngine.Valuation memory v = engine.valuation(vaultId);
+        MarginCallState memory call;
+        if (v.inMarginCall) {
+            call = _marginCalls[vaultId];
+            v.debt += _pendingPremium(v.debt, call); // what `liquidate` books first
+        }
+        plan = _calculate(vaultId, v, call, DUST_UNREAD);
     }
 
     /// @inheritdoc ILiquidationEngine
     function liquidate(uint256 vaultId) external nonReentrant returns (Plan memory plan) {
-        MarginCallState memory call = _marginCalls[vaultId];
-        // The premium is owed whatever happens next: book it first, so the plan sees the debt as it is.
-        if (call.deadline != 0) _chargePremium(vaultId, call);
-        IVaultEngine.Valuation memory v;
-        (plan, v) = _calculate(vaultId, call, 0);
+        IVaultEngine.Valuation memory v = engine.valuation(vaultId);
+        MarginCallState memory call = _bookPremium(vaultId, v);
+        plan = _calculate(vaultId, v, call, DUST_UNREAD);
         _settle(vaultId, plan, v, call.deadline != 0);
     }
 
     /// @inheritdoc ILiquidationEngine
     function liquidateBatch(uint256[] calldata vaultIds) external nonReentrant returns (uint256 liquidated, uint256 repaid) {
         uint256 balance = PUSD.balanceOf(msg.sender);
+        uint256 dust = engine.dust();
+        // Written once, the rate costs each of the vaults' valuations and seizures a read instead of a power.
+        if (vaultIds.length > 1) engine.drip();
         for (uint256 i; i < vaultIds.length; ++i) {
             uint256 vaultId = vaultIds[i];
-            MarginCallState memory call = _marginCalls[vaultId];
-            if (call.deadline != 0) _chargePremium(vaultId, call);
             IVaultEngine.Valuation memory v = engine.valuation(vaultId);
-            if (!_liquidatable(v) || _inGrace(call, _health(v)) || _callRequired(call, v.tokens, _health(v))) continue;
-            (Plan memory plan,) = _plan(v);
+            MarginCallState memory call = _bookPremium(vaultId, v);
+            uint256 hf = _health(v);
+            if (!_liquidatable(v) || _inGrace(call, hf) || _callRequired(call, v.tokens, hf)) continue;
+            (Plan memory plan,) = _plan(v, dust);
             if (plan.repay == 0 && !plan.full) continue; // the volume cap is used up for one of its collaterals
             uint256 cost = plan.repay + plan.protocolFee;
             if (cost > balance) continue; // the caller's pUSD ran out: leave this one to someone else
@@ -255,13 +273,13 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
 
     /// @inheritdoc ILiquidationEngine
     function liquidationRoom(address token) external view returns (uint256) {
-        Volume storage vol = _volume[token];
-        return vol.cap == 0 ? type(uint256).max : vol.cap - _used(vol);
+        CollateralRules storage rules = _rules[token];
+        return rules.cap == 0 ? type(uint256).max : rules.cap - _used(rules);
     }
 
     /// @inheritdoc ILiquidationEngine
     function liquidationCap(address token) external view returns (uint256) {
-        return _volume[token].cap;
+        return _rules[token].cap;
     }
 
     /// @inheritdoc ILiquidationEngine
@@ -271,7 +289,8 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
 
     /// @inheritdoc ILiquidationEngine
     function marginCallTerms(address token) external view returns (MarginCallTerms memory) {
-        return _marginCallTerms[token];
+        FloorAndPremium memory f = _floorAndPremium[token];
+        return MarginCallTerms(_rules[token].gracePeriod, f.hardFloor, f.premium);
     }
 
     /// @inheritdoc ILiquidationEngine
@@ -287,15 +306,13 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
 
     // ================================================================== internals
 
-    /// @dev The valuation and plan of one vault, or the revert that says why it cannot be liquidated now.
-    ///      `premium` (WAD) is a margin-call premium not yet booked (the preview's view of what `liquidate` books).
-    function _calculate(uint256 vaultId, MarginCallState memory call, uint256 premium)
+    /// @dev The plan for one vault's valuation `v` and margin-call state `call`, or the revert that says why it cannot
+    ///      be liquidated now. `dust` as in `_plan`.
+    function _calculate(uint256 vaultId, IVaultEngine.Valuation memory v, MarginCallState memory call, uint256 dust)
         internal
         view
-        returns (Plan memory plan, IVaultEngine.Valuation memory v)
+        returns (Plan memory plan)
     {
-        v = engine.valuation(vaultId);
-        v.debt += premium;
         if (!_liquidatable(v)) {
             if (v.debt != 0 && v.maintenance < v.debt) revert NoPricedCollateral(vaultId);
             revert NotLiquidatable(vaultId, _health(v));
@@ -304,7 +321,7 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
         if (_inGrace(call, hf)) revert MarginCallGracePeriod(vaultId, call.deadline);
         if (_callRequired(call, v.tokens, hf)) revert MarginCallRequired(vaultId);
         address cappedBy;
-        (plan, cappedBy) = _plan(v);
+        (plan, cappedBy) = _plan(v, dust);
         if (plan.repay == 0 && !plan.full) revert LiquidationCapReached(cappedBy);
     }
 
@@ -341,12 +358,12 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
             emit MarginCallEnded(vaultId);
         }
         for (uint256 i; i < v.tokens.length; ++i) {
-            Volume storage vol = _volume[v.tokens[i]];
-            uint256 cap = vol.cap;
+            CollateralRules storage rules = _rules[v.tokens[i]];
+            uint256 cap = rules.cap;
             if (cap == 0) continue;
             uint256 seized = v.values[i].mulDivDown(plan.fraction, WAD);
-            vol.used = uint96(Math.min(_used(vol) + seized, cap));
-            vol.updatedAt = uint64(block.timestamp);
+            rules.used = uint96(Math.min(_used(rules) + seized, cap));
+            rules.updatedAt = uint40(block.timestamp);
         }
         // Report what the engine actually applied (it caps the repay at the debt).
         plan.repay =
@@ -383,29 +400,46 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
         return debt.mulDivUp(factor - FixedPoint.RAY, FixedPoint.RAY);
     }
 
-    /// @dev Book the pending premium into the vault's debt (and the surplus) and move `chargedUntil` to now.
-    function _chargePremium(uint256 vaultId, MarginCallState memory call) internal returns (uint256 premium) {
-        premium = _pendingPremium(engine.debt(vaultId), call);
+    /// @dev A vault's margin-call state, empty unless the valuation `v` says it is in a call. Then the premium is owed
+    ///      whatever happens next: it is booked first and `v.debt` refreshed, so the plan sees the debt as it is.
+    function _bookPremium(uint256 vaultId, IVaultEngine.Valuation memory v)
+        internal
+        returns (MarginCallState memory call)
+    {
+        if (!v.inMarginCall) return call;
+        call = _marginCalls[vaultId];
+        if (_chargePremium(vaultId, call, v.debt) != 0) v.debt = engine.debt(vaultId);
+    }
+
+    /// @dev Book the pending premium on `debt` (the vault's, WAD) into the vault's debt (and the surplus) and move
+    ///      `chargedUntil` to now.
+    function _chargePremium(uint256 vaultId, MarginCallState memory call, uint256 debt)
+        internal
+        returns (uint256 premium)
+    {
+        premium = _pendingPremium(debt, call);
         _marginCalls[vaultId].chargedUntil = uint40(block.timestamp);
         if (premium != 0) engine.chargePremium(vaultId, premium);
     }
 
     /// @dev A vault's margin-call terms: offered only if every collateral offers it; then the shortest grace, the
-    ///      highest hard floor and the highest premium of its collaterals.
+    ///      highest hard floor and the highest premium of its collaterals. A collateral without margin calls costs
+    ///      one read, of the slot the volume cap shares.
     function _vaultTerms(address[] memory tokens) internal view returns (MarginCallTerms memory t) {
         for (uint256 i; i < tokens.length; ++i) {
-            MarginCallTerms memory c = _marginCallTerms[tokens[i]];
-            if (c.gracePeriod == 0) return MarginCallTerms(0, 0, 0);
-            if (i == 0 || c.gracePeriod < t.gracePeriod) t.gracePeriod = c.gracePeriod;
-            if (c.hardFloor > t.hardFloor) t.hardFloor = c.hardFloor;
-            if (c.premium > t.premium) t.premium = c.premium;
+            uint32 grace = _rules[tokens[i]].gracePeriod;
+            if (grace == 0) return MarginCallTerms(0, 0, 0);
+            FloorAndPremium memory f = _floorAndPremium[tokens[i]];
+            if (i == 0 || grace < t.gracePeriod) t.gracePeriod = grace;
+            if (f.hardFloor > t.hardFloor) t.hardFloor = f.hardFloor;
+            if (f.premium > t.premium) t.premium = f.premium;
         }
     }
 
     /// @dev The volume counted against a cap now: what was counted, less cap·elapsed/window leaked since.
-    function _used(Volume storage vol) internal view returns (uint256) {
-        uint256 leaked = uint256(vol.cap) * (block.timestamp - vol.updatedAt) / _curve.capWindow;
-        return vol.used > leaked ? vol.used - leaked : 0;
+    function _used(CollateralRules storage rules) internal view returns (uint256) {
+        uint256 leaked = uint256(rules.cap) * (block.timestamp - rules.updatedAt) / _curve.capWindow;
+        return rules.used > leaked ? rules.used - leaked : 0;
     }
 
     /// @dev HF < 1 ⇔ maintenance < debt (HF = floor(maintenance·WAD/debt)), and something can be seized: priced
@@ -432,8 +466,9 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
 
     /// @dev The plan for a liquidatable valuation, scaled down to the volume caps when it is partial; `cappedBy` is
     ///      the collateral whose cap left no room (plan.repay 0). Rounding: repay up, seized fraction down, protocol
-    ///      fee up.
-    function _plan(IVaultEngine.Valuation memory v) internal view returns (Plan memory p, address cappedBy) {
+    ///      fee up. `dust` is the engine's (WAD pUSD), or DUST_UNREAD to read it only if a partial plan needs it (a
+    ///      batch reads it once for all its vaults).
+    function _plan(IVaultEngine.Valuation memory v, uint256 dust) internal view returns (Plan memory p, address cappedBy) {
         p.healthFactor = _health(v);
         uint256 value = v.collateralValue;
         if (value == 0) {
@@ -453,7 +488,7 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
         if (p.healthFactor >= params.fullLiquidationHealth && k < target) {
             // r* = (T·D − M) / (T − LB·LT); T·D > D > M here.
             r = (target.mulDivUp(d, WAD) - v.maintenance).mulDivUp(WAD, target - k);
-            uint256 dust = engine.dust();
+            if (dust == DUST_UNREAD) dust = engine.dust();
             if (r >= d || d - r < dust) {
                 r = d;
             } else {
@@ -491,10 +526,10 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
         uint256 value = v.collateralValue;
         fitted = r;
         for (uint256 i; i < v.tokens.length; ++i) {
-            Volume storage vol = _volume[v.tokens[i]];
-            if (vol.cap == 0) continue;
+            CollateralRules storage rules = _rules[v.tokens[i]];
+            if (rules.cap == 0) continue;
             uint256 seized = v.values[i].mulDivUp(r.mulDivUp(bonusValue, value), value);
-            uint256 room = vol.cap - _used(vol);
+            uint256 room = rules.cap - _used(rules);
             if (seized <= room) continue;
             uint256 fits = r.mulDivDown(room, seized);
             if (fits < fitted) (fitted, cappedBy) = (fits, v.tokens[i]);

@@ -21,8 +21,11 @@ import {FixedPoint} from "./libraries/FixedPoint.sol";
 /// @notice The accounting core: vaults are ERC-721 tokens holding up to MAX_COLLATERALS_PER_VAULT collateral types
 ///         (cross margin inside a vault, isolation across vaults) and a debt in pUSD.
 /// @dev Debt is normalized debt × a RAY rate accumulator (MakerDAO dss `Vat.art`/`Jug.rate`); the rounding residue of
-///      every borrow and repay goes to the surplus. The surplus is not stored but derived, in RAD, as
-///      `totalNormalizedDebt·rate + badDebtRad − pusd.totalSupply()·RAY`; every path keeps it non-negative.
+///      every borrow and repay goes to the surplus. The rate is a function of time (`currentRate`): every operation
+///      uses its current value, and it is written to storage only by `drip`, which `setStabilityFee` runs first so
+///      that past time accrues at the old fee (docs/math.md, "Debt and the stability fee"). The surplus is not
+///      stored but derived, in RAD, as `totalNormalizedDebt·currentRate + badDebtRad − pusd.totalSupply()·RAY`;
+///      every path keeps it non-negative.
 ///      Everything that moves tokens is nonReentrant and updates state before the transfer, except `_deposit`,
 ///      which must measure what arrived before booking it.
 ///      Oracles are called with a fixed gas allowance and their failures caught (see IVaultEngine, "Oracle rule").
@@ -90,9 +93,10 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     /// @inheritdoc IVaultEngine
     mapping(uint256 vaultId => mapping(address token => uint256)) public collateralBalance;
 
-    /// @dev What every drip reads, in one slot: the rate accumulator (RAY, at most MAX_RATE < 2^120), the last drip
-    ///      (seconds), the global pause (borrow and withdraw read it for free after dripping) and the stability fee
-    ///      above RAY (RAY per second, at most MAX_STABILITY_FEE − RAY < 2^65). One cold read instead of three.
+    /// @dev What `currentRate` reads, in one slot: the rate accumulator as of the last drip (RAY, at most MAX_RATE <
+    ///      2^120), the last drip (seconds), the global pause (borrow and withdraw read it for free after the rate) and
+    ///      the stability fee above RAY (RAY per second, at most MAX_STABILITY_FEE − RAY < 2^65). One cold read
+    ///      instead of three.
     uint120 internal _rate;
     uint40 internal _lastDrip;
     bool internal _paused;
@@ -240,7 +244,6 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     function withdrawSurplus(address to, uint256 amount) external onlyRole(DEFAULT_ADMIN_ROLE) nonReentrant {
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
-        _drip();
         uint256 available = withdrawableSurplus();
         if (amount > available) revert SurplusBelowBuffer(available, amount);
         pusd.mint(to, amount); // the minted pUSD is what lowers the surplus
@@ -283,8 +286,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         if (enabled && !portfolio.available()) revert PortfolioMarginUnavailable();
         Vault storage vault = _vaults[vaultId];
         vault.portfolioMargin = enabled;
-        // The debt does not change: the current rate is read, not written (no drip).
-        if (vault.normalizedDebt != 0) _requireMargin(vaultId, currentRate());
+        if (vault.normalizedDebt != 0) _requireMargin(vaultId, currentRate(), false);
         emit MarginModeSet(vaultId, enabled);
     }
 
@@ -296,10 +298,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         uint256 balance = collateralBalance[vaultId][token];
         if (amount > balance) revert InsufficientCollateral(vaultId, token, balance, amount);
         _removeCollateral(vaultId, token, balance, amount);
-        if (_vaults[vaultId].normalizedDebt != 0) {
-            _requireMargin(vaultId, currentRate()); // the debt does not change: read the rate, do not drip
-            _requireNotPaused(vaultId);
-        }
+        if (_vaults[vaultId].normalizedDebt != 0) _requireMargin(vaultId, currentRate(), true);
         IERC20(token).safeTransfer(to, amount);
         emit Withdraw(vaultId, token, to, amount);
     }
@@ -309,7 +308,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         _requireUnrestricted(vaultId);
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
-        uint256 rate_ = _drip();
+        uint256 rate_ = currentRate();
         uint256 added = amount.mulDivUp(RAY, rate_);
         Vault storage vault = _vaults[vaultId];
         uint256 vaultNormalizedDebt = vault.normalizedDebt + added;
@@ -324,8 +323,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         // debtCeiling <= MAX_DEBT_CEILING and rate >= RAY bound the normalized debt far below 2^128.
         vault.normalizedDebt = uint128(vaultNormalizedDebt);
         totalNormalizedDebt = totalNormalizedDebt_; // the surplus gains the residue added·rate − amount·RAY
-        _requireMargin(vaultId, rate_);
-        _requireNotPaused(vaultId);
+        _requireMargin(vaultId, rate_, true);
         pusd.mint(to, amount);
         emit Borrow(vaultId, to, amount, added);
     }
@@ -337,7 +335,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         Vault storage vault = _vaults[vaultId];
         uint256 vaultNormalizedDebt = vault.normalizedDebt;
         if (vaultNormalizedDebt == 0) revert NoDebt(vaultId);
-        uint256 rate_ = _drip();
+        uint256 rate_ = currentRate();
         uint256 removed;
         (removed, paid) = _repayAmounts(vaultNormalizedDebt, rate_, amount);
         uint256 left = vaultNormalizedDebt - removed;
@@ -375,10 +373,10 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         uint256 fraction,
         uint256 unpricedMask
     ) external nonReentrant returns (uint256 repaid) {
+        // No existence check: the liquidation engine seizes only a vault it has just valued with debt.
         if (msg.sender != liquidationEngine) revert OnlyLiquidationEngine(msg.sender);
-        _requireExists(vaultId);
         if (fraction > WAD) revert InvalidSeizeFraction(fraction);
-        uint256 rate_ = _drip();
+        uint256 rate_ = currentRate();
         uint256 left;
         uint256 removed;
         (left, removed, repaid) = _applyRepay(vaultId, rate_, repay_);
@@ -387,7 +385,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         if (left != 0 && _vaults[vaultId].collateralCount == 0) {
             _writeOff(vaultId, left, rate_, (repaid + protocolFee) * RAY);
         }
-        emit Seize(vaultId, payer, to, repaid, protocolFee, removed, fraction);
+        emit Seize(vaultId, removed);
 
         pusd.burn(payer, repaid + protocolFee);
         _payOut(vaultId, to, tokens, amounts);
@@ -403,7 +401,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     /// @inheritdoc IVaultEngine
     function chargePremium(uint256 vaultId, uint256 amount) external returns (uint256 added) {
         if (msg.sender != liquidationEngine) revert OnlyLiquidationEngine(msg.sender);
-        uint256 rate_ = _drip();
+        uint256 rate_ = currentRate();
         added = amount.mulDivUp(RAY, rate_);
         Vault storage vault = _vaults[vaultId];
         // Bounded by the vault's debt times MAX_STABILITY_FEE over at most MAX_GRACE: far below 2^128.
@@ -481,7 +479,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
 
     /// @inheritdoc IVaultEngine
     function totalDebtRad() external view returns (uint256) {
-        return totalNormalizedDebt * _rate;
+        return totalNormalizedDebt * currentRate();
     }
 
     /// @inheritdoc IVaultEngine
@@ -514,7 +512,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
 
     /// @inheritdoc IVaultEngine
     function surplusRad() public view returns (uint256) {
-        return _surplusRad(0);
+        return _surplusRad(currentRate(), 0);
     }
 
     /// @inheritdoc ERC721
@@ -564,11 +562,12 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         }
     }
 
-    /// @dev The surplus, RAD, counting `pendingBurnRad` of pUSD that the running call burns after its effects (seize
-    ///      burns last, so in between the supply is that much too high). Never negative: borrowing rounds normalized
-    ///      debt up and write-offs book as bad debt what the surplus cannot cover.
-    function _surplusRad(uint256 pendingBurnRad) internal view returns (uint256) {
-        return totalNormalizedDebt * _rate + badDebtRad + pendingBurnRad - pusd.totalSupply() * RAY;
+    /// @dev The surplus, RAD, at rate `rate_` (RAY, the current rate), counting `pendingBurnRad` of pUSD that the
+    ///      running call burns after its effects (seize burns last, so in between the supply is that much too high).
+    ///      Never negative: borrowing rounds normalized debt up, the rate only grows with time, and write-offs book
+    ///      as bad debt what the surplus cannot cover.
+    function _surplusRad(uint256 rate_, uint256 pendingBurnRad) internal view returns (uint256) {
+        return totalNormalizedDebt * rate_ + badDebtRad + pendingBurnRad - pusd.totalSupply() * RAY;
     }
 
     /// @dev The vault's collateral tokens, in list order.
@@ -596,21 +595,13 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         if (_vaults[vaultId].inMarginCall) revert VaultInMarginCall(vaultId);
     }
 
-    /// @dev Borrowing, and withdrawing against debt, stop while the guardian pauses everything or a type the vault
-    ///      still holds. Runs after the margin check, which has already warmed every slot it reads.
-    function _requireNotPaused(uint256 vaultId) internal view {
-        if (_paused) revert Paused(address(0));
-        address[MAX_COLLATERALS_PER_VAULT] storage tokens = _vaultTokens[vaultId];
-        uint256 n = _vaults[vaultId].collateralCount;
-        for (uint256 i; i < n; ++i) {
-            if (_collateral[tokens[i]].paused) revert Paused(tokens[i]);
-        }
-    }
-
     /// @dev Initial margin: debt (rounded up) must not exceed Σ value·LTV (rounded down). When it does and an
     ///      unpriced collateral is part of why, the failing oracle is called again so that its own error surfaces.
-    function _requireMargin(uint256 vaultId, uint256 rate_) internal view {
-        (uint256 debt_, uint256 borrowPower, uint256 unpricedMask) = _initialMargin(vaultId, rate_);
+    ///      With `unpausedOnly` (borrowing, and withdrawing against debt) it first reverts Paused while the guardian
+    ///      pauses everything or a type the vault holds; the margin loop reads each type's pause flag with its LTV.
+    function _requireMargin(uint256 vaultId, uint256 rate_, bool unpausedOnly) internal view {
+        if (unpausedOnly && _paused) revert Paused(address(0));
+        (uint256 debt_, uint256 borrowPower, uint256 unpricedMask) = _initialMargin(vaultId, rate_, unpausedOnly);
         if (debt_ <= borrowPower) return;
         if (unpricedMask != 0) {
             address[MAX_COLLATERALS_PER_VAULT] storage tokens = _vaultTokens[vaultId];
@@ -625,29 +616,38 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     /// @dev The vault's debt and initial margin only, exactly as `_valuation` computes them. In standard margin it
     ///      reads just the first slot of each collateral type (oracle, decimals, LTV) and allocates nothing: borrow
     ///      and withdraw skip the maintenance and bonus sums they do not need.
-    function _initialMargin(uint256 vaultId, uint256 rate_)
+    function _initialMargin(uint256 vaultId, uint256 rate_, bool unpausedOnly)
         internal
         view
         returns (uint256 debt_, uint256 borrowPower, uint256 unpricedMask)
     {
         Vault storage vault = _vaults[vaultId];
+        address[MAX_COLLATERALS_PER_VAULT] storage tokens = _vaultTokens[vaultId];
+        uint256 n = vault.collateralCount;
         if (vault.portfolioMargin) {
+            for (uint256 i; unpausedOnly && i < n; ++i) {
+                if (_collateral[tokens[i]].paused) revert Paused(tokens[i]);
+            }
             Valuation memory v = _valuation(vaultId, rate_);
             return (v.debt, v.borrowPower, v.unpricedMask);
         }
         debt_ = uint256(vault.normalizedDebt).mulDivUp(rate_, RAY);
-        address[MAX_COLLATERALS_PER_VAULT] storage tokens = _vaultTokens[vaultId];
-        uint256 n = vault.collateralCount;
         for (uint256 i; i < n; ++i) {
-            (bool ok, uint256 power) = _borrowPowerOf(vaultId, tokens[i]);
+            (bool ok, uint256 power) = _borrowPowerOf(vaultId, tokens[i], unpausedOnly);
             if (ok) borrowPower += power;
             else unpricedMask |= 1 << i;
         }
     }
 
     /// @dev floor(floor(amount·price / 10^decimals)·LTV / WAD) of one collateral, or ok = false when it is unpriced.
-    function _borrowPowerOf(uint256 vaultId, address token) internal view returns (bool ok, uint256 power) {
+    ///      Reverts Paused(token) if `unpausedOnly` and the guardian paused the type.
+    function _borrowPowerOf(uint256 vaultId, address token, bool unpausedOnly)
+        internal
+        view
+        returns (bool ok, uint256 power)
+    {
         CollateralType storage c = _collateral[token];
+        if (unpausedOnly && c.paused) revert Paused(token);
         uint256 price;
         (ok, price) = _tryPrice(c.oracle);
         if (ok) power = collateralBalance[vaultId][token].mulDivDown(price, 10 ** c.decimals).mulDivDown(c.ltv, WAD);
@@ -661,6 +661,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         Vault storage vault = _vaults[vaultId];
         v.debt = uint256(vault.normalizedDebt).mulDivUp(rate_, RAY);
         bool inPortfolio = vault.portfolioMargin;
+        v.inMarginCall = vault.inMarginCall;
         address[] memory tokens = _tokensOf(vaultId);
         v.tokens = tokens;
         v.values = new uint256[](tokens.length);
@@ -803,7 +804,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     ///      caller burns after this (checks-effects-interactions), already part of the surplus.
     function _writeOff(uint256 vaultId, uint256 vaultNormalizedDebt, uint256 rate_, uint256 pendingBurnRad) internal {
         uint256 owed = vaultNormalizedDebt * rate_;
-        uint256 covered = Math.min(owed, _surplusRad(pendingBurnRad));
+        uint256 covered = Math.min(owed, _surplusRad(rate_, pendingBurnRad));
         _vaults[vaultId].normalizedDebt = 0;
         totalNormalizedDebt -= vaultNormalizedDebt;
         badDebtRad += owed - covered;

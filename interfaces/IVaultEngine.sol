@@ -52,6 +52,7 @@ interface IVaultEngine {
     ///        such collateral counts as zero in every sum above
     /// @param tokens the vault's collateral tokens (vaultCollateral order)
     /// @param values value of each collateral, rounded down; 0 when unpriced
+    /// @param inMarginCall whether the vault is in a margin call (inMarginCall)
     /// @dev In portfolio margin, borrowPower and maintenance are the worst scenario value of the initial and the
     ///      maintenance grid: min_s Σ value·(1 + shock_s), each term rounded down (docs/math.md).
     struct Valuation {
@@ -63,6 +64,7 @@ interface IVaultEngine {
         uint256 unpricedMask;
         address[] tokens;
         uint256[] values;
+        bool inMarginCall;
     }
 
     // ------------------------------------------------------------------ errors
@@ -167,7 +169,8 @@ interface IVaultEngine {
     event StabilityFeeSet(uint256 stabilityFee);
     /// @notice The liquidation engine allowed to call `seize` was set.
     event LiquidationEngineSet(address liquidationEngine);
-    /// @notice Fees accrued: the rate accumulator moved to `rate` (RAY) and `accruedRad` (RAD) went to the surplus.
+    /// @notice The rate accumulator was written: it moved to `rate` (RAY), and `accruedRad` (RAD) of stability fee
+    ///         accrued since the last drip (already counted by currentRate, surplusRad and every debt).
     event Drip(uint256 rate, uint256 accruedRad);
     /// @notice A vault was opened (its ERC-721 minted to `owner`).
     event VaultOpened(uint256 indexed vaultId, address indexed owner);
@@ -179,17 +182,10 @@ interface IVaultEngine {
     event Borrow(uint256 indexed vaultId, address indexed to, uint256 amount, uint256 normalizedDebt);
     /// @notice `amount` pUSD (WAD) was burned from `payer`; the vault's normalized debt fell by `normalizedDebt`.
     event Repay(uint256 indexed vaultId, address indexed payer, uint256 amount, uint256 normalizedDebt);
-    /// @notice Liquidation: `repaid` pUSD (WAD) plus `protocolFee` pUSD burned from `payer`, the vault's normalized
-    ///         debt fell by `normalizedDebt`, and `fraction` (WAD) of each collateral balance went to `to`.
-    event Seize(
-        uint256 indexed vaultId,
-        address indexed payer,
-        address indexed to,
-        uint256 repaid,
-        uint256 protocolFee,
-        uint256 normalizedDebt,
-        uint256 fraction
-    );
+    /// @notice Liquidation settled: the vault's normalized debt fell by `normalizedDebt` (WAD). The pUSD burned shows as
+    ///         pUSD's Transfer to address 0, each collateral taken as a CollateralSeized, and the terms (liquidator,
+    ///         repay, protocol fee, fraction) as the LiquidationEngine's Liquidate event of the same call.
+    event Seize(uint256 indexed vaultId, uint256 normalizedDebt);
     /// @notice One collateral's share of a Seize: `amount` (token decimals) of `token` left the vault.
     event CollateralSeized(uint256 indexed vaultId, address indexed token, uint256 amount);
     /// @notice A seized collateral could not be transferred to `to` (paused or blocking token): `amount` (token
@@ -332,7 +328,8 @@ interface IVaultEngine {
     /// @return paid pUSD burned, WAD
     function repay(uint256 vaultId, uint256 amount) external returns (uint256 paid);
 
-    /// @notice Accrue the stability fee up to now: rate ← rate·fee^(now − lastDrip), the new debt to the surplus.
+    /// @notice Write the rate accumulator: rate ← rate·fee^(now − lastDrip). Every operation already uses this rate
+    ///         (currentRate); storing it matters only before the fee changes, which setStabilityFee does itself.
     /// @return rate the updated accumulator, RAY
     function drip() external returns (uint256 rate);
 
@@ -364,7 +361,7 @@ interface IVaultEngine {
     function setSurplusBuffer(uint256 buffer) external;
 
     /// @notice Mint `amount` pUSD of surplus to `to`: only what the surplus holds above the recorded bad debt plus
-    ///         the buffer (withdrawableSurplus, after a drip). DEFAULT_ADMIN_ROLE only.
+    ///         the buffer (withdrawableSurplus). DEFAULT_ADMIN_ROLE only.
     /// @param to recipient
     /// @param amount WAD pUSD
     /// @dev Keeps the accounting identity: surplus falls by amount·RAY as the supply rises by amount. The minted pUSD
@@ -383,7 +380,7 @@ interface IVaultEngine {
     /// @param unpricedMask collaterals not to touch (Valuation.unpricedMask of the same call)
     /// @dev When the vault is left with no collateral and some debt, the debt is written off against the surplus.
     ///      A collateral whose transfer to `to` fails becomes claimable by `to` (CollateralClaimable).
-    ///      Reverts OnlyLiquidationEngine, VaultNotFound, InvalidSeizeFraction, ERC20InsufficientBalance.
+    ///      Reverts OnlyLiquidationEngine, InvalidSeizeFraction, ERC20InsufficientBalance.
     /// @return repaid pUSD (WAD) actually applied to the debt
     function seize(
         uint256 vaultId,
@@ -450,7 +447,7 @@ interface IVaultEngine {
     /// @notice The vault's debt at the rate accrued up to now, WAD pUSD rounded up.
     /// @param vaultId the vault
     function debt(uint256 vaultId) external view returns (uint256);
-    /// @notice The rate accumulator accrued up to now (what `drip` would store), RAY.
+    /// @notice The rate accumulator accrued up to now (what `drip` would store), RAY: the rate every operation uses.
     function currentRate() external view returns (uint256);
     /// @notice The rate accumulator as of the last drip, RAY (currentRate() includes the time since).
     function rate() external view returns (uint256);
@@ -458,10 +455,10 @@ interface IVaultEngine {
     function lastDrip() external view returns (uint256);
     /// @notice Σ normalized debt over all vaults, WAD.
     function totalNormalizedDebt() external view returns (uint256);
-    /// @notice Total debt at the stored rate, RAD (= totalNormalizedDebt·rate).
+    /// @notice Total debt at the current rate, RAD (= totalNormalizedDebt·currentRate).
     function totalDebtRad() external view returns (uint256);
-    /// @notice Protocol equity: accrued fees, rounding residue and liquidation fees, RAD, at the last drip's rate.
-    /// @dev Derived, not stored: totalNormalizedDebt·rate + badDebtRad − pusd.totalSupply()·RAY. Keeping it in storage
+    /// @notice Protocol equity: accrued fees, rounding residue and liquidation fees, RAD, at the current rate.
+    /// @dev Derived, not stored: totalNormalizedDebt·currentRate + badDebtRad − pusd.totalSupply()·RAY. Keeping it in storage
     ///      cost every borrow, repay and liquidation a cold read and a write (docs/gas.md).
     function surplusRad() external view returns (uint256);
     /// @notice Debt written off that the surplus could not cover, RAD.
@@ -474,8 +471,7 @@ interface IVaultEngine {
     function stabilityFee() external view returns (uint256);
     /// @notice Surplus that withdrawals must leave in place, WAD pUSD.
     function surplusBuffer() external view returns (uint256);
-    /// @notice What withdrawSurplus may mint now: surplus above bad debt plus the buffer, WAD pUSD, rounded down
-    ///         (at the stored rate: a drip may add to it).
+    /// @notice What withdrawSurplus may mint now: surplus above bad debt plus the buffer, WAD pUSD, rounded down.
     function withdrawableSurplus() external view returns (uint256);
     /// @notice Whether the guardian has paused borrowing and withdrawing against debt for every vault.
     function paused() external view returns (bool);

@@ -163,10 +163,19 @@ def set_price(feed, admin, usd) -> None:
 
 
 def surplus_rad(engine, pusd) -> int:
-    """The surplus from its definition, RAD, signed: totalNormalizedDebt·rate + badDebt − pUSD supply·RAY. The engine
+    """The surplus from its definition, RAD, signed: totalNormalizedDebt·currentRate + badDebt − pUSD supply·RAY. The engine
     derives its `surplusRad()` the same way; computed here without it, so that a negative value shows (the engine's
     view would revert)."""
-    return engine.totalNormalizedDebt() * engine.rate() + engine.badDebtRad() - pusd.totalSupply() * RAY
+    return engine.totalNormalizedDebt() * engine.currentRate() + engine.badDebtRad() - pusd.totalSupply() * RAY
+
+
+def rate_at(engine, chain, tx) -> int:
+    """The rate (RAY) that transaction `tx` used: currentRate at its block, from the stored rate and the time since the
+    last drip (valid while no drip has run since)."""
+    from plimsoll.sdk.math import accrue
+
+    elapsed = chain.blocks[tx.block_number].timestamp - engine.lastDrip()
+    return accrue(engine.rate(), engine.stabilityFee(), elapsed)
 
 
 def surplus_nonnegative(engine, pusd) -> bool:

@@ -14,7 +14,8 @@ from dataclasses import astuple
 
 import ape
 import pytest
-from conftest import chain_collateral_params, chain_liquidation_params, surplus_nonnegative, open_vault, set_price
+from conftest import (chain_collateral_params, chain_liquidation_params, open_vault, rate_at, set_price,
+                      surplus_nonnegative)
 
 
 from plimsoll.sdk.math import RAY, WAD, CollateralParams, Valuation, accrue, debt_of, liquidation_plan, valuation
@@ -68,7 +69,7 @@ def test_partial_liquidation_restores_target_health(alice_vault, engine, liquida
     assert not plan.full and 0.96 * WAD < plan.health_factor < 0.97 * WAD
     # r* = (T·D − M)/(T − LB·LT) = (16,500 − 14,450)/(1.10 − 0.8925) ≈ 9,879.5
     assert 9_879 * WAD < plan.repay < 9_880 * WAD
-    rate = engine.rate()
+    rate = rate_at(engine, chain, tx)
     seized = bal0 * plan.fraction // WAD
     assert pusd.balanceOf(liquidator) == pusd0 - plan.repay - plan.protocol_fee
     assert weth.balanceOf(liquidator) == weth0 + seized
@@ -97,7 +98,7 @@ def test_full_liquidation_below_full_health_leaves_the_rest_to_the_owner(alice_v
     assert plan.full and plan.fraction < WAD
     ev = tx.events.filter(liquidation.Liquidate)[0]
     assert (ev.repaid, ev.protocolFee, ev.fraction) == (plan.repay, plan.protocol_fee, plan.fraction)
-    assert plan.repay == debt_of(normalized0, engine.rate())  # the whole debt at the liquidation block's rate
+    assert plan.repay == debt_of(normalized0, rate_at(engine, chain, tx))  # the whole debt at the block's rate
     assert engine.normalizedDebt(vault) == 0
     assert engine.collateralBalance(vault, weth) == 10 * WAD - 10 * WAD * plan.fraction // WAD > 0
     assert engine.badDebtRad() == 0

@@ -18,7 +18,7 @@ from __future__ import annotations
 import ape
 import pytest
 from ape.utils import ZERO_ADDRESS
-from conftest import surplus_nonnegative, open_vault, set_price
+from conftest import open_vault, rate_at, set_price, surplus_nonnegative
 
 from plimsoll.sdk.math import MAX_RATE, WAD, accrue, debt_of, mul_div_up
 
@@ -234,7 +234,7 @@ def test_solvent_vault_below_the_bonus_line_is_closed_without_bad_debt(
 
     tx = liquidation.liquidate(alice_vault, sender=liquidator)
 
-    debt = debt_of(normalized0, engine.rate())  # at the liquidation block's rate
+    debt = debt_of(normalized0, rate_at(engine, chain, tx))  # at the liquidation block's rate
     ev = tx.events.filter(liquidation.Liquidate)[0]
     assert (ev.repaid, ev.fraction, ev.full) == (debt, WAD, True)
     assert ev.protocolFee == mul_div_up(15_600 * WAD - debt, WAD // 10, WAD)  # 10 % of the shrunken bonus

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ape
 import pytest
-from conftest import surplus_nonnegative, open_vault, set_price
+from conftest import open_vault, rate_at, set_price, surplus_nonnegative
 
 from plimsoll.sdk.math import RAY, WAD, accrue, debt_of, mul_div_up
 
@@ -20,7 +20,7 @@ def snapshot(engine, pusd, weth, vault_id, who):
         engine.normalizedDebt(vault_id),
         engine.collateralBalance(vault_id, weth),
         engine.totalNormalizedDebt(),
-        engine.surplusRad(),
+        (engine.rate(), engine.lastDrip(), engine.badDebtRad()),  # with the rest, what the surplus derives from
         pusd.totalSupply(),
         weth.balanceOf(engine),
         weth.balanceOf(who),
@@ -54,9 +54,9 @@ def test_open_empty_vault(funded, engine, alice, weth):
     assert engine.collateralBalance(vault_id, weth) == 3 * WAD
 
 
-def test_borrow_mints_and_books_normalized_debt_exactly(vault, engine, pusd, alice):
+def test_borrow_mints_and_books_normalized_debt_exactly(vault, engine, pusd, alice, chain):
     tx = engine.borrow(vault, 12_000 * WAD, alice, sender=alice)
-    rate = engine.rate()
+    rate = rate_at(engine, chain, tx)
     normalized = mul_div_up(12_000 * WAD, RAY, rate)
     assert engine.normalizedDebt(vault) == normalized
     assert pusd.balanceOf(alice) == 12_000 * WAD
@@ -95,11 +95,11 @@ def test_withdraw_all_without_debt_drops_the_collateral(vault, engine, weth, ali
     assert engine.collateralType(weth).totalDeposited == 0
 
 
-def test_repay_partial_and_full(vault, engine, pusd, weth, alice):
+def test_repay_partial_and_full(vault, engine, pusd, weth, alice, chain):
     engine.borrow(vault, 5_000 * WAD, alice, sender=alice)
     normalized0 = engine.normalizedDebt(vault)
-    engine.repay(vault, 1_000 * WAD, sender=alice)
-    assert engine.normalizedDebt(vault) == normalized0 - 1_000 * WAD * RAY // engine.rate()
+    tx = engine.repay(vault, 1_000 * WAD, sender=alice)
+    assert engine.normalizedDebt(vault) == normalized0 - 1_000 * WAD * RAY // rate_at(engine, chain, tx)
     assert pusd.balanceOf(alice) == 4_000 * WAD
     # Full repay burns exactly the debt rounded up, a little more than was borrowed (fees): alice takes
     # the difference from a second vault.
@@ -109,7 +109,7 @@ def test_repay_partial_and_full(vault, engine, pusd, weth, alice):
     tx = engine.repay(vault, 10**30, sender=alice)
     paid = tx.events.filter(engine.Repay)[0].amount
     assert engine.normalizedDebt(vault) == 0
-    assert paid == debt_of(normalized, engine.rate())  # the debt at the repay block's rate, rounded up
+    assert paid == debt_of(normalized, rate_at(engine, chain, tx))  # at the repay block's rate, rounded up
     assert pusd.balanceOf(alice) == 4_350 * WAD - paid
     assert 4_200 * WAD <= paid < 4_201 * WAD  # equal when no second passed since the borrows
     assert surplus_nonnegative(engine, pusd)
@@ -123,18 +123,21 @@ def test_anyone_may_repay(vault, engine, pusd, alice, bob):
     assert pusd.balanceOf(bob) == 4_000 * WAD
 
 
-def test_drip_accrues_exactly_to_the_surplus(vault, engine, pusd, alice, chain, cfg):
+def test_drip_writes_the_rate_that_every_operation_already_used(vault, engine, pusd, alice, chain, cfg):
     engine.borrow(vault, 10_000 * WAD, alice, sender=alice)
-    rate0, last0, surplus0 = engine.rate(), engine.lastDrip(), engine.surplusRad()
+    rate0, last0 = engine.rate(), engine.lastDrip()
     chain.pending_timestamp = last0 + YEAR
+    repay = engine.repay(vault, WAD, sender=alice)  # a year on: uses the accrued rate, writes nothing
+    assert (engine.rate(), engine.lastDrip()) == (rate0, last0)
+    used = rate_at(engine, chain, repay)
+    assert used == accrue(rate0, cfg.stability_fee, chain.blocks[repay.block_number].timestamp - last0) > rate0
     tx = engine.drip(sender=alice)
-    elapsed = chain.blocks.head.timestamp - last0
-    expected = accrue(rate0, cfg.stability_fee, elapsed)
-    assert engine.rate() == expected
-    assert engine.surplusRad() - surplus0 == engine.totalNormalizedDebt() * (expected - rate0)
-    assert tx.events.filter(engine.Drip)[0].rate == expected
-    # ~2 % a year on 10,000 pUSD
-    assert 10_199 * WAD < engine.debt(vault) < 10_201 * WAD
+    expected = accrue(rate0, cfg.stability_fee, chain.blocks.head.timestamp - last0)
+    assert engine.rate() == expected and engine.lastDrip() == chain.blocks.head.timestamp
+    ev = tx.events.filter(engine.Drip)[0]
+    assert (ev.rate, ev.accruedRad) == (expected, engine.totalNormalizedDebt() * (expected - rate0))
+    # ~2 % a year on 10,000 pUSD, less the 1 pUSD repaid
+    assert 10_198 * WAD < engine.debt(vault) < 10_200 * WAD
     assert surplus_nonnegative(engine, pusd)
 
 

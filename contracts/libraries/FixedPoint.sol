@@ -43,15 +43,18 @@ library FixedPoint {
     /// @param cap largest result, RAY, at most 1e36
     /// @return z RAY
     function rpowSaturating(uint256 x, uint256 n, uint256 cap) internal pure returns (uint256 z) {
+        if (x > cap) return n == 0 ? RAY : cap;
         z = n % 2 != 0 ? x : RAY;
-        if (z > cap) return cap;
-        for (n /= 2; n != 0; n /= 2) {
-            x = (x * x + RAY / 2) / RAY;
-            // x only grows (x >= RAY), and n still has a set bit, so z will be multiplied by x or more.
-            if (x > cap) return cap;
-            if (n % 2 != 0) {
-                z = (z * x + RAY / 2) / RAY;
-                if (z > cap) return cap;
+        // Unchecked: x and z stay <= cap <= 1e36 here, so no product exceeds 1e72 < 2^256.
+        unchecked {
+            for (n /= 2; n != 0; n /= 2) {
+                x = (x * x + RAY / 2) / RAY;
+                // x only grows (x >= RAY), and n still has a set bit, so z will be multiplied by x or more.
+                if (x > cap) return cap;
+                if (n % 2 != 0) {
+                    z = (z * x + RAY / 2) / RAY;
+                    if (z > cap) return cap;
+                }
             }
         }
     }

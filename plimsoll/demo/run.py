@@ -584,7 +584,7 @@ class Demo:
         e = p.engine.functions
         states = p.lens.functions.vaults(ids).call(**at)
         total_normalized = e.totalNormalizedDebt().call(**at)
-        rate = e.rate().call(**at)
+        rate = e.currentRate().call(**at)
         sums: dict[str, int] = defaultdict(int)
         for state in states:
             tokens, amounts = state[3], state[4]

@@ -132,7 +132,8 @@ class Valuation:
 
     ``unpriced_mask`` has bit i set when the vault's i-th collateral had no usable price; such collateral counts
     zero in every sum. ``tokens`` and ``values`` are per collateral, in the vault's order (values WAD, 0 when
-    unpriced); ``tokens`` is empty when the valuation comes from the mirror.
+    unpriced); ``tokens`` is empty when the valuation comes from the mirror. ``in_margin_call`` is the vault's
+    margin-call flag (the mirror leaves it False).
     """
 
     debt: int
@@ -143,6 +144,7 @@ class Valuation:
     unpriced_mask: int = 0
     tokens: tuple[str, ...] = ()
     values: tuple[int, ...] = ()
+    in_margin_call: bool = False
 
     @property
     def health_factor(self) -> int:

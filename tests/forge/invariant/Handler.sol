@@ -75,6 +75,8 @@ contract Handler is Test {
     /// @notice A liquidatable vault whose liquidator could pay was not liquidated, alone or in a batch, or a
     ///         valuation, health or preview read reverted (they never may) (invariant 8).
     uint256 public brokenLiquidation;
+    /// @notice Vaults whose margin-call flag in the engine disagreed with the LiquidationEngine's record (10).
+    uint256 public brokenCallFlag;
     /// @notice drip, or a full repay that the payer can afford, reverted (invariant 9).
     uint256 public brokenLiveness;
     /// @dev Invariant 2: the surplus went negative, or fell by more than the heals, surplus withdrawals and
@@ -130,7 +132,7 @@ contract Handler is Test {
     }
 
     function _surplus() internal view returns (int256) {
-        return int256(engine.totalNormalizedDebt() * engine.rate() + engine.badDebtRad())
+        return int256(engine.totalNormalizedDebt() * engine.currentRate() + engine.badDebtRad())
             - int256(pusd.totalSupply() * RAY);
     }
 
@@ -249,6 +251,7 @@ contract Handler is Test {
         (uint256 id,) = _vault(vaultSeed);
         if (id == 0) return;
         _liquidateChecked(id);
+        _checkCallFlag(id);
     }
 
     /// @notice The unhealthiest vault, the one a keeper would pick first.
@@ -262,7 +265,10 @@ contract Handler is Test {
                 ++brokenLiquidation;
             }
         }
-        if (worst != 0) _liquidateChecked(worst);
+        if (worst != 0) {
+            _liquidateChecked(worst);
+            _checkCallFlag(worst);
+        }
     }
 
     /// @notice Up to five distinct vaults in one batch, with a pUSD budget that may run out part way.
@@ -298,6 +304,9 @@ contract Handler is Test {
             calls["batch liquidations"] += liquidated;
         } catch {
             ++brokenLiquidation;
+        }
+        for (uint256 i; i < count; ++i) {
+            _checkCallFlag(ids[i]);
         }
         uint256 rest = pusd.balanceOf(keeper); // read before the prank: an argument's call would consume it
         vm.prank(keeper);
@@ -444,6 +453,7 @@ contract Handler is Test {
             ++calls["margin call"];
             if (!engine.inMarginCall(id)) ++brokenLiquidation;
         } catch {}
+        _checkCallFlag(id);
     }
 
     /// @notice The owner repays what restores the initial margin, then cures.
@@ -469,6 +479,12 @@ contract Handler is Test {
             ++calls["cure"];
             if (engine.inMarginCall(id)) ++brokenLiquidation;
         } catch {}
+        _checkCallFlag(id);
+    }
+
+    /// @dev Invariant 10, after every operation that may start or end a margin call (call, cure, liquidations).
+    function _checkCallFlag(uint256 id) internal {
+        if (engine.inMarginCall(id) != (liquidation.marginCallOf(id).deadline != 0)) ++brokenCallFlag;
     }
 
     function setMarginCallTerms(uint256 tokenSeed, uint256 graceSeed, uint256 floorSeed, uint256 premiumSeed) external surplusKept {
@@ -600,7 +616,7 @@ contract Handler is Test {
             ++calls["borrow"];
             if (called) ++brokenMargin; // a vault in a margin call may not borrow
             _checkMargin(id);
-            uint256 total = engine.totalNormalizedDebt() * engine.rate();
+            uint256 total = engine.totalNormalizedDebt() * engine.currentRate();
             if (total > engine.debtCeiling() * RAY) ++brokenCeiling;
         } catch (bytes memory err) {
             ++calls["borrow refused"];

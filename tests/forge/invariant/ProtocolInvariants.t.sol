@@ -110,6 +110,7 @@ abstract contract ProtocolInvariantBase is ProtocolFixture {
         _noBadDebtWhileSolvent();
         _liquidationCannotBeBlocked();
         _nothingBricks();
+        _marginCallFlagAgrees();
     }
 
     /// @notice 1. Σ vault normalized debt == totalNormalizedDebt.
@@ -176,6 +177,13 @@ abstract contract ProtocolInvariantBase is ProtocolFixture {
     /// @notice 9. drip and an affordable full repay never revert, whatever the parameters and elapsed time.
     function _nothingBricks() internal view {
         assertEq(handler.brokenLiveness(), 0, "drip or repay reverted");
+    }
+
+    /// @notice 10. A vault's margin-call flag in the engine (what its valuation reports, and what liquidations trust
+    ///         to skip reading the LiquidationEngine's record) agrees with that record after every call, cure and
+    ///         liquidation of it.
+    function _marginCallFlagAgrees() internal view {
+        assertEq(handler.brokenCallFlag(), 0, "margin-call flag in the engine != the liquidation engine's record");
     }
 }
 

@@ -37,7 +37,7 @@ contract GovernanceTest is ProtocolFixture {
 
     function _identityHolds() internal view returns (bool) {
         return pusd.totalSupply() * RAY + engine.surplusRad()
-            == engine.totalNormalizedDebt() * engine.rate() + engine.badDebtRad();
+            == engine.totalNormalizedDebt() * engine.currentRate() + engine.badDebtRad();
     }
 
     // ---------------------------------------------------------------- guardian
