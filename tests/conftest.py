@@ -169,13 +169,17 @@ def surplus_rad(engine, pusd) -> int:
     return engine.totalNormalizedDebt() * engine.currentRate() + engine.badDebtRad() - pusd.totalSupply() * RAY
 
 
-def rate_at(engine, chain, tx) -> int:
-    """The rate (RAY) that transaction `tx` used: currentRate at its block, from the stored rate and the time since the
-    last drip (valid while no drip has run since)."""
+def rate_at_time(engine, timestamp) -> int:
+    """currentRate (RAY) at `timestamp` (seconds), from the stored rate and the time since the last drip (valid while
+    no drip runs before then)."""
     from plimsoll.sdk.math import accrue
 
-    elapsed = chain.blocks[tx.block_number].timestamp - engine.lastDrip()
-    return accrue(engine.rate(), engine.stabilityFee(), elapsed)
+    return accrue(engine.rate(), engine.stabilityFee(), timestamp - engine.lastDrip())
+
+
+def rate_at(engine, chain, tx) -> int:
+    """The rate (RAY) that transaction `tx` used: currentRate at its block (valid while no drip has run since)."""
+    return rate_at_time(engine, chain.blocks[tx.block_number].timestamp)
 
 
 def surplus_nonnegative(engine, pusd) -> bool:

@@ -14,11 +14,11 @@ from dataclasses import astuple
 
 import ape
 import pytest
-from conftest import (chain_collateral_params, chain_liquidation_params, open_vault, rate_at, set_price,
-                      surplus_nonnegative)
+from conftest import (chain_collateral_params, chain_liquidation_params, open_vault, rate_at, rate_at_time,
+                      set_price, surplus_nonnegative)
 
 
-from plimsoll.sdk.math import RAY, WAD, CollateralParams, Valuation, accrue, debt_of, liquidation_plan, valuation
+from plimsoll.sdk.math import RAY, WAD, CollateralParams, Valuation, debt_of, liquidation_plan, valuation
 
 
 def plan_from_chain(engine, liquidation, vault):
@@ -34,8 +34,7 @@ def valuation_at(engine, vault, timestamp):
     for t, a in zip(tokens, amounts):
         price = ape.project.OracleAdapter.at(engine.collateralType(t).oracle).price()
         balances.append((a, price, chain_collateral_params(engine, t)))
-    rate = accrue(engine.rate(), engine.stabilityFee(), timestamp - engine.lastDrip())
-    return valuation(engine.normalizedDebt(vault), rate, balances, engine.portfolioMargin(vault))
+    return valuation(engine.normalizedDebt(vault), rate_at_time(engine, timestamp), balances, engine.portfolioMargin(vault))
 
 
 def plan_at(engine, liquidation, vault, timestamp):
