@@ -213,7 +213,8 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
         IVaultEngine.Valuation memory v = engine.valuation(vaultId);
         MarginCallState memory call = _bookPremium(vaultId, v);
         plan = _calculate(vaultId, v, call, DUST_UNREAD);
-        _settle(vaultId, plan, v, call.deadline != 0);
+        _record(vaultId, plan, v, call.deadline != 0);
+        engine.seize(vaultId, msg.sender, plan.repay, plan.protocolFee, plan.fraction, v.unpricedMask);
     }
 
     /// @inheritdoc ILiquidationEngine
@@ -222,8 +223,11 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
         uint256 dust = engine.dust();
         // Written once, the rate costs each of the vaults' valuations and seizures a read instead of a power.
         if (vaultIds.length > 1) engine.drip();
+        IVaultEngine.Seizure[] memory seizures = new IVaultEngine.Seizure[](vaultIds.length);
         for (uint256 i; i < vaultIds.length; ++i) {
             uint256 vaultId = vaultIds[i];
+            // Settlement waits for the end of the loop: a vault listed twice would be valued again as if untouched.
+            if (i != 0 && vaultId <= vaultIds[i - 1]) revert BatchNotAscending(i);
             IVaultEngine.Valuation memory v = engine.valuation(vaultId);
             MarginCallState memory call = _bookPremium(vaultId, v);
             uint256 hf = _health(v);
@@ -233,10 +237,15 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
             uint256 cost = plan.repay + plan.protocolFee;
             if (cost > balance) continue; // the caller's pUSD ran out: leave this one to someone else
             balance -= cost;
-            _settle(vaultId, plan, v, call.deadline != 0);
-            ++liquidated;
-            repaid += plan.repay;
+            _record(vaultId, plan, v, call.deadline != 0);
+            seizures[liquidated++] =
+                IVaultEngine.Seizure(vaultId, plan.repay, plan.protocolFee, plan.fraction, v.unpricedMask);
         }
+        if (liquidated == 0) return (0, 0);
+        assembly ("memory-safe") {
+            mstore(seizures, liquidated) // shorten to the vaults liquidated
+        }
+        repaid = engine.seizeBatch(seizures, msg.sender);
     }
 
     // ================================================================== views
@@ -349,10 +358,11 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
         emit CapWindowSet(window);
     }
 
-    /// @dev Count the seized value against each collateral's cap, end any margin call (the engine clears its flag in
-    ///      `seize`), then settle through the engine. A full liquidation is never limited, but its volume still
-    ///      fills the cap.
-    function _settle(uint256 vaultId, Plan memory plan, IVaultEngine.Valuation memory v, bool called) internal {
+    /// @dev Count the seized value against each collateral's cap, end any margin call (the engine clears its flag when
+    ///      it seizes) and emit Liquidate: the effects of a liquidation on this contract. A full liquidation is never
+    ///      limited, but its volume still fills the cap. The plan's repay is at most the debt at the rate the engine
+    ///      seizes at (the same block's), so the engine applies all of it.
+    function _record(uint256 vaultId, Plan memory plan, IVaultEngine.Valuation memory v, bool called) internal {
         if (called) {
             delete _marginCalls[vaultId];
             emit MarginCallEnded(vaultId);
@@ -365,9 +375,6 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
             rules.used = uint96(Math.min(_used(rules) + seized, cap));
             rules.updatedAt = uint40(block.timestamp);
         }
-        // Report what the engine actually applied (it caps the repay at the debt).
-        plan.repay =
-            engine.seize(vaultId, msg.sender, msg.sender, plan.repay, plan.protocolFee, plan.fraction, v.unpricedMask);
         emit Liquidate(
             vaultId, msg.sender, plan.repay, plan.protocolFee, plan.fraction, plan.seizedValue, plan.healthFactor, plan.full
         );

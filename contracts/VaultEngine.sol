@@ -366,29 +366,56 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     /// @inheritdoc IVaultEngine
     function seize(
         uint256 vaultId,
-        address payer,
-        address to,
+        address liquidator,
         uint256 repay_,
         uint256 protocolFee,
         uint256 fraction,
         uint256 unpricedMask
     ) external nonReentrant returns (uint256 repaid) {
-        // No existence check: the liquidation engine seizes only a vault it has just valued with debt.
         if (msg.sender != liquidationEngine) revert OnlyLiquidationEngine(msg.sender);
-        if (fraction > WAD) revert InvalidSeizeFraction(fraction);
-        uint256 rate_ = currentRate();
-        uint256 left;
-        uint256 removed;
-        (left, removed, repaid) = _applyRepay(vaultId, rate_, repay_);
-        (address[] memory tokens, uint256[] memory amounts) = _takeCollateral(vaultId, fraction, unpricedMask);
-        // The pUSD burnt below already belongs to the surplus that a write-off may draw on.
-        if (left != 0 && _vaults[vaultId].collateralCount == 0) {
-            _writeOff(vaultId, left, rate_, (repaid + protocolFee) * RAY);
+        address[] memory tokens;
+        uint256[] memory amounts;
+        (tokens, amounts, repaid) = _seize(vaultId, repay_, protocolFee, fraction, unpricedMask, currentRate(), 0);
+        pusd.burn(liquidator, repaid + protocolFee);
+        for (uint256 i; i < tokens.length; ++i) {
+            if (amounts[i] == 0) continue;
+            emit CollateralSeized(vaultId, tokens[i], amounts[i]);
+            _payOut(tokens[i], liquidator, amounts[i]);
         }
-        emit Seize(vaultId, removed);
+    }
 
-        pusd.burn(payer, repaid + protocolFee);
-        _payOut(vaultId, to, tokens, amounts);
+    /// @inheritdoc IVaultEngine
+    function seizeBatch(Seizure[] calldata seizures, address liquidator)
+        external
+        nonReentrant
+        returns (uint256 repaid)
+    {
+        if (msg.sender != liquidationEngine) revert OnlyLiquidationEngine(msg.sender);
+        uint256 rate_ = currentRate();
+        uint256 burn; // pUSD, WAD: what the entries so far burn, once, after all of them
+        // The collateral taken, summed per token: at most MAX_COLLATERALS_PER_VAULT new tokens per vault.
+        address[] memory outTokens = new address[](seizures.length * MAX_COLLATERALS_PER_VAULT);
+        uint256[] memory outAmounts = new uint256[](outTokens.length);
+        uint256 distinct;
+        for (uint256 i; i < seizures.length; ++i) {
+            Seizure calldata s = seizures[i];
+            (address[] memory tokens, uint256[] memory amounts, uint256 paid) =
+                _seize(s.vaultId, s.repay, s.protocolFee, s.fraction, s.unpricedMask, rate_, burn);
+            repaid += paid;
+            burn += paid + s.protocolFee;
+            for (uint256 j; j < tokens.length; ++j) {
+                if (amounts[j] == 0) continue;
+                emit CollateralSeized(s.vaultId, tokens[j], amounts[j]);
+                uint256 k;
+                while (k < distinct && outTokens[k] != tokens[j]) ++k;
+                if (k == distinct) outTokens[distinct++] = tokens[j];
+                outAmounts[k] += amounts[j];
+            }
+        }
+        pusd.burn(liquidator, burn);
+        for (uint256 k; k < distinct; ++k) {
+            _payOut(outTokens[k], liquidator, outAmounts[k]);
+        }
     }
 
     /// @inheritdoc IVaultEngine
@@ -768,18 +795,38 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         }
     }
 
-    /// @dev Send seized collateral to `to`. A paused or blocking token must not stop the liquidation: its share is
-    ///      kept for `to` to claim.
-    function _payOut(uint256 vaultId, address to, address[] memory tokens, uint256[] memory amounts) internal {
-        for (uint256 i; i < tokens.length; ++i) {
-            (address token, uint256 amount) = (tokens[i], amounts[i]);
-            if (amount == 0) continue;
-            emit CollateralSeized(vaultId, token, amount);
-            if (!IERC20(token).trySafeTransfer(to, amount)) {
-                claimable[token][to] += amount;
-                totalClaimable[token] += amount;
-                emit CollateralClaimable(vaultId, token, to, amount);
-            }
+    /// @dev The effects of one liquidation (arguments as in `seize`, at rate `rate_`): the debt, the collateral taken
+    ///      out of the vault, a write-off when nothing is left to back the debt, and the Seize event. Returns what to
+    ///      transfer and the pUSD applied to the debt (WAD). `pendingBurn` (WAD) is what earlier entries of the same
+    ///      call burn after it: like this entry's repay and fee, already part of the surplus a write-off may draw on.
+    function _seize(
+        uint256 vaultId,
+        uint256 repay_,
+        uint256 protocolFee,
+        uint256 fraction,
+        uint256 unpricedMask,
+        uint256 rate_,
+        uint256 pendingBurn
+    ) internal returns (address[] memory tokens, uint256[] memory amounts, uint256 repaid) {
+        if (fraction > WAD) revert InvalidSeizeFraction(fraction);
+        // No existence check: the liquidation engine seizes only a vault it has just valued with debt.
+        uint256 left;
+        uint256 removed;
+        (left, removed, repaid) = _applyRepay(vaultId, rate_, repay_);
+        (tokens, amounts) = _takeCollateral(vaultId, fraction, unpricedMask);
+        if (left != 0 && _vaults[vaultId].collateralCount == 0) {
+            _writeOff(vaultId, left, rate_, (pendingBurn + repaid + protocolFee) * RAY);
+        }
+        emit Seize(vaultId, removed);
+    }
+
+    /// @dev Send `amount` (token decimals) of seized `token` to `to`. A paused or blocking token must not stop the
+    ///      liquidation: then it is kept for `to` to claim.
+    function _payOut(address token, address to, uint256 amount) internal {
+        if (!IERC20(token).trySafeTransfer(to, amount)) {
+            claimable[token][to] += amount;
+            totalClaimable[token] += amount;
+            emit CollateralClaimable(token, to, amount);
         }
     }
 

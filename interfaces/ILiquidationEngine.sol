@@ -110,6 +110,9 @@ interface ILiquidationEngine {
     /// @notice The vault's partial liquidation must wait: `token`'s volume cap has no room left in this window.
     ///         It refills linearly over capWindow; a vault below fullLiquidationHealth is liquidated regardless.
     error LiquidationCapReached(address token);
+    /// @notice A batch's vault ids must be strictly ascending (so that no vault is liquidated twice on one valuation);
+    ///         the one at `index` is not above the one before it.
+    error BatchNotAscending(uint256 index);
     /// @notice A constructor address argument is the zero address.
     error ZeroAddress();
 
@@ -257,8 +260,9 @@ interface ILiquidationEngine {
     /// @notice Liquidate every listed vault that is liquidatable now, skipping the others (healthy, no debt,
     ///         nothing priced to seize, due a margin call or in its grace window, no room under a volume cap, or more than the caller's remaining pUSD), so that a race with another
     ///         keeper or one bad vault never reverts the batch.
-    /// @param vaultIds vaults to try, in order (the caller bounds the loop)
-    /// @dev Reverts InsufficientGasForOracle only when the transaction's gas limit is too low.
+    /// @param vaultIds vaults to try, strictly ascending (the caller bounds the loop)
+    /// @dev The vaults are settled together in one VaultEngine.seizeBatch: one pUSD burn, one transfer per collateral.
+    ///      Reverts BatchNotAscending, and InsufficientGasForOracle only when the transaction's gas limit is too low.
     /// @return liquidated number of vaults liquidated
     /// @return repaid total pUSD applied to debt (WAD)
     function liquidateBatch(uint256[] calldata vaultIds) external returns (uint256 liquidated, uint256 repaid);

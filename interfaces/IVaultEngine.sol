@@ -67,6 +67,20 @@ interface IVaultEngine {
         bool inMarginCall;
     }
 
+    /// @notice One vault's share of a `seizeBatch`: the arguments `seize` takes for it.
+    /// @param vaultId the vault
+    /// @param repay pUSD (WAD) applied to the debt (capped at the debt)
+    /// @param protocolFee pUSD (WAD) credited to the surplus buffer
+    /// @param fraction share of each priced collateral balance seized, WAD (1e18 = all, rounded down otherwise)
+    /// @param unpricedMask collaterals not to touch (Valuation.unpricedMask)
+    struct Seizure {
+        uint256 vaultId;
+        uint256 repay;
+        uint256 protocolFee;
+        uint256 fraction;
+        uint256 unpricedMask;
+    }
+
     // ------------------------------------------------------------------ errors
     /// @notice An amount argument is zero.
     error ZeroAmount();
@@ -189,8 +203,9 @@ interface IVaultEngine {
     /// @notice One collateral's share of a Seize: `amount` (token decimals) of `token` left the vault.
     event CollateralSeized(uint256 indexed vaultId, address indexed token, uint256 amount);
     /// @notice A seized collateral could not be transferred to `to` (paused or blocking token): `amount` (token
-    ///         decimals) waits in the engine for `to` to claim.
-    event CollateralClaimable(uint256 indexed vaultId, address indexed token, address indexed to, uint256 amount);
+    ///         decimals, the sum over the vaults of the same call, each in its CollateralSeized) waits in the engine
+    ///         for `to` to claim.
+    event CollateralClaimable(address indexed token, address indexed to, uint256 amount);
     /// @notice `account` claimed `amount` (token decimals) of `token` kept for it, sent to `to`.
     event Claim(address indexed token, address indexed account, address indexed to, uint256 amount);
     /// @notice A vault with no collateral left had `debtRad` (RAD) written off; `coveredRad` (RAD) came out of the
@@ -372,25 +387,33 @@ interface IVaultEngine {
 
     /// @notice Liquidation settlement. Liquidation engine only.
     /// @param vaultId the vault
-    /// @param payer pays `repay + protocolFee` pUSD (burned)
-    /// @param to receives the seized collateral
+    /// @param liquidator pays `repay + protocolFee` pUSD (burned) and receives the seized collateral
     /// @param repay pUSD (WAD) applied to the debt (capped at the debt)
     /// @param protocolFee pUSD (WAD) credited to the surplus buffer
     /// @param fraction share of each priced collateral balance seized, WAD (1e18 = all, rounded down otherwise)
     /// @param unpricedMask collaterals not to touch (Valuation.unpricedMask of the same call)
     /// @dev When the vault is left with no collateral and some debt, the debt is written off against the surplus.
-    ///      A collateral whose transfer to `to` fails becomes claimable by `to` (CollateralClaimable).
+    ///      A collateral whose transfer to the liquidator fails becomes claimable by it (CollateralClaimable).
     ///      Reverts OnlyLiquidationEngine, InvalidSeizeFraction, ERC20InsufficientBalance.
     /// @return repaid pUSD (WAD) actually applied to the debt
     function seize(
         uint256 vaultId,
-        address payer,
-        address to,
+        address liquidator,
         uint256 repay,
         uint256 protocolFee,
         uint256 fraction,
         uint256 unpricedMask
     ) external returns (uint256 repaid);
+
+    /// @notice Several liquidations settled at once. Liquidation engine only. Each vault is settled as `seize` would
+    ///         settle it, in order; then the liquidator pays the sum in one burn and receives each collateral in one
+    ///         transfer.
+    /// @param seizures one entry per vault, with distinct vault ids (the LiquidationEngine requires them ascending)
+    /// @param liquidator pays Σ (repaid + protocolFee) pUSD (burned) and receives the seized collateral
+    /// @dev A write-off counts the pUSD that the earlier entries will burn as part of the surplus, as `seize` counts
+    ///      its own. Reverts OnlyLiquidationEngine, InvalidSeizeFraction, ERC20InsufficientBalance.
+    /// @return repaid pUSD (WAD) actually applied to the debts, summed
+    function seizeBatch(Seizure[] calldata seizures, address liquidator) external returns (uint256 repaid);
 
     /// @notice Mark or unmark a vault as in a margin call (borrow, withdraw and margin-mode switches refused).
     ///         Liquidation engine only.

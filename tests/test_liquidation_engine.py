@@ -172,6 +172,46 @@ def test_batch_liquidates_unsafe_vaults_and_skips_the_rest(funded, engine, liqui
     assert engine.healthFactor(safe) > WAD
 
 
+def test_batch_settles_once_one_burn_and_one_transfer_per_collateral(funded, engine, liquidation, pusd, weth,
+                                                                     weth_feed, admin, alice, liquidator):
+    vaults = []
+    for _ in range(3):
+        vaults.append(open_vault(engine, alice, weth, 10 * WAD))
+        engine.borrow(vaults[-1], 15_000 * WAD, alice, sender=alice)
+    inventory = open_vault(engine, liquidator, weth, 900 * WAD)
+    engine.borrow(inventory, 100_000 * WAD, liquidator, sender=liquidator)
+    set_price(weth_feed, admin, 1_700)
+    pusd_before, weth_before = pusd.balanceOf(liquidator), weth.balanceOf(liquidator)
+
+    tx = liquidation.liquidateBatch(vaults, sender=liquidator)
+
+    liquidations = tx.events.filter(liquidation.Liquidate)
+    seized = tx.events.filter(engine.CollateralSeized)
+    assert [e.vaultId for e in liquidations] == [e.vaultId for e in seized] == vaults
+    burns = [e for e in tx.events.filter(pusd.Transfer) if int(e.event_arguments["to"], 16) == 0]
+    paid = [e for e in tx.events.filter(weth.Transfer) if e.event_arguments["from"] == engine.address]
+    assert len(burns) == 1 and burns[0].value == sum(e.repaid + e.protocolFee for e in liquidations)
+    assert len(paid) == 1 and paid[0].value == sum(e.amount for e in seized)
+    assert pusd_before - pusd.balanceOf(liquidator) == burns[0].value
+    assert weth.balanceOf(liquidator) - weth_before == paid[0].value
+
+
+def test_batch_vault_ids_must_be_strictly_ascending(funded, engine, liquidation, weth, weth_feed, admin, alice,
+                                                    liquidator):
+    a = open_vault(engine, alice, weth, 10 * WAD)
+    engine.borrow(a, 15_000 * WAD, alice, sender=alice)
+    b = open_vault(engine, alice, weth, 10 * WAD)
+    engine.borrow(b, 15_000 * WAD, alice, sender=alice)
+    inventory = open_vault(engine, liquidator, weth, 900 * WAD)
+    engine.borrow(inventory, 100_000 * WAD, liquidator, sender=liquidator)
+    set_price(weth_feed, admin, 1_700)
+    # Settled at the end, a vault listed twice would be valued twice as if untouched: refused, with nothing done.
+    for ids, index in (([a, a], 1), ([b, a], 1), ([a, b, b], 2)):
+        with ape.reverts(liquidation.BatchNotAscending, index=index):
+            liquidation.liquidateBatch(ids, sender=liquidator)
+    assert engine.healthFactor(a) < WAD and engine.healthFactor(b) < WAD
+
+
 def test_liquidation_parameters_validated(liquidation, admin, alice):
     with ape.reverts(liquidation.InvalidLiquidationParameters):
         liquidation.setLiquidationParameters(WAD, WAD * 95 // 100, WAD // 10, sender=admin)  # target not > 1

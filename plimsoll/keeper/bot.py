@@ -335,7 +335,7 @@ class Keeper:
                       fee=plan.protocol_fee, fraction=plan.fraction, seized=plan.seized_value, full=plan.full)
         for i in range(0, len(chosen), self.cfg.batch_size):
             batch = chosen[i : i + self.cfg.batch_size]
-            ids = [v for v, _ in batch]
+            ids = sorted(v for v, _ in batch)  # liquidateBatch takes strictly ascending ids
             fn = (
                 self.liquidation.functions.liquidate(ids[0])
                 if len(ids) == 1

@@ -271,7 +271,7 @@ contract Handler is Test {
         }
     }
 
-    /// @notice Up to five distinct vaults in one batch, with a pUSD budget that may run out part way.
+    /// @notice Up to five distinct vaults in one batch (ascending), with a pUSD budget that may run out part way.
     function liquidateBatch(uint256 startSeed, uint256 count, uint256 budgetSeed) external surplusKept {
         uint256 n = vaults.length;
         if (n == 0) return;
@@ -280,6 +280,12 @@ contract Handler is Test {
         uint256 start = startSeed % n;
         for (uint256 i; i < count; ++i) {
             ids[i] = vaults[(start + i) % n];
+        }
+        // liquidateBatch takes strictly ascending ids (distinct here: count <= n): insertion sort.
+        for (uint256 i = 1; i < count; ++i) {
+            for (uint256 j = i; j > 0 && ids[j - 1] > ids[j]; --j) {
+                (ids[j - 1], ids[j]) = (ids[j], ids[j - 1]);
+            }
         }
         // A second liquidator with a random budget, taken from the main one.
         address keeper = address(0xBA7C4);
