@@ -488,6 +488,25 @@ contract Handler is Test {
         _checkCallFlag(id);
     }
 
+    /// @notice A called vault's grace window runs out (time jumps to its deadline), then the liquidator tries it:
+    ///         invariants 8 and 10 around the liquidation that ends the call.
+    function liquidateAfterGrace(uint256 vaultSeed) external surplusKept {
+        uint256 id;
+        for (uint256 i; i < vaults.length && id == 0; ++i) {
+            uint256 candidate = vaults[(vaultSeed + i) % vaults.length];
+            if (engine.inMarginCall(candidate)) id = candidate;
+        }
+        if (id == 0) return;
+        uint256 deadline = liquidation.marginCallOf(id).deadline;
+        if (block.timestamp < deadline) {
+            vm.warp(deadline);
+            _afterWarp();
+        }
+        _liquidateChecked(id);
+        if (!engine.inMarginCall(id)) ++calls["liquidation after grace"];
+        _checkCallFlag(id);
+    }
+
     /// @dev Invariant 10, after every operation that may start or end a margin call (call, cure, liquidations).
     function _checkCallFlag(uint256 id) internal {
         if (engine.inMarginCall(id) != (liquidation.marginCallOf(id).deadline != 0)) ++brokenCallFlag;

@@ -47,7 +47,7 @@ abstract contract ProtocolInvariantBase is ProtocolFixture {
         _openVault(LIQUIDATOR, address(stable), 2e9 * WAD, 1e9 * WAD);
         // The adversarial token's admin switches are open to anyone: let the handler flip them.
         targetContract(address(handler));
-        bytes4[] memory selectors = new bytes4[](39);
+        bytes4[] memory selectors = new bytes4[](40);
         selectors[0] = Handler.open.selector;
         selectors[1] = Handler.open.selector; // opening twice as often keeps vaults coming
         selectors[2] = Handler.deposit.selector;
@@ -87,6 +87,7 @@ abstract contract ProtocolInvariantBase is ProtocolFixture {
         selectors[36] = Handler.pause.selector;
         selectors[37] = Handler.burnBadDebt.selector;
         selectors[38] = Handler.withdrawSurplus.selector;
+        selectors[39] = Handler.liquidateAfterGrace.selector;
         // forge draws both campaigns from one random stream: a different order of the same operations makes the
         // second campaign explore different sequences instead of repeating the first.
         uint256 shift = _rotation();
@@ -210,16 +211,17 @@ contract ProtocolInvariantTest is ProtocolInvariantBase {
             uint256 a = uint256(keccak256(abi.encode(r, 1)));
             uint256 b = uint256(keccak256(abi.encode(r, 2)));
             uint256 c = uint256(keccak256(abi.encode(r, 3)));
-            _dispatch(r % 41, a, b, c);
+            _dispatch(r % 42, a, b, c);
             _assertAll();
         }
         // (claim needs a rare coincidence, a paused token during a liquidation of a vault holding it, then an
         // unpause: the unit tests cover it directly.)
-        string[25] memory expected = [
+        string[26] memory expected = [
             "open", "borrow", "withdraw", "repay", "repay all", "stranger", "liquidation partial", "liquidation full",
             "batch liquidations", "feed failure", "sequencer", "far warp", "risk parameters", "heal",
             "scenario grids", "to portfolio margin", "to standard margin", "bonus curve", "liquidation cap",
-            "margin call", "cure", "margin call terms", "pause", "surplus withdrawal", "burn bad debt"
+            "margin call", "cure", "margin call terms", "pause", "surplus withdrawal", "burn bad debt",
+            "liquidation after grace"
         ];
         string memory summary = string.concat(
             "refused=", vm.toString(handler.calls("borrow refused")),
@@ -270,6 +272,7 @@ contract ProtocolInvariantTest is ProtocolInvariantBase {
         else if (k == 37) handler.setMarginCallTerms(a, b, c, a >> 64);
         else if (k == 38) handler.pause(a);
         else if (k == 39) handler.burnBadDebt(a);
+        else if (k == 40) handler.liquidateAfterGrace(a);
         else handler.withdrawSurplus(a);
     }
 }
