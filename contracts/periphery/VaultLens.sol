@@ -1,12 +1,23 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {IPriceOracle} from "@plimsoll/interfaces/IPriceOracle.sol";
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
+import {FixedPoint} from "../libraries/FixedPoint.sol";
 
 /// @title VaultLens
 /// @notice Read-only batch views for keepers, monitors and front ends: many vaults in one eth_call, all read at the
 ///         same block. Not called by the protocol; the caller bounds every loop with the ids it passes.
 contract VaultLens {
+    using FixedPoint for uint256;
+
+    uint256 internal constant WAD = 1e18;
+    uint256 internal constant RAY = 1e27;
+
+    /// @notice `timestamp` is before the engine's last drip: the rate then is no longer known.
+    error TimestampBeforeLastDrip(uint256 timestamp, uint256 lastDrip);
+
     /// @notice Raw state of one vault: what an off-chain mirror needs to compute its health.
     /// @param vaultId the vault
     /// @param owner ERC-721 owner (zero if the id does not exist)
@@ -57,6 +68,111 @@ contract VaultLens {
         for (uint256 i; i < vaultIds.length; ++i) {
             factors[i] = engine.healthFactor(vaultIds[i]);
         }
+    }
+
+    /// @notice The rate accumulator (RAY) that the engine's `currentRate()` returns in a block stamped `timestamp`,
+    ///         if nobody drips before then (a drip in between splits the compounding and may move the rounding by a
+    ///         few wei of RAY).
+    /// @param timestamp block timestamp, seconds, at or after the engine's lastDrip
+    /// @dev VaultEngine._accrue: min(rate·rpow(fee, timestamp − lastDrip) rounded down, MAX_RATE) (dss Jug.drip).
+    ///      Reverts TimestampBeforeLastDrip.
+    /// @return rate_ RAY
+    function rateAt(uint256 timestamp) public view returns (uint256 rate_) {
+        uint256 last = engine.lastDrip();
+        if (timestamp < last) revert TimestampBeforeLastDrip(timestamp, last);
+        rate_ = engine.rate();
+        uint256 fee = engine.stabilityFee();
+        uint256 maxRate = FixedPoint.MAX_RATE;
+        if (fee == RAY || timestamp == last || rate_ >= maxRate) return rate_;
+        return Math.min(FixedPoint.rpowSaturating(fee, timestamp - last, maxRate) * rate_ / RAY, maxRate);
+    }
+
+    /// @notice The largest `amount` that `borrow(vaultId, amount, to)` accepts in a block stamped `timestamp`, prices
+    ///         and state unchanged until then: one wei more is refused. 0 when the vault cannot borrow at all (no such
+    ///         vault, in a margin call, paused, or no room above the dust).
+    /// @param vaultId the vault
+    /// @param timestamp the block timestamp (seconds) the borrow will run at, at or after lastDrip
+    /// @dev Exact, because it inverts the engine's own roundings at rate r = rateAt(timestamp) (docs/math.md):
+    ///      the vault may hold N = floor(borrowPower·RAY/r) of normalized debt, the engine floor(ceiling·RAY/r) in
+    ///      total; a borrow of `amount` adds ceil(amount·RAY/r), so amount = floor(room·r/RAY) with room the smaller
+    ///      headroom. Reverts TimestampBeforeLastDrip, InsufficientGasForOracle.
+    /// @return amount pUSD, WAD
+    function maxBorrow(uint256 vaultId, uint256 timestamp) external view returns (uint256 amount) {
+        if (_ownerOrZero(vaultId) == address(0) || !_unrestricted(vaultId)) return 0;
+        IVaultEngine.Valuation memory v = engine.valuation(vaultId);
+        uint256 r = rateAt(timestamp);
+        uint256 held = engine.normalizedDebt(vaultId);
+        uint256 vaultLimit = v.borrowPower.mulDivDown(RAY, r);
+        uint256 totalLimit = engine.debtCeiling().mulDivDown(RAY, r);
+        uint256 total = engine.totalNormalizedDebt();
+        if (vaultLimit <= held || totalLimit <= total) return 0;
+        amount = Math.min(vaultLimit - held, totalLimit - total).mulDivDown(r, RAY);
+        if ((held + amount.mulDivUp(RAY, r)).mulDivUp(r, RAY) < engine.dust()) return 0;
+    }
+
+    /// @notice The largest `amount` of `token` that `withdraw(vaultId, token, amount, to)` accepts in a block stamped
+    ///         `timestamp`, prices and state unchanged until then: one wei more is refused. The whole balance for a
+    ///         vault without debt; 0 when nothing may leave (in a margin call, paused with debt, or the vault already
+    ///         short of its initial margin).
+    /// @param vaultId the vault
+    /// @param token the collateral token
+    /// @param timestamp the block timestamp (seconds) the withdrawal will run at, at or after lastDrip
+    /// @dev Standard margin inverts the engine's roundings: the collateral must still contribute need = debt − the
+    ///      others' borrow power, so at least ceil(ceil(need·WAD/ltv)·10^decimals/price) of it stays. Portfolio
+    ///      margin bisects on the amount with PortfolioMargin.margins (monotone in each value). An unpriced collateral
+    ///      counts zero, so all of it may leave while the rest covers the debt. Reverts TimestampBeforeLastDrip,
+    ///      InsufficientGasForOracle.
+    /// @return amount token decimals
+    function maxWithdraw(uint256 vaultId, address token, uint256 timestamp) external view returns (uint256 amount) {
+        uint256 balance = engine.collateralBalance(vaultId, token);
+        if (balance == 0 || engine.inMarginCall(vaultId)) return 0;
+        uint256 normalized = engine.normalizedDebt(vaultId);
+        if (normalized == 0) return balance; // no margin check without debt
+        if (!_unrestricted(vaultId)) return 0;
+        uint256 debt = normalized.mulDivUp(rateAt(timestamp), RAY);
+        IVaultEngine.Valuation memory v = engine.valuation(vaultId);
+        if (v.borrowPower < debt) return 0;
+        uint256 i;
+        while (v.tokens[i] != token) ++i;
+        if (v.unpricedMask & (1 << i) != 0) return balance;
+        IVaultEngine.CollateralType memory c = engine.collateralType(token);
+        uint256 price = IPriceOracle(c.oracle).price();
+        if (engine.portfolioMargin(vaultId)) return _maxPortfolioWithdraw(v, i, balance, price, c.decimals, debt);
+        uint256 others = v.borrowPower - v.values[i].mulDivDown(c.ltv, WAD);
+        if (others >= debt) return balance;
+        uint256 kept = (debt - others).mulDivUp(WAD, c.ltv).mulDivUp(10 ** c.decimals, price);
+        return kept >= balance ? 0 : balance - kept;
+    }
+
+    /// @dev The largest w <= balance such that the vault's portfolio borrow power with `balance − w` of collateral i
+    ///      still covers `debt`: bisection, with w = 0 known to pass.
+    function _maxPortfolioWithdraw(
+        IVaultEngine.Valuation memory v,
+        uint256 i,
+        uint256 balance,
+        uint256 price,
+        uint256 decimals,
+        uint256 debt
+    ) internal view returns (uint256 lo) {
+        uint256 hi = balance;
+        while (lo < hi) {
+            uint256 mid = hi - (hi - lo) / 2; // rounds up, so that lo = mid always progresses
+            v.values[i] = (balance - mid).mulDivDown(price, 10 ** decimals);
+            (uint256 initialMargin,) = engine.portfolio().margins(v.tokens, v.values);
+            if (initialMargin >= debt) lo = mid;
+            else hi = mid - 1;
+        }
+    }
+
+    /// @dev Neither in a margin call nor paused (globally or any of its collateral types): borrowing and
+    ///      withdrawing against debt are allowed.
+    function _unrestricted(uint256 vaultId) internal view returns (bool) {
+        if (engine.paused() || engine.inMarginCall(vaultId)) return false;
+        (address[] memory tokens,) = engine.vaultCollateral(vaultId);
+        for (uint256 i; i < tokens.length; ++i) {
+            if (engine.collateralType(tokens[i]).paused) return false;
+        }
+        return true;
     }
 
     function _ownerOrZero(uint256 vaultId) internal view returns (address) {
