@@ -36,6 +36,42 @@ EXPORTED = (
 )
 
 
+#: The contracts whose errors can surface through each exported contract's functions (it calls them and lets their
+#: reverts through), so that its exported ABI decodes them too. PUSD stands for every OpenZeppelin ERC-20: its
+#: ``ERC20Insufficient*`` errors are those of a collateral token built on OpenZeppelin as well.
+SURFACED: dict[str, tuple[str, ...]] = {
+    # borrow/withdraw re-call a failing oracle so that its own error surfaces; repay and seize burn pUSD; deposit
+    # and withdraw move collateral tokens.
+    "VaultEngine": ("OracleAdapter", "PortfolioMargin", "PUSD"),
+    # liquidations and margin calls run through the engine (valuation, seize, premium) and burn pUSD.
+    "LiquidationEngine": ("VaultEngine", "OracleAdapter", "PortfolioMargin", "PUSD"),
+    "VaultLens": ("VaultEngine", "OracleAdapter", "PortfolioMargin"),
+    # the steward's moves are the engines' own setters, with their validation.
+    "RiskSteward": ("VaultEngine", "LiquidationEngine", "PortfolioMargin"),
+}
+
+
+def with_surfaced_errors(name: str, abis: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Contract ``name``'s ABI (from ``abis``, name → compiled ABI) plus the errors of the contracts in
+    ``SURFACED[name]`` that it does not declare itself (same name and argument types), in a stable order.
+
+    Raises:
+        KeyError: ``name`` or one of the contracts it surfaces is missing from ``abis``.
+    """
+    abi = list(abis[name])
+    seen = {_error_signature(e) for e in abi if e["type"] == "error"}
+    for other in SURFACED.get(name, ()):
+        for entry in sorted((e for e in abis[other] if e["type"] == "error"), key=_error_signature):
+            if _error_signature(entry) not in seen:
+                seen.add(_error_signature(entry))
+                abi.append(entry)
+    return abi
+
+
+def _error_signature(entry: dict[str, Any]) -> str:
+    return entry["name"] + "(" + ",".join(i["type"] for i in entry["inputs"]) + ")"
+
+
 class ManifestError(Exception):
     """A deployment manifest is missing or malformed."""
 
@@ -50,7 +86,8 @@ def load_abi(name: str) -> list[dict[str, Any]]:
 
 
 def export_abis(build_manifest: Path = BUILD_MANIFEST, out_dir: Path = ABI_DIR) -> list[Path]:
-    """Write the ABI of every EXPORTED contract from ape's build manifest to ``out_dir``.
+    """Write the ABI of every EXPORTED contract from ape's build manifest to ``out_dir``, with the errors that can
+    surface through it from the contracts it calls (``SURFACED``).
 
     Returns:
         The files written.
@@ -59,11 +96,12 @@ def export_abis(build_manifest: Path = BUILD_MANIFEST, out_dir: Path = ABI_DIR) 
         KeyError: an exported contract is missing from the build.
     """
     types = json.loads(build_manifest.read_text())["contractTypes"]
+    abis = {name: t["abi"] for name, t in types.items() if "abi" in t}
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for name in EXPORTED:
         path = out_dir / f"{name}.json"
-        path.write_text(json.dumps(types[name]["abi"], indent=1, sort_keys=True) + "\n")
+        path.write_text(json.dumps(with_surfaced_errors(name, abis), indent=1, sort_keys=True) + "\n")
         written.append(path)
     return written
 
