@@ -159,12 +159,18 @@ def keeper() -> None:
 @click.option("--batch-size", default=25, show_default=True, type=click.IntRange(1, 200),
               help="Most vaults per liquidateBatch transaction.")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON log here.")
+@click.option("--connect-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds to reach the node at start (retrying); then exit 1 with the reason.")
 @click.option("--verbose", is_flag=True, help="Log block timings too.")
-def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, verbose):
+def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, connect_timeout, verbose):
     """Watch every new block and liquidate vaults with health factor < 1.
 
     The liquidator key is read from the environment variable PLIMSOLL_KEEPER_KEY (hex), never from the command
-    line; that account must hold the pUSD used to repay debt. Stops cleanly on SIGINT / SIGTERM.
+    line; that account must hold the pUSD used to repay debt.
+
+    SIGINT / SIGTERM stop it in every state: while connecting or setting up at once (exit 0), while working after
+    the current block (exit 0). Exit 1 when the node cannot be reached within --connect-timeout, is on another
+    chain, or is lost while running.
     """
     from .keeper.bot import Keeper, KeeperConfig, KeeperError
     from .sdk.contracts import DEPLOYMENTS_DIR, Manifest, ManifestError
@@ -185,19 +191,27 @@ def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, verbose
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         cfg = KeeperConfig(ws_url=ws_url, manifest=Manifest.load(manifest), private_key=key, dry_run=dry_run,
-                           batch_size=batch_size)
+                           batch_size=batch_size, connect_timeout=connect_timeout)
         bot = Keeper(cfg)
     except (ManifestError, ValueError) as e:
         raise click.UsageError(str(e)) from e
 
     async def _main() -> None:
-        loop = asyncio.get_running_loop()
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+
+        def on_signal() -> None:
+            bot.stop()  # working: finish the current block, then stop
+            if not bot.started:
+                task.cancel()  # connecting or setting up: nothing to finish
+
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, bot.stop)
+            loop.add_signal_handler(sig, on_signal)
         await bot.run()
 
     try:
         asyncio.run(_main())
+    except asyncio.CancelledError:
+        console.print("keeper stopped before it was ready")
     except KeeperError as e:
         console.print(f"[red]keeper failed:[/] {e}")
         sys.exit(1)

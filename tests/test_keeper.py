@@ -153,3 +153,59 @@ def test_live_keeper_margin_calls_in_the_next_block_and_waits(called_chain):
     assert [e["args"]["vaultId"] for e in calls] == [1]
     assert p.engine.functions.inMarginCall(1).call()
     assert not [e for e in events(log) if e["event"] == "mined" and not e["ok"]]
+
+
+# ---------------------------------------------------------------- issue 7 (e): a node that is not there
+
+
+def _nowhere(tmp_path) -> tuple[str, Path]:
+    """A WebSocket URL where nothing listens, and a manifest for it (the keeper never gets past connecting)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    manifest = Manifest(network="nowhere", chain_id=31337, block=0, deployer="0x" + "00" * 20, contracts={})
+    return f"ws://127.0.0.1:{port}", manifest.save(tmp_path / "nowhere.json")
+
+
+def _keeper_without_node(tmp_path, *extra: str) -> tuple[subprocess.Popen, Path]:
+    url, manifest = _nowhere(tmp_path)
+    log = tmp_path / "keeper.log"
+    env = dict(os.environ, PLIMSOLL_KEEPER_KEY=dev_private_key(KEEPER))
+    cmd = [sys.executable, "-m", "plimsoll.cli", "keeper", "run", "--ws", url, "--manifest", str(manifest),
+           "--log-file", str(log), *extra]
+    return subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT), log
+
+
+def test_unreachable_node_is_a_clear_error_and_exit_1_after_the_connect_timeout(tmp_path):
+    proc, _ = _keeper_without_node(tmp_path, "--connect-timeout", "2")
+    out, _ = proc.communicate(timeout=180)  # a bound for a hung keeper only
+    assert proc.returncode == 1, out.decode()
+    assert "cannot reach the node" in out.decode()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_keeper_while_it_is_still_connecting(tmp_path, sig):
+    # Ten minutes to connect: only the signal can end it within the bound below.
+    proc, log = _keeper_without_node(tmp_path, "--connect-timeout", "600")
+    wait_for(log, lambda e: e["event"] == "connecting")
+    proc.send_signal(sig)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out.decode()
+    assert "stopped before it was ready" in out.decode()
+
+
+def test_losing_the_node_while_running_is_exit_1_not_a_stall(tmp_path_factory):
+    gen = _deployed(tmp_path_factory.mktemp("keeper-lost"), DEFAULT_CONFIG)
+    anvil, _, _, manifest_path, work = next(gen)
+    log = work / "keeper.log"
+    env = dict(os.environ, PLIMSOLL_KEEPER_KEY=dev_private_key(KEEPER))
+    cmd = [sys.executable, "-m", "plimsoll.cli", "keeper", "run", "--ws", anvil.ws_url, "--manifest",
+           str(manifest_path), "--log-file", str(log), "--dry-run"]
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    wait_for(log, lambda e: e["event"] == "ready")
+    gen.close()  # stops Anvil
+    out, _ = proc.communicate(timeout=180)  # a bound for a stalled keeper only
+    assert proc.returncode == 1, out.decode()
+    assert "lost the node" in out.decode()

@@ -26,7 +26,7 @@ from typing import Any
 
 from eth_account import Account
 from web3 import AsyncWeb3, WebSocketProvider
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
+from web3.exceptions import ContractLogicError, ProviderConnectionError, TransactionNotFound, Web3Exception
 
 from ..sdk.contracts import Manifest, load_abi
 from ..sdk.math import (
@@ -63,6 +63,7 @@ class KeeperConfig:
         batch_size: most vaults per liquidateBatch transaction.
         gas_margin: gas limit = estimate × this.
         priority_fee_wei: EIP-1559 tip.
+        connect_timeout: seconds to reach the node at start (retrying with backoff); then KeeperError.
     """
 
     ws_url: str
@@ -72,6 +73,7 @@ class KeeperConfig:
     batch_size: int = 25
     gas_margin: float = 1.3
     priority_fee_wei: int = 10**9
+    connect_timeout: float = 30.0
 
 
 @dataclass
@@ -115,6 +117,8 @@ class Keeper:
         self._latest_head: int | None = None
         self._wake = asyncio.Event()
         self._stopping = False
+        #: True once the bot works block by block (before that, a stop request cancels the start instead).
+        self.started = False
         self.stats = {"blocks": 0, "skipped_blocks": 0, "sent": 0, "liquidated_vaults": 0, "margin_calls": 0,
                       "reverted": 0}
 
@@ -132,24 +136,33 @@ class Keeper:
         """Connect, subscribe to new heads and work until ``stop()``.
 
         Raises:
-            KeeperError: wrong chain, or the node cannot be reached.
+            KeeperError: wrong chain, the node cannot be reached within ``connect_timeout`` seconds, or the
+                connection to it is lost.
         """
+        url = self.cfg.ws_url
+        self.emit("connecting", url=url, timeout_s=self.cfg.connect_timeout)
+        # Retries with web3's backoff, bounded in time by the timeout (not by a count of attempts).
+        provider = WebSocketProvider(url, max_connection_retries=1_000)
         try:
-            async with AsyncWeb3(WebSocketProvider(self.cfg.ws_url, max_connection_retries=20)) as w3:
-                self.w3 = w3
-                await self._setup()
-                sub_id = await w3.eth.subscribe("newHeads")
-                reader = asyncio.create_task(self._read_heads())
+            await asyncio.wait_for(provider.connect(), self.cfg.connect_timeout)
+        except (asyncio.TimeoutError, ProviderConnectionError, OSError) as e:
+            raise KeeperError(f"cannot reach the node at {url} within {self.cfg.connect_timeout:g} s: {e!r}") from e
+        try:
+            self.w3 = AsyncWeb3(provider)
+            await self._setup()
+            sub_id = await self.w3.eth.subscribe("newHeads")
+            reader = asyncio.create_task(self._read_heads())
+            reader.add_done_callback(lambda _: self._wake.set())  # a lost connection wakes the loop to report it
+            try:
+                await self._work(reader)
+            finally:
+                reader.cancel()
                 try:
-                    await self._work()
-                finally:
-                    reader.cancel()
-                    try:
-                        await w3.eth.unsubscribe(sub_id)
-                    except Exception:  # the node may already be gone at shutdown
-                        pass
-        except OSError as e:
-            raise KeeperError(f"cannot reach the node at {self.cfg.ws_url}: {e}") from e
+                    await self.w3.eth.unsubscribe(sub_id)
+                except Exception:  # the node may already be gone at shutdown
+                    pass
+        finally:
+            await provider.disconnect()
         self.emit("stopped", **self.stats)
 
     async def _setup(self) -> None:
@@ -186,11 +199,17 @@ class Keeper:
             self._latest_head = number
             self._wake.set()
 
-    async def _work(self) -> None:
+    async def _work(self, reader: asyncio.Task) -> None:
+        self.started = True
         while not self._stopping:
             await self._wake.wait()
             self._wake.clear()
-            if self._stopping or self._latest_head is None:
+            if self._stopping:
+                continue
+            if reader.done():
+                raise KeeperError(f"lost the node at {self.cfg.ws_url}: no more new heads "
+                                  f"({reader.exception()!r})" if not reader.cancelled() else "head reader cancelled")
+            if self._latest_head is None:
                 continue
             number = self._latest_head
             started = time.monotonic()
