@@ -18,11 +18,12 @@ from pathlib import Path
 import pytest
 import yaml
 from web3 import Web3
+from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from plimsoll.demo.run import DEFAULT_CONFIG, deploy_with_ape
 from plimsoll.sdk.anvil import Anvil, dev_private_key
-from plimsoll.sdk.contracts import PROJECT_ROOT, Manifest, Protocol
+from plimsoll.sdk.contracts import PROJECT_ROOT, Manifest, Protocol, load_abi
 from plimsoll.sdk.math import WAD
 
 pytestmark = pytest.mark.integration
@@ -65,16 +66,21 @@ def _deployed(work: Path, config: Path):
         yield anvil, w3, p, manifest_path, work
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory):
-    """The local configuration without margin calls: the vault is liquidated at once."""
-    work = tmp_path_factory.mktemp("keeper")
+def _without_margin_calls(work: Path) -> Path:
+    """The local configuration without margin calls (an unsafe vault is liquidated at once), written in `work`."""
     raw = yaml.safe_load(DEFAULT_CONFIG.read_text())
     for c in raw["collaterals"]:
         c.pop("margin_call", None)
     config = work / "no-margin-calls.yaml"
     config.write_text(yaml.safe_dump(raw))
-    yield from _deployed(work, config)
+    return config
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    """The local configuration without margin calls: the vault is liquidated at once."""
+    work = tmp_path_factory.mktemp("keeper")
+    yield from _deployed(work, _without_margin_calls(work))
 
 
 @pytest.fixture(scope="module")
@@ -209,3 +215,33 @@ def test_losing_the_node_while_running_is_exit_1_not_a_stall(tmp_path_factory):
     out, _ = proc.communicate(timeout=180)  # a bound for a stalled keeper only
     assert proc.returncode == 1, out.decode()
     assert "lost the node" in out.decode()
+
+
+# ---------------------------------------------------------------- issue 7 (a): one failing oracle
+
+
+def test_a_failing_oracle_degrades_only_the_vaults_it_prices(tmp_path_factory):
+    """Every WBTC feed reverts: the WBTC oracle fails, and the keeper still liquidates the WETH-only vault in the
+    next block instead of dropping the block."""
+    work = tmp_path_factory.mktemp("keeper-oracle")
+    gen = _deployed(work, _without_margin_calls(work))
+    anvil, w3, p, manifest_path, _ = next(gen)
+    try:
+        for feed in p.manifest.collaterals["WBTC"].feeds:
+            w3.eth.contract(address=feed, abi=p.feeds["WBTC"].abi).functions.setBroken(True).transact(
+                {"from": w3.eth.accounts[0]})
+        oracle = w3.eth.contract(address=p.manifest.collaterals["WBTC"].oracle, abi=load_abi("OracleAdapter"))
+        with pytest.raises(ContractLogicError):
+            oracle.functions.price().call()
+        log = work / "oracle.log"
+        proc = start_keeper(anvil, manifest_path, log)
+        try:
+            w3.provider.make_request("evm_mine", [])
+            sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+        finally:
+            stop(proc)
+        assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
+        assert not [e for e in events(log) if e["event"] == "block_error"]
+    finally:
+        gen.close()
