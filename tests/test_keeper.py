@@ -245,3 +245,54 @@ def test_a_failing_oracle_degrades_only_the_vaults_it_prices(tmp_path_factory):
         assert not [e for e in events(log) if e["event"] == "block_error"]
     finally:
         gen.close()
+
+
+# ---------------------------------------------------------------- issue 7 (b): a collateral listed after start
+
+
+def _deploy_raw(w3, name: str, *args):
+    """Deploy a compiled project contract (ape's build) from dev account 0 with plain web3."""
+    t = json.loads((PROJECT_ROOT / ".build" / "__local__.json").read_text())["contractTypes"][name]
+    factory = w3.eth.contract(abi=t["abi"], bytecode=t["deploymentBytecode"]["bytecode"])
+    receipt = w3.eth.wait_for_transaction_receipt(factory.constructor(*args).transact({"from": w3.eth.accounts[0]}))
+    return w3.eth.contract(address=receipt["contractAddress"], abi=t["abi"])
+
+
+def test_a_collateral_listed_after_the_manifest_does_not_stop_the_keeper(tmp_path_factory):
+    """A new collateral, listed through the timelock after the manifest was written and borrowed against: the
+    keeper skips that vault (logged) and still liquidates the others in the next block."""
+    work = tmp_path_factory.mktemp("keeper-new-collateral")
+    gen = _deployed(work, _without_margin_calls(work))
+    anvil, w3, p, manifest_path, _ = next(gen)
+    try:
+        admin, alice = w3.eth.accounts[0], w3.eth.accounts[ALICE]
+        token = _deploy_raw(w3, "MockERC20", "New token", "NEW", 18)
+        oracle = _deploy_raw(w3, "MockPriceOracle", 10 * WAD)
+        timelock = w3.eth.contract(address=p.manifest.contracts["Timelock"], abi=load_abi("Timelock"))
+        data = p.engine.encode_abi("addCollateral", [token.address, oracle.address, WAD // 2, WAD * 6 // 10,
+                                                     WAD * 105 // 100, 10**9 * WAD])
+        op = (p.engine.address, 0, data, b"\0" * 32, b"\0" * 32)
+        timelock.functions.schedule(*op, timelock.functions.getMinDelay().call()).transact({"from": admin})
+        w3.provider.make_request("evm_increaseTime", [3_600])
+        w3.provider.make_request("evm_mine", [])
+        for f in p.feeds.values():  # the hour passed: the feeds report again (WETH stays at $1,700)
+            f.functions.updateAnswer(f.functions.latestRoundData().call()[1]).transact({"from": admin})
+        timelock.functions.execute(*op).transact({"from": admin})
+        token.functions.mint(alice, 1_000 * WAD).transact({"from": alice})
+        token.functions.approve(p.engine.address, 2**256 - 1).transact({"from": alice})
+        p.engine.functions.open(token.address, 1_000 * WAD).transact({"from": alice})  # vault 3: $10,000
+        p.engine.functions.borrow(3, 1_000 * WAD, alice).transact({"from": alice})
+
+        log = work / "new.log"
+        proc = start_keeper(anvil, manifest_path, log)
+        try:
+            w3.provider.make_request("evm_mine", [])
+            sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+            wait_for(log, lambda e: e["event"] == "skip" and e["vault"] == 3 and e["reason"] == "unknown collateral")
+            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+            assert proc.poll() is None  # still running
+        finally:
+            stop(proc)
+        assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
+    finally:
+        gen.close()
