@@ -159,10 +159,12 @@ def keeper() -> None:
 @click.option("--batch-size", default=25, show_default=True, type=click.IntRange(1, 200),
               help="Most vaults per liquidateBatch transaction.")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON log here.")
+@click.option("--read-chunk", default=400, show_default=True, type=click.IntRange(1, 5_000),
+              help="Most vaults per VaultLens call (bounds each call's gas and response size).")
 @click.option("--connect-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds to reach the node at start (retrying); then exit 1 with the reason.")
 @click.option("--verbose", is_flag=True, help="Log block timings too.")
-def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, connect_timeout, verbose):
+def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, read_chunk, connect_timeout, verbose):
     """Watch every new block and liquidate vaults with health factor < 1.
 
     The liquidator key is read from the environment variable PLIMSOLL_KEEPER_KEY (hex), never from the command
@@ -191,7 +193,7 @@ def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, connect
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         cfg = KeeperConfig(ws_url=ws_url, manifest=Manifest.load(manifest), private_key=key, dry_run=dry_run,
-                           batch_size=batch_size, connect_timeout=connect_timeout)
+                           batch_size=batch_size, connect_timeout=connect_timeout, read_chunk=read_chunk)
         bot = Keeper(cfg)
     except (ManifestError, ValueError) as e:
         raise click.UsageError(str(e)) from e

@@ -296,3 +296,34 @@ def test_a_collateral_listed_after_the_manifest_does_not_stop_the_keeper(tmp_pat
         assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
     finally:
         gen.close()
+
+
+# ---------------------------------------------------------------- issue 7 (c), (d): spam vaults
+
+
+def test_empty_and_debt_free_vaults_cost_the_keeper_nothing_per_block(tmp_path_factory):
+    """300 vaults opened with 1 wei each (permissionless and cheap) beside the two with debt: the keeper reads only
+    the two, one per call with --read-chunk 1 (every vault ever opened in one eth_call is what a spammer could push
+    past the node's gas cap)."""
+    work = tmp_path_factory.mktemp("keeper-spam")
+    gen = _deployed(work, _without_margin_calls(work))
+    anvil, w3, p, manifest_path, _ = next(gen)
+    try:
+        spammer = w3.eth.accounts[3]
+        weth = p.tokens["WETH"]
+        weth.functions.mint(spammer, 10**6).transact({"from": spammer})
+        weth.functions.approve(p.engine.address, 2**256 - 1).transact({"from": spammer})
+        for _ in range(300):
+            p.engine.functions.open(weth.address, 1).transact({"from": spammer})
+        assert p.engine.functions.vaultCount().call() == 302
+        log = work / "spam.log"
+        proc = start_keeper(anvil, manifest_path, log, "--dry-run", "--read-chunk", "1")
+        try:
+            w3.provider.make_request("evm_mine", [])
+            wait_for(log, lambda e: e["event"] == "dry_run" and e["vaults"] == [1])
+        finally:
+            stop(proc)
+        reads = [e for e in events(log) if e["event"] == "read"]
+        assert reads and all(e["vaults"] == 2 and e["calls"] == 2 for e in reads)
+    finally:
+        gen.close()

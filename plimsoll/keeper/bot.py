@@ -4,9 +4,11 @@ One asyncio process on a WebSocket JSON-RPC connection:
 
 * it learns of blocks from a ``newHeads`` subscription and always works on the newest one (a block that arrives
   while it is busy replaces any waiting block: no queue of stale blocks);
-* its vault set comes from ``VaultOpened`` events, scanned from the deployment block and then block by block;
-* for block N it reads everything at N (vault states through VaultLens in one call, prices, rate, parameters),
-  so that no decision mixes two blocks, and computes health with the exact mirror (plimsoll.sdk.math);
+* its vault set is the vaults that may have debt: learned from ``Borrow`` events (scanned from the deployment block
+  and then block by block, in bounded block ranges), and dropped when read with no debt until they borrow again.
+  Empty and debt-free vaults, however many are opened, cost nothing per block;
+* for block N it reads everything at N (vault states through VaultLens in bounded chunks, prices, rate,
+  parameters), so that no decision mixes two blocks, and computes health with the exact mirror (plimsoll.sdk.math);
 * liquidatable vaults not already in a pending transaction go, lowest health first and as far as its pUSD
   inventory covers them, into ``liquidateBatch`` transactions (``liquidate`` for a single vault), signed locally
   with a nonce it tracks itself; each is simulated (gas estimate) before it is sent;
@@ -64,6 +66,8 @@ class KeeperConfig:
         gas_margin: gas limit = estimate × this.
         priority_fee_wei: EIP-1559 tip.
         connect_timeout: seconds to reach the node at start (retrying with backoff); then KeeperError.
+        read_chunk: most vaults per VaultLens call (bounds each eth_call's gas and response size).
+        log_range: most blocks per event-log query.
     """
 
     ws_url: str
@@ -74,6 +78,8 @@ class KeeperConfig:
     gas_margin: float = 1.3
     priority_fee_wei: int = 10**9
     connect_timeout: float = 30.0
+    read_chunk: int = 400
+    log_range: int = 10_000
 
 
 @dataclass
@@ -110,7 +116,7 @@ class Keeper:
     def __init__(self, config: KeeperConfig):
         self.cfg = config
         self.account = Account.from_key(config.private_key)
-        self.vault_ids: list[int] = []
+        self.vault_ids: set[int] = set()  # vaults that may have debt (see the module docstring)
         self._scanned_to = config.manifest.block - 1
         self.pending: dict[str, Pending] = {}
         self._nonce: int | None = None
@@ -239,14 +245,16 @@ class Keeper:
             await self.liquidate(state, plans)
 
     async def _sync_vaults(self, number: int) -> None:
-        if number <= self._scanned_to:
-            return
-        logs = await self.engine.events.VaultOpened().get_logs(from_block=self._scanned_to + 1, to_block=number)
-        new = [ev["args"]["vaultId"] for ev in logs]
+        """Add the vaults that borrowed since the last scan, up to block ``number``, in ranges of ``log_range``."""
+        new: set[int] = set()
+        while self._scanned_to < number:
+            to = min(number, self._scanned_to + self.cfg.log_range)
+            logs = await self.engine.events.Borrow().get_logs(from_block=self._scanned_to + 1, to_block=to)
+            new |= {ev["args"]["vaultId"] for ev in logs} - self.vault_ids
+            self._scanned_to = to
         if new:
-            self.vault_ids.extend(new)
+            self.vault_ids |= new
             self.emit("vaults_discovered", block=number, new=len(new), total=len(self.vault_ids))
-        self._scanned_to = number
 
     async def _price(self, symbol: str, number: int) -> int | None:
         """The oracle's WAD price at block ``number``, or None when it reverts (the engine then counts that
@@ -266,7 +274,7 @@ class Keeper:
             self.engine.functions.rate().call(**at),
             self.engine.functions.lastDrip().call(**at),
             self.engine.functions.stabilityFee().call(**at),
-            self.lens.functions.vaults(self.vault_ids).call(**at),
+            self._read_vaults(number),
             self.pusd.functions.balanceOf(self.account.address).call(**at),
             self.portfolio.functions.scenarioGrids().call(**at),
             *(self._price(s, number) for s in symbols),
@@ -293,6 +301,18 @@ class Keeper:
         current = accrue(rate, fee, block["timestamp"] - last_drip)
         return BlockState(number, block["timestamp"], block["baseFeePerGas"], current, vaults, prices, params,
                           inventory, rooms, terms, dict(zip(called, states)))
+
+    async def _read_vaults(self, number: int) -> list[Any]:
+        """VaultLens states of the vaults that may have debt, at block ``number``, ``read_chunk`` per call; those
+        found without debt leave the set (a Borrow event brings them back)."""
+        ids = sorted(self.vault_ids)
+        size = self.cfg.read_chunk
+        chunks = await asyncio.gather(*(self.lens.functions.vaults(ids[i : i + size]).call(block_identifier=number)
+                                        for i in range(0, len(ids), size)))
+        vaults = [v for chunk in chunks for v in chunk]
+        self.vault_ids -= {v[0] for v in vaults if v[2] == 0}
+        self.emit("read", block=number, vaults=len(vaults), calls=len(chunks))
+        return vaults
 
     def decide(self, state: BlockState) -> tuple[list[int], list[tuple[int, LiquidationPlan]]]:
         """Pure decision at the state's block: (vaults to margin-call, (vault id, plan) to liquidate, lowest health
