@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {VaultLens} from "contracts/periphery/VaultLens.sol";
+import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
+
+/// @notice VaultLens's exact maxima, fuzzed: whatever the balances, the debt and the time since the last drip, the
+///         engine accepts the amount the lens names for the current block and refuses one wei more.
+contract VaultLensTest is ProtocolFixture {
+    address internal constant ALICE = address(0xA11CE);
+
+    function setUp() public {
+        _deployProtocol();
+        _fund(ALICE);
+    }
+
+    /// @notice A WETH + WBTC vault with a fuzzed share of its borrowing power borrowed, then fuzzed time (the rate
+    ///         moves off its last drip): maxWithdraw of each collateral, then maxBorrow, are exact.
+    function testFuzz_max_withdraw_and_max_borrow_are_exact(
+        uint256 wethAmount,
+        uint256 btcAmount,
+        uint256 share,
+        uint256 elapsed
+    ) public {
+        wethAmount = bound(wethAmount, 0.1e18, 1_000e18);
+        btcAmount = bound(btcAmount, 1e6, 50e8);
+        uint256 id = _openVault(ALICE, address(weth), wethAmount, 0);
+        vm.prank(ALICE);
+        engine.deposit(id, address(wbtc), btcAmount);
+        uint256 first = lens.maxBorrow(id, block.timestamp) * bound(share, 0, 100) / 100;
+        if (first >= engine.dust()) {
+            vm.prank(ALICE);
+            engine.borrow(id, first, ALICE);
+        }
+        vm.warp(block.timestamp + bound(elapsed, 1, 3 * 365 days));
+        _refreshFeeds();
+
+        _assertWithdrawExact(id, address(weth));
+        _assertWithdrawExact(id, address(wbtc));
+        uint256 amount = lens.maxBorrow(id, block.timestamp);
+        vm.startPrank(ALICE);
+        vm.expectRevert();
+        engine.borrow(id, amount + 1, ALICE);
+        if (amount != 0) {
+            engine.borrow(id, amount, ALICE);
+            assertLe(engine.debt(id), engine.valuation(id).borrowPower);
+        } // else a full borrow plus the interest since left no room
+        vm.stopPrank();
+    }
+
+    function test_rate_at_is_the_engines_rate_and_refuses_the_past() public {
+        uint256 id = _openVault(ALICE, address(weth), 10e18, 10_000e18);
+        assertGt(id, 0);
+        uint256 last = engine.lastDrip();
+        vm.warp(block.timestamp + 400 days);
+        assertEq(lens.rateAt(block.timestamp), engine.currentRate());
+        vm.expectRevert(abi.encodeWithSelector(VaultLens.TimestampBeforeLastDrip.selector, last - 1, last));
+        lens.rateAt(last - 1);
+    }
+
+    /// @dev maxWithdraw of `token` is accepted now and one wei more is refused; the state is restored after.
+    function _assertWithdrawExact(uint256 id, address token) internal {
+        uint256 amount = lens.maxWithdraw(id, token, block.timestamp);
+        uint256 snapshot = vm.snapshot();
+        vm.startPrank(ALICE);
+        if (amount < engine.collateralBalance(id, token)) {
+            vm.expectRevert();
+            engine.withdraw(id, token, amount + 1, ALICE);
+        }
+        if (amount != 0) engine.withdraw(id, token, amount, ALICE);
+        vm.stopPrank();
+        vm.revertTo(snapshot);
+    }
+
+    /// @dev After a warp, every feed reports again at its price (so that no price is stale).
+    function _refreshFeeds() internal {
+        _setWethPrice(2_000e8);
+        for (uint256 i; i < 3; ++i) {
+            wbtcFeeds[i].updateAnswer(40_000e8);
+        }
+    }
+}
