@@ -23,22 +23,6 @@ contract MarginEngineTest is ProtocolFixture {
         _openVault(KEEPER, address(stable), 1e7 * WAD, 5e6 * WAD);
     }
 
-    /// @dev Two scenarios per grid: "ETH falls most" and "BTC falls most". Each type's worst shock equals its
-    ///      haircut, so a one-collateral vault gets exactly standard margin.
-    function _grids() internal pure returns (int256[][] memory initial, int256[][] memory maintenance) {
-        initial = new int256[][](2);
-        maintenance = new int256[][](2);
-        initial[0] = _row(-0.20e18, -0.15e18, -0.30e18, -0.15e18);
-        initial[1] = _row(-0.15e18, -0.25e18, -0.30e18, -0.15e18);
-        maintenance[0] = _row(-0.15e18, -0.10e18, -0.22e18, -0.10e18);
-        maintenance[1] = _row(-0.10e18, -0.20e18, -0.22e18, -0.10e18);
-    }
-
-    function _row(int256 a, int256 b, int256 c, int256 d) internal pure returns (int256[] memory r) {
-        r = new int256[](4);
-        (r[0], r[1], r[2], r[3]) = (a, b, c, d);
-    }
-
     /// @dev 10 WETH ($20,000) + 0.5 WBTC ($20,000), no debt yet.
     function _basketVault() internal returns (uint256 id) {
         vm.startPrank(ALICE);

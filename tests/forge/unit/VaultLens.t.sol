@@ -12,21 +12,27 @@ contract VaultLensTest is ProtocolFixture {
     function setUp() public {
         _deployProtocol();
         _fund(ALICE);
+        (int256[][] memory initial, int256[][] memory maintenance) = _grids();
+        portfolio.setScenarioGrids(initial, maintenance);
     }
 
-    /// @notice A WETH + WBTC vault with a fuzzed share of its borrowing power borrowed, then fuzzed time (the rate
-    ///         moves off its last drip): maxWithdraw of each collateral, then maxBorrow, are exact.
+    /// @notice A WETH + WBTC vault, in standard or portfolio margin, with a fuzzed share of its borrowing power
+    ///         borrowed, then fuzzed time (the rate moves off its last drip): maxWithdraw of each collateral, then
+    ///         maxBorrow, are exact.
     function testFuzz_max_withdraw_and_max_borrow_are_exact(
         uint256 wethAmount,
         uint256 btcAmount,
         uint256 share,
-        uint256 elapsed
+        uint256 elapsed,
+        bool inPortfolio
     ) public {
         wethAmount = bound(wethAmount, 0.1e18, 1_000e18);
         btcAmount = bound(btcAmount, 1e6, 50e8);
         uint256 id = _openVault(ALICE, address(weth), wethAmount, 0);
-        vm.prank(ALICE);
+        vm.startPrank(ALICE);
         engine.deposit(id, address(wbtc), btcAmount);
+        if (inPortfolio) engine.setPortfolioMargin(id, true);
+        vm.stopPrank();
         uint256 first = lens.maxBorrow(id, block.timestamp) * bound(share, 0, 100) / 100;
         if (first >= engine.dust()) {
             vm.prank(ALICE);
@@ -56,6 +62,44 @@ contract VaultLensTest is ProtocolFixture {
         assertEq(lens.rateAt(block.timestamp), engine.currentRate());
         vm.expectRevert(abi.encodeWithSelector(VaultLens.TimestampBeforeLastDrip.selector, last - 1, last));
         lens.rateAt(last - 1);
+    }
+
+    /// @notice What cannot borrow or withdraw gets 0 (or, without debt, the whole balance), never a revert.
+    function test_max_amounts_when_restricted() public {
+        uint256 id = _openVault(ALICE, address(weth), 10e18, 10_000e18);
+        uint256 t = block.timestamp;
+        assertEq(lens.maxBorrow(999, t), 0); // no such vault
+        assertEq(lens.maxWithdraw(id, address(wbtc), t), 0); // not held
+        uint256 free = _openVault(ALICE, address(wbtc), 1e8, 0);
+        assertEq(lens.maxWithdraw(free, address(wbtc), t), 1e8); // no debt: everything
+        engine.grantRole(engine.GUARDIAN_ROLE(), address(this));
+        engine.setPaused(address(weth), true);
+        assertEq(lens.maxBorrow(id, t), 0);
+        assertEq(lens.maxWithdraw(id, address(weth), t), 0);
+        engine.setPaused(address(weth), false);
+        engine.setPaused(address(0), true); // the global pause
+        assertEq(lens.maxBorrow(id, t), 0);
+        engine.setPaused(address(0), false);
+        // The debt ceiling binds: what is left under it, to the wei.
+        engine.setDebtCeiling(engine.totalDebtRad() / 1e27 + 1_000e18);
+        uint256 amount = lens.maxBorrow(id, t);
+        vm.startPrank(ALICE);
+        vm.expectRevert();
+        engine.borrow(id, amount + 1, ALICE);
+        engine.borrow(id, amount, ALICE);
+        vm.stopPrank();
+        // Under water after a fall: nothing may leave, nothing more may be borrowed.
+        _setWethPrice(1_300e8); // borrow power 10,400 < debt ≈ 11,000
+        assertEq(lens.maxBorrow(id, t), 0);
+        assertEq(lens.maxWithdraw(id, address(weth), t), 0);
+        // An unpriced collateral beside enough priced ones may leave whole.
+        _setWethPrice(1_900e8); // within the feeds' 50 % deviation breaker of the last round
+        vm.prank(ALICE);
+        engine.deposit(id, address(wbtc), 1e8);
+        for (uint256 i; i < 3; ++i) {
+            wbtcFeeds[i].setBroken(true);
+        }
+        assertEq(lens.maxWithdraw(id, address(wbtc), t), 1e8);
     }
 
     /// @dev maxWithdraw of `token` is accepted now and one wei more is refused; the state is restored after.

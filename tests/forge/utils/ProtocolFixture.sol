@@ -162,6 +162,22 @@ abstract contract ProtocolFixture is Test {
         wethFeeds[1].updateAnswer(usd8);
     }
 
+    /// @dev Scenario grids over the four listed types (WETH, WBTC, ADV, STBL). Two scenarios per grid: "ETH falls most" and "BTC falls most". Each type's worst shock equals its
+    ///      haircut, so a one-collateral vault gets exactly standard margin.
+    function _grids() internal pure returns (int256[][] memory initial, int256[][] memory maintenance) {
+        initial = new int256[][](2);
+        maintenance = new int256[][](2);
+        initial[0] = _row(-0.20e18, -0.15e18, -0.30e18, -0.15e18);
+        initial[1] = _row(-0.15e18, -0.25e18, -0.30e18, -0.15e18);
+        maintenance[0] = _row(-0.15e18, -0.10e18, -0.22e18, -0.10e18);
+        maintenance[1] = _row(-0.10e18, -0.20e18, -0.22e18, -0.10e18);
+    }
+
+    function _row(int256 a, int256 b, int256 c, int256 d) internal pure returns (int256[] memory r) {
+        r = new int256[](4);
+        (r[0], r[1], r[2], r[3]) = (a, b, c, d);
+    }
+
     /// @dev The oracle of `token`, as the engine sees it.
     function _oracleOf(address token) internal view returns (IPriceOracle) {
         return engine.collateralType(token).oracle;
