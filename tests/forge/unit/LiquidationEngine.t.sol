@@ -23,6 +23,25 @@ contract LiquidationEngineTest is ProtocolFixture {
         _openVault(KEEPER, address(stable), 1e6 * WAD, 5e5 * WAD);
     }
 
+    /// @notice A batch settles at its end, so a vault listed twice (or out of order) is refused before anything.
+    function test_batch_ids_must_be_strictly_ascending() public {
+        uint256 other = _openVault(ALICE, address(weth), 10 * WAD, 15_000 * WAD);
+        _setWethPrice(1_700e8);
+        uint256[] memory ids = new uint256[](2);
+        (ids[0], ids[1]) = (other, vault);
+        vm.prank(KEEPER);
+        vm.expectRevert(abi.encodeWithSelector(ILiquidationEngine.BatchNotAscending.selector, 1));
+        liquidation.liquidateBatch(ids);
+        (ids[0], ids[1]) = (vault, vault);
+        vm.prank(KEEPER);
+        vm.expectRevert(abi.encodeWithSelector(ILiquidationEngine.BatchNotAscending.selector, 1));
+        liquidation.liquidateBatch(ids);
+        (ids[0], ids[1]) = (vault, other);
+        vm.prank(KEEPER);
+        (uint256 liquidated,) = liquidation.liquidateBatch(ids);
+        assertEq(liquidated, 2);
+    }
+
     function test_refusals_name_the_reason() public {
         vm.expectRevert(abi.encodeWithSelector(ILiquidationEngine.NotLiquidatable.selector, vault, engine.healthFactor(vault)));
         liquidation.previewLiquidation(vault);
