@@ -48,6 +48,11 @@ from ..sdk.math import (
 
 log = logging.getLogger("plimsoll.keeper")
 
+#: Largest JSON-RPC message accepted from the node, bytes (websockets' default is 1 MiB).
+MAX_MESSAGE = 64 * 2**20
+#: Most per-vault calls in flight at once.
+READ_CONCURRENCY = 50
+
 
 class KeeperError(RuntimeError):
     """The keeper cannot start (bad key, unreachable node, manifest for another chain)."""
@@ -147,8 +152,9 @@ class Keeper:
         """
         url = self.cfg.ws_url
         self.emit("connecting", url=url, timeout_s=self.cfg.connect_timeout)
-        # Retries with web3's backoff, bounded in time by the timeout (not by a count of attempts).
-        provider = WebSocketProvider(url, max_connection_retries=1_000)
+        # Retries with web3's backoff, bounded in time by the timeout (not by a count of attempts). Messages up to
+        # MAX_MESSAGE: a burst of events in one block range can exceed the websockets default of 1 MiB.
+        provider = WebSocketProvider(url, websocket_kwargs={"max_size": MAX_MESSAGE}, max_connection_retries=1_000)
         try:
             await asyncio.wait_for(provider.connect(), self.cfg.connect_timeout)
         except (asyncio.TimeoutError, ProviderConnectionError, OSError) as e:
@@ -168,7 +174,10 @@ class Keeper:
                 except Exception:  # the node may already be gone at shutdown
                     pass
         finally:
-            await provider.disconnect()
+            try:
+                await provider.disconnect()
+            except Exception as e:  # a connection that already failed re-raises its error here: the cause is reported
+                self.emit("disconnect_error", error=repr(e))
         self.emit("stopped", **self.stats)
 
     async def _setup(self) -> None:
@@ -221,8 +230,11 @@ class Keeper:
             started = time.monotonic()
             try:
                 await self.on_block(number)
-            except (Web3Exception, ValueError, asyncio.TimeoutError) as e:
-                # One bad block must not halt the bot; the next head retries from fresh state.
+            except (KeeperError, asyncio.CancelledError):
+                raise
+            except Exception as e:
+                # One bad block (a revert, an RPC error, a malformed answer) must not halt the bot; the next head
+                # retries from fresh state.
                 self.emit("block_error", block=number, error=repr(e))
             self.stats["blocks"] += 1
             log.debug("block %s took %.1f ms", number, 1000 * (time.monotonic() - started))
@@ -297,7 +309,10 @@ class Keeper:
         rooms = {s: None if room == MAX_UINT256 else room for s, room in zip(symbols, results[7 + 2 * n : 7 + 3 * n])}
         terms = {s: MarginCallTerms(*t) for s, t in zip(symbols, results[7 + 3 * n :])}
         called = [v[0] for v in vaults if v[6]]
-        states = await asyncio.gather(*(self.liquidation.functions.marginCallOf(i).call(**at) for i in called))
+        states = []
+        for i in range(0, len(called), READ_CONCURRENCY):  # bounded: a crash can put hundreds of vaults in a call
+            states += await asyncio.gather(*(self.liquidation.functions.marginCallOf(v).call(**at)
+                                             for v in called[i : i + READ_CONCURRENCY]))
         current = accrue(rate, fee, block["timestamp"] - last_drip)
         return BlockState(number, block["timestamp"], block["baseFeePerGas"], current, vaults, prices, params,
                           inventory, rooms, terms, dict(zip(called, states)))
