@@ -163,16 +163,30 @@ def keeper() -> None:
               help="Most vaults per VaultLens call (bounds each call's gas and response size).")
 @click.option("--connect-timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1),
               help="Seconds to reach the node at start (retrying); then exit 1 with the reason.")
+@click.option("--state", "state_url", metavar="URL",
+              help="SQLAlchemy URL of the keeper's state (vault index, scan cursor, pending transactions), kept "
+                   "across restarts. Default: sqlite:///MANIFEST.keeper.sqlite, beside the manifest.")
+@click.option("--watchdog", default=300.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds without a new head after which the keeper logs a watchdog alarm and exits 1 "
+                   "(/health answers 503 once no head was heard for this long).")
+@click.option("--metrics-port", type=click.IntRange(1, 65_535),
+              help="Serve Prometheus /metrics and a JSON /health on this port (default: not served).")
+@click.option("--metrics-host", default="127.0.0.1", show_default=True, help="Address for --metrics-port.")
 @click.option("--verbose", is_flag=True, help="Log block timings too.")
-def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, read_chunk, connect_timeout, verbose):
+def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, read_chunk, connect_timeout, state_url,
+               watchdog, metrics_port, metrics_host, verbose):
     """Watch every new block and liquidate vaults with health factor < 1.
 
     The liquidator key is read from the environment variable PLIMSOLL_KEEPER_KEY (hex), never from the command
     line; that account must hold the pUSD used to repay debt.
 
+    Its state survives restarts: a restarted keeper scans on from the last block it scanned (no gap), keeps the
+    vaults of its unmined transactions busy, and detects reorgs by block hash.
+
     SIGINT / SIGTERM stop it in every state: while connecting or setting up at once (exit 0), while working after
     the current block (exit 0). Exit 1 when the node cannot be reached within --connect-timeout, is on another
-    chain, or is lost while running.
+    chain, is lost while running, or sends no new head for --watchdog seconds, or when the state belongs to another
+    deployment.
     """
     from .keeper.bot import Keeper, KeeperConfig, KeeperError
     from .sdk.contracts import DEPLOYMENTS_DIR, Manifest, ManifestError
@@ -192,8 +206,11 @@ def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, read_ch
     for noisy in ("web3", "websockets", "asyncio", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        state_url = state_url or f"sqlite:///{manifest.with_suffix('.keeper.sqlite').resolve()}"
         cfg = KeeperConfig(ws_url=ws_url, manifest=Manifest.load(manifest), private_key=key, dry_run=dry_run,
-                           batch_size=batch_size, connect_timeout=connect_timeout, read_chunk=read_chunk)
+                           batch_size=batch_size, connect_timeout=connect_timeout, read_chunk=read_chunk,
+                           state_url=state_url, watchdog=watchdog, metrics_port=metrics_port,
+                           metrics_host=metrics_host)
         bot = Keeper(cfg)
     except (ManifestError, ValueError) as e:
         raise click.UsageError(str(e)) from e

@@ -13,6 +13,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,7 @@ from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from plimsoll.demo.run import DEFAULT_CONFIG, deploy_with_ape
-from plimsoll.sdk.anvil import Anvil, dev_private_key
+from plimsoll.sdk.anvil import Anvil, dev_private_key, free_port
 from plimsoll.sdk.contracts import PROJECT_ROOT, Manifest, Protocol, load_abi
 from plimsoll.sdk.math import WAD
 
@@ -94,7 +96,13 @@ def start_keeper(anvil, manifest_path: Path, log: Path, *extra: str) -> subproce
     cmd = [sys.executable, "-m", "plimsoll.cli", "keeper", "run", "--ws", anvil.ws_url,
            "--manifest", str(manifest_path), "--log-file", str(log), *extra]
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    wait_for(log, lambda e: e["event"] == "ready")
+
+    def ready(e: dict) -> bool:
+        if proc.poll() is not None:  # exited before it was ready: fail now, with its reason
+            raise AssertionError(f"keeper exited with code {proc.returncode}: {proc.stderr.read().decode()}")
+        return e["event"] == "ready"
+
+    wait_for(log, ready)
     return proc
 
 
@@ -122,14 +130,36 @@ def test_dry_run_decides_like_the_contract_and_sends_nothing(chain):
     assert [e["total"] for e in events(log) if e["event"] == "vaults_discovered"] == [2]
 
 
-def test_live_keeper_liquidates_in_the_next_block(chain):
+def _scrape(port: int, path: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def _metric(text: str, name: str) -> float:
+    return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def test_live_keeper_liquidates_in_the_next_block_and_reports_it_in_its_metrics(chain):
     anvil, w3, p, manifest_path, work = chain
     log = work / "live.log"
-    proc = start_keeper(anvil, manifest_path, log)
+    port = free_port()
+    proc = start_keeper(anvil, manifest_path, log, "--metrics-port", str(port))
     try:
         w3.provider.make_request("evm_mine", [])
         sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+        decided = next(e for e in events(log) if e["event"] == "decide" and e["vault"] == 1)
         receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+        w3.provider.make_request("evm_mine", [])
+        head = receipt["blockNumber"] + 1
+        deadline = time.monotonic() + 60  # a bound for a hung keeper only
+        while json.loads(_scrape(port, "/health")[1])["processed"] != head and time.monotonic() < deadline:
+            time.sleep(0.05)  # the keeper is still working on that block
+        status, metrics = _scrape(port, "/metrics")
+        health_status, health = _scrape(port, "/health")
+        missing_status, _ = _scrape(port, "/nothing")
     finally:
         stop(proc)
     assert receipt["status"] == 1
@@ -137,6 +167,26 @@ def test_live_keeper_liquidates_in_the_next_block(chain):
     liq = p.liquidation.events.Liquidate().process_receipt(receipt, errors=DISCARD)
     assert [e["args"]["vaultId"] for e in liq] == [1]
     assert p.engine.functions.healthFactor(1).call() >= WAD
+    assert (status, health_status, missing_status) == (200, 200, 404)
+    assert _metric(metrics, "plimsoll_keeper_liquidated_vaults_total") == 1
+    assert _metric(metrics, "plimsoll_keeper_gas_spent_wei_total") == receipt["gasUsed"] * receipt["effectiveGasPrice"]
+    assert _metric(metrics, "plimsoll_keeper_pnl_pusd") == (decided["seized"] - decided["repay"] - decided["fee"]) / WAD
+    assert _metric(metrics, "plimsoll_keeper_head_to_broadcast_seconds_count") == 1
+    assert _metric(metrics, "plimsoll_keeper_head_block") == _metric(metrics, "plimsoll_keeper_processed_block") == head
+    assert _metric(metrics, "plimsoll_keeper_vaults_tracked") == 2
+    assert _metric(metrics, "plimsoll_keeper_leader") == 1
+    details = json.loads(health)
+    assert (details["status"], details["head"], details["processed"], details["leader"]) == ("ok", head, head, True)
+
+
+def test_the_watchdog_ends_a_keeper_that_hears_no_new_head(chain):
+    """Automine and no transactions: no block comes. With --watchdog 2 the keeper logs the alarm and exits 1."""
+    anvil, _, _, manifest_path, work = chain
+    log = work / "watchdog.log"
+    proc = start_keeper(anvil, manifest_path, log, "--dry-run", "--watchdog", "2")
+    _, err = proc.communicate(timeout=120)  # a bound for a hung keeper only
+    assert proc.returncode == 1, err.decode()
+    assert [e["seconds"] for e in events(log) if e["event"] == "watchdog"] == [2.0]
 
 
 def test_live_keeper_margin_calls_in_the_next_block_and_waits(called_chain):
@@ -325,5 +375,175 @@ def test_empty_and_debt_free_vaults_cost_the_keeper_nothing_per_block(tmp_path_f
             stop(proc)
         reads = [e for e in events(log) if e["event"] == "read"]
         assert reads and all(e["vaults"] == 2 and e["calls"] == 2 for e in reads)
+    finally:
+        gen.close()
+
+
+# ---------------------------------------------------------------- issue 7 (2): state that survives
+
+
+def _unsafe_second_vault(w3, p) -> int:
+    """Alice opens a second WETH vault and borrows 15,000 against it at $2,000, then WETH returns to $1,700: both
+    her vaults are unsafe. Returns the new vault's id."""
+    admin, alice = w3.eth.accounts[0], w3.eth.accounts[ALICE]
+    p.feeds["WETH"].functions.updateAnswer(2_000 * 10**8).transact({"from": admin})
+    p.tokens["WETH"].functions.mint(alice, 10 * WAD).transact({"from": alice})
+    p.engine.functions.open(p.tokens["WETH"].address, 10 * WAD).transact({"from": alice})
+    vault_id = p.engine.functions.vaultCount().call()
+    p.engine.functions.borrow(vault_id, 15_000 * WAD, alice).transact({"from": alice})
+    p.feeds["WETH"].functions.updateAnswer(1_700 * 10**8).transact({"from": admin})
+    return vault_id
+
+
+def test_a_restarted_keeper_scans_on_from_its_last_block_and_misses_nothing(tmp_path_factory):
+    """The keeper stops; while it is down a vault borrows and turns unsafe. Restarted on the same state it keeps
+    its index, scans only the blocks it missed, finds the vault and liquidates both unsafe vaults in the next
+    block."""
+    work = tmp_path_factory.mktemp("keeper-restart")
+    gen = _deployed(work, _without_margin_calls(work))
+    anvil, w3, p, manifest_path, _ = next(gen)
+    try:
+        first = work / "first.log"
+        proc = start_keeper(anvil, manifest_path, first, "--dry-run")
+        w3.provider.make_request("evm_mine", [])
+        wait_for(first, lambda e: e["event"] == "dry_run")
+        stop(proc)
+        last_seen = max(e["block"] for e in events(first) if e["event"] == "read")
+        new_vault = _unsafe_second_vault(w3, p)
+        second = work / "second.log"
+        proc = start_keeper(anvil, manifest_path, second)
+        try:
+            ready = next(e for e in events(second) if e["event"] == "ready")
+            assert (ready["scanned_to"], ready["vaults"]) == (last_seen, 2)
+            w3.provider.make_request("evm_mine", [])
+            sent = wait_for(second, lambda e: e["event"] == "sent")
+            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+        finally:
+            stop(proc)
+        found = [e for e in events(second) if e["event"] == "vaults_discovered"]
+        assert [(e["new"], e["total"]) for e in found] == [(1, 3)]
+        assert sent["vaults"] == [1, new_vault] and receipt["status"] == 1
+        assert receipt["blockNumber"] == sent["block"] + 1
+    finally:
+        gen.close()
+
+
+def test_a_keeper_killed_with_a_transaction_in_flight_follows_it_after_restart_and_never_sends_twice(
+        tmp_path_factory):
+    """Automine off: the keeper's liquidation waits in the mempool when the keeper is killed with -9. Restarted,
+    it restores the transaction, reports it mined in the next block, and sends nothing for that vault again."""
+    work = tmp_path_factory.mktemp("keeper-kill")
+    gen = _deployed(work, _without_margin_calls(work))
+    anvil, w3, p, manifest_path, _ = next(gen)
+    try:
+        w3.provider.make_request("evm_setAutomine", [False])
+        first = work / "first.log"
+        proc = start_keeper(anvil, manifest_path, first)
+        w3.provider.make_request("evm_mine", [])
+        sent = wait_for(first, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+        proc.kill()
+        proc.wait(60)
+        second = work / "second.log"
+        proc = start_keeper(anvil, manifest_path, second)
+        try:
+            restored = wait_for(second, lambda e: e["event"] == "pending_restored")
+            assert restored["txs"] == [sent["tx"]] and restored["vaults"] == [1]
+            w3.provider.make_request("evm_mine", [])
+            mined = wait_for(second, lambda e: e["event"] == "mined")
+            w3.provider.make_request("evm_mine", [])
+            wait_for(second, lambda e: e["event"] == "read" and e["block"] == mined["block"] + 1)
+        finally:
+            stop(proc)
+        assert (mined["tx"], mined["ok"], mined["block"]) == (sent["tx"], True, sent["block"] + 1)
+        assert not [e for e in events(second) if e["event"] == "sent"]
+        logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
+        assert [e["args"]["vaultId"] for e in logs] == [1]
+    finally:
+        gen.close()
+
+
+def test_a_reorg_is_detected_and_a_vault_that_borrowed_in_the_new_branch_is_found(tmp_path_factory):
+    """The keeper scans four blocks; the chain is reverted below them and a new branch, at the same heights,
+    has a vault borrow. The keeper sees the fork by block hash, scans the new branch and decides that vault (an
+    index that trusted its cursor would never look at those heights again)."""
+    work = tmp_path_factory.mktemp("keeper-reorg")
+    gen = _deployed(work, _without_margin_calls(work))
+    anvil, w3, p, manifest_path, _ = next(gen)
+    try:
+        log = work / "reorg.log"
+        proc = start_keeper(anvil, manifest_path, log, "--dry-run")
+        try:
+            w3.provider.make_request("evm_mine", [])
+            fork = w3.eth.block_number  # the keeper has read this block: it remembers its hash
+            wait_for(log, lambda e: e["event"] == "read" and e["block"] == fork)
+            snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+            for _ in range(4):
+                w3.provider.make_request("evm_mine", [])
+            wait_for(log, lambda e: e["event"] == "read" and e["block"] == fork + 4)
+            assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True
+            new_vault = _unsafe_second_vault(w3, p)  # five blocks, fork+1 … fork+5: Borrow in fork+4
+            assert w3.eth.block_number == fork + 5
+            w3.provider.make_request("evm_mine", [])
+            decided = wait_for(log, lambda e: e["event"] == "dry_run" and new_vault in e["vaults"])
+        finally:
+            stop(proc)
+        reorgs = [e for e in events(log) if e["event"] == "reorg"]
+        assert reorgs and reorgs[0]["scan_from"] == fork + 1
+        assert decided["vaults"] == [1, new_vault]
+    finally:
+        gen.close()
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL server (pgserver's embedded binaries), started here and stopped after the module."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path_factory.mktemp("pg"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+def test_two_keepers_on_postgresql_share_one_lead_and_the_standby_takes_over_when_the_leader_dies(
+        tmp_path_factory, postgres):
+    """Two live keepers share a PostgreSQL state: one leads (it liquidates), the other stands by and sends nothing.
+    The leader is killed with -9; once the server has ended its session, the standby takes the lead at the next
+    block, picks up the index, finds the vault that turns unsafe afterwards and liquidates it in the next block. No
+    vault is liquidated twice."""
+    work = tmp_path_factory.mktemp("keeper-ha")
+    gen = _deployed(work, _without_margin_calls(work))
+    anvil, w3, p, manifest_path, _ = next(gen)
+    postgres.psql("CREATE DATABASE keeper_ha;")
+    state = postgres.get_uri("keeper_ha")
+    try:
+        a_log, b_log = work / "a.log", work / "b.log"
+        a = start_keeper(anvil, manifest_path, a_log, "--state", state)
+        w3.provider.make_request("evm_mine", [])
+        first = wait_for(a_log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+        wait_for(a_log, lambda e: e["event"] == "mined" and e["tx"] == first["tx"])
+        b = start_keeper(anvil, manifest_path, b_log, "--state", state)
+        try:
+            w3.provider.make_request("evm_mine", [])
+            wait_for(b_log, lambda e: e["event"] == "role" and e["role"] == "standby")
+            a.kill()
+            a.wait(60)
+            # The server ends the dead leader's session and with it the lock; then the next block is the standby's.
+            while "advisory" in postgres.psql("SELECT locktype FROM pg_locks WHERE locktype = 'advisory';"):
+                time.sleep(0.05)
+            w3.provider.make_request("evm_mine", [])
+            took = wait_for(b_log, lambda e: e["event"] == "role" and e["role"] == "leader")
+            assert took["block"] == w3.eth.block_number
+            new_vault = _unsafe_second_vault(w3, p)
+            w3.provider.make_request("evm_mine", [])
+            sent = wait_for(b_log, lambda e: e["event"] == "sent")
+            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+        finally:
+            stop(b)
+        assert [e["role"] for e in events(b_log) if e["event"] == "role"] == ["standby", "leader"]
+        assert [e["role"] for e in events(a_log) if e["event"] == "role"] == ["leader"]
+        assert sent["vaults"] == [new_vault] and receipt["status"] == 1
+        assert receipt["blockNumber"] == sent["block"] + 1
+        logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
+        assert sorted(e["args"]["vaultId"] for e in logs) == [1, new_vault]
     finally:
         gen.close()

@@ -25,8 +25,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Callable
 
+import requests
 from web3 import Web3
-from web3.exceptions import TransactionNotFound
+from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.logs import DISCARD
 
 from ..sdk.anvil import Anvil, dev_private_key, set_next_block_timestamp
@@ -39,6 +40,7 @@ DEFAULT_CONFIG = PROJECT_ROOT / "scripts" / "config" / "local.yaml"
 DEPLOYER, KEEPER, FIRST_OWNER, ACCOUNTS = 0, 1, 2, 30
 GAS = 800_000
 WAVE = 40
+READ_CHUNK = 400  # vaults per VaultLens call (the keeper's default --read-chunk)
 
 
 class DemoError(RuntimeError):
@@ -96,13 +98,19 @@ class VaultSpec:
 
 @dataclass
 class Monitor:
-    """Reads every block's on-chain health factors in a thread; ``unsafe[b]`` = vault ids with HF < 1 at b."""
+    """Reads every block's on-chain health factors in a thread; ``unsafe[b]`` = vault ids with HF < 1 at b.
+
+    Block b is read once the node is past it (head > b): Anvil answers a call at its head from live state, which
+    while it mines the next block can already hold that block's state under the head's timestamp; an older block
+    is served from its own snapshot, consistently.
+    """
 
     w3: Web3
     lens: Any
     ids: list[int]
     start_block: int
     unsafe: dict[int, set[int] | None] = field(default_factory=dict)
+    error: BaseException | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> "Monitor":
@@ -113,26 +121,54 @@ class Monitor:
         return self
 
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            head = self.w3.eth.block_number
-            while self._next <= head:
-                self._read(self._next)
-                self._next += 1
-            time.sleep(0.05)
+        try:
+            while not self._stop.is_set():
+                head = _retrying(lambda: self.w3.eth.block_number)
+                while self._next < head:
+                    self._read(self._next)
+                    self._next += 1
+                time.sleep(0.05)
+        except BaseException as e:  # reported by stop_at: a monitor that died silently would blind the report
+            self.error = e
 
     def _read(self, b: int) -> None:
         try:
-            hfs = self.lens.functions.healthFactors(self.ids).call(block_identifier=b)
+            hfs = _in_chunks(lambda chunk: _retrying(
+                lambda: self.lens.functions.healthFactors(chunk).call(block_identifier=b)), self.ids)
             self.unsafe[b] = {i for i, hf in zip(self.ids, hfs) if hf < WAD}
-        except Exception:  # an oracle refused to price at b: no verdict for that block
+        except ContractLogicError:  # an oracle refused to price at b: no verdict for that block
             self.unsafe[b] = None
 
     def stop_at(self, last_block: int) -> None:
-        """Read up to ``last_block`` inclusive, then stop."""
-        while self._next <= last_block:
+        """Read up to ``last_block`` inclusive, then stop.
+
+        Raises:
+            DemoError: the monitor failed (the node stopped answering).
+        """
+        while self._next <= last_block and self.error is None:
             time.sleep(0.05)
         self._stop.set()
         self.thread.join()
+        if self.error is not None:
+            raise DemoError(f"the health monitor failed: {self.error!r}") from self.error
+
+
+def _in_chunks(read: Callable[[list[int]], list[Any]], ids: list[int], size: int = READ_CHUNK) -> list[Any]:
+    """``read`` over ``ids`` in chunks of ``size``, concatenated: one eth_call over thousands of vaults exceeds the
+    node's gas cap for calls."""
+    return [x for i in range(0, len(ids), size) for x in read(ids[i : i + size])]
+
+
+def _retrying(read: Callable[[], Any], attempts: int = 5) -> Any:
+    """``read()``, retried with backoff (0.1 s, doubling) when the connection to the node fails (a busy Anvil may
+    reset one); the last failure is raised."""
+    for attempt in range(attempts):
+        try:
+            return read()
+        except (requests.ConnectionError, requests.Timeout):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * 2**attempt)
 
 
 def deploy_with_ape(url: str, config_path: Path, manifest_path: Path, log_path: Path, name: str = "demo") -> None:
@@ -367,9 +403,12 @@ class Demo:
 
     def _start_keeper(self, ws_url: str) -> subprocess.Popen:
         log_path = self.opts.workdir / "keeper.log"
+        state = self.opts.workdir / "keeper.sqlite"
+        for old in (state, state.with_suffix(".sqlite-wal"), state.with_suffix(".sqlite-shm")):
+            old.unlink(missing_ok=True)  # a fresh chain: an earlier run's state belongs to another deployment
         env = dict(os.environ, PLIMSOLL_KEEPER_KEY=dev_private_key(KEEPER))
         cmd = [sys.executable, "-m", "plimsoll.cli", "keeper", "run", "--ws", ws_url,
-               "--manifest", str(self.manifest_path), "--log-file", str(log_path)]
+               "--manifest", str(self.manifest_path), "--log-file", str(log_path), "--state", f"sqlite:///{state}"]
         proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -416,9 +455,12 @@ class Demo:
             spec = self._spec_of.get(ev["args"]["vaultId"])
             if spec is None or not spec.responsive:
                 continue
-            vid = spec.vault_id
-            v = p.engine.functions.valuation(vid).call()
-            need = v[0] + p.liquidation.functions.pendingPremium(vid).call() - v[2]
+            vid, at = spec.vault_id, ev["blockNumber"]
+            # Read at the call's block once the node is past it (see Monitor: a read at the head may mix blocks).
+            while self.w3.eth.block_number <= at:
+                time.sleep(0.05)
+            v = p.engine.functions.valuation(vid).call(block_identifier=at)
+            need = v[0] + p.liquidation.functions.pendingPremium(vid).call(block_identifier=at) - v[2]
             if need > 0:  # else the price already brought it back: curing is enough
                 # Same sender, consecutive nonces: the repay is mined before the cure.
                 calls.append((spec.owner, p.engine.functions.repay(vid, need + need // 100 + WAD)))
@@ -444,13 +486,13 @@ class Demo:
 
     def _settle(self, monitor: Monitor) -> int:
         """Wait ``settle_blocks`` blocks, then until the monitor's newest verdict shows no unsafe vault, for at most
-        ``max_settle_blocks``; return the last block to report on."""
+        ``max_settle_blocks``; return the last block to report on (one the monitor has read)."""
         first = self.w3.eth.block_number
         while True:
-            head = self.w3.eth.block_number
-            done = head - first >= self.opts.settle_blocks and monitor.unsafe.get(head) == set()
-            if done or head - first >= self.opts.max_settle_blocks:
-                return head
+            last = self.w3.eth.block_number - 1  # the monitor reads a block once the node is past it
+            done = last - first >= self.opts.settle_blocks and monitor.unsafe.get(last) == set()
+            if done or last - first >= self.opts.max_settle_blocks:
+                return last
             time.sleep(0.05)
 
     # ------------------------------------------------------------------ report
@@ -582,7 +624,7 @@ class Demo:
         """The invariants of ../shared/DESIGN.md read off the chain at ``block`` (exact integers)."""
         p, at = self.p, {"block_identifier": block}
         e = p.engine.functions
-        states = p.lens.functions.vaults(ids).call(**at)
+        states = _in_chunks(lambda chunk: p.lens.functions.vaults(chunk).call(**at), ids)
         total_normalized = e.totalNormalizedDebt().call(**at)
         rate = e.currentRate().call(**at)
         sums: dict[str, int] = defaultdict(int)

@@ -1,19 +1,21 @@
-"""Keeper v1: the off-chain liquidation bot.
+"""The keeper's lifecycle: the off-chain liquidation bot.
 
-One asyncio process on a WebSocket JSON-RPC connection:
+One asyncio process on a WebSocket JSON-RPC connection, in three phases (pymaker's Lifecycle):
 
-* it learns of blocks from a ``newHeads`` subscription and always works on the newest one (a block that arrives
-  while it is busy replaces any waiting block: no queue of stale blocks);
-* its vault set is the vaults that may have debt: learned from ``Borrow`` events (scanned from the deployment block
-  and then block by block, in bounded block ranges), and dropped when read with no debt until they borrow again.
-  Empty and debt-free vaults, however many are opened, cost nothing per block;
-* for block N it reads everything at N (vault states through VaultLens in bounded chunks, prices, rate,
-  parameters), so that no decision mixes two blocks, and computes health with the exact mirror (plimsoll.sdk.math);
-* liquidatable vaults not already in a pending transaction go, lowest health first and as far as its pUSD
-  inventory covers them, into ``liquidateBatch`` transactions (``liquidate`` for a single vault), signed locally
-  with a nonce it tracks itself; each is simulated (gas estimate) before it is sent;
-* every decision is logged as one JSON line; ``dry_run`` decides and logs but sends nothing.
+* start: connect (bounded by ``connect_timeout``), check the chain, open the state database (plimsoll.keeper.store)
+  and restore the vault index and pending transactions from it;
+* per block: it learns of blocks from a ``newHeads`` subscription and always works on the newest one (a block that
+  arrives while it is busy replaces any waiting block: no queue of stale blocks). For block N it
+  - brings the vault index to N (plimsoll.keeper.index: Borrow events since the last scanned block, so a restart
+    replays every block it missed; a reorg is detected by block hash and the forked blocks scanned again);
+  - follows its pending transactions (plimsoll.keeper.dispatcher);
+  - reads everything at N (vault states through VaultLens in bounded chunks, prices, rate, parameters), so that no
+    decision mixes two blocks;
+  - decides (plimsoll.keeper.strategy, pure: the exact mirror of the contracts) and sends margin calls and
+    ``liquidateBatch`` transactions, lowest health first, within its pUSD inventory;
+* stop: on ``stop()`` (SIGINT/SIGTERM in the CLI) after the current block; a lost node ends it with KeeperError.
 
+Every decision is logged as one JSON line; ``dry_run`` decides and logs but sends nothing.
 The bar (../shared/DESIGN.md): a vault liquidatable in block N is liquidated in block N+1.
 """
 
@@ -23,28 +25,21 @@ import asyncio
 import json
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
 from web3 import AsyncWeb3, WebSocketProvider
-from web3.exceptions import ContractLogicError, ProviderConnectionError, TransactionNotFound, Web3Exception
+from web3.exceptions import BlockNotFound, ContractLogicError, ProviderConnectionError
 
 from ..sdk.contracts import Manifest, load_abi
-from ..sdk.math import (
-    MAX_UINT256,
-    SHOCK_UNIT,
-    CollateralParams,
-    MarginCallTerms,
-    LiquidationParams,
-    LiquidationPlan,
-    accrue,
-    liquidation_plan,
-    margin_call_action,
-    pending_premium,
-    valuation,
-    vault_terms,
-)
+from ..sdk.math import MAX_UINT256, SHOCK_UNIT, CollateralParams, LiquidationParams, MarginCallTerms, accrue
+from .dispatcher import Dispatcher
+from .errors import KeeperError
+from .index import REORG_WINDOW, VaultIndex
+from .metrics import KeeperMetrics, serve
+from .store import KeeperStore
+from .strategy import BlockState, choose, decide
 
 log = logging.getLogger("plimsoll.keeper")
 
@@ -53,9 +48,7 @@ MAX_MESSAGE = 64 * 2**20
 #: Most per-vault calls in flight at once.
 READ_CONCURRENCY = 50
 
-
-class KeeperError(RuntimeError):
-    """The keeper cannot start (bad key, unreachable node, manifest for another chain)."""
+__all__ = ["Keeper", "KeeperConfig", "KeeperError"]
 
 
 @dataclass
@@ -66,6 +59,8 @@ class KeeperConfig:
         ws_url: WebSocket JSON-RPC endpoint.
         manifest: the deployment to watch.
         private_key: hex key of the liquidator account (holds the pUSD inventory).
+        state_url: SQLAlchemy URL of the state database (default: in memory, lost at exit; the CLI defaults to an
+            SQLite file beside the manifest).
         dry_run: decide and log, send nothing.
         batch_size: most vaults per liquidateBatch transaction.
         gas_margin: gas limit = estimate × this.
@@ -73,11 +68,15 @@ class KeeperConfig:
         connect_timeout: seconds to reach the node at start (retrying with backoff); then KeeperError.
         read_chunk: most vaults per VaultLens call (bounds each eth_call's gas and response size).
         log_range: most blocks per event-log query.
+        reorg_window: block hashes remembered to find a reorg's fork point, in blocks.
+        watchdog: seconds without a new head after which the keeper raises the alarm and exits (KeeperError).
+        metrics_host, metrics_port: where to serve /metrics and /health (None: not served).
     """
 
     ws_url: str
     manifest: Manifest
     private_key: str
+    state_url: str = "sqlite://"
     dry_run: bool = False
     batch_size: int = 25
     gas_margin: float = 1.3
@@ -85,34 +84,10 @@ class KeeperConfig:
     connect_timeout: float = 30.0
     read_chunk: int = 400
     log_range: int = 10_000
-
-
-@dataclass
-class BlockState:
-    """Everything read at one block. Amounts in contract units (see plimsoll.sdk.math)."""
-
-    number: int
-    timestamp: int
-    base_fee: int
-    rate: int
-    vaults: list[Any]
-    prices: dict[str, int | None]
-    params: dict[str, CollateralParams]
-    inventory: int
-    rooms: dict[str, int | None] = field(default_factory=dict)
-    terms: dict[str, MarginCallTerms] = field(default_factory=dict)
-    calls: dict[int, Any] = field(default_factory=dict)  # vault id → MarginCallState, for vaults in a call
-
-
-@dataclass
-class Pending:
-    """A sent transaction not yet mined: its hash, the vaults it liquidates, the block it was decided at and the
-    pUSD (WAD) it may burn."""
-
-    tx_hash: str
-    vault_ids: list[int]
-    sent_block: int
-    cost: int
+    reorg_window: int = REORG_WINDOW
+    watchdog: float = 300.0
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
 
 
 class Keeper:
@@ -121,17 +96,18 @@ class Keeper:
     def __init__(self, config: KeeperConfig):
         self.cfg = config
         self.account = Account.from_key(config.private_key)
-        self.vault_ids: set[int] = set()  # vaults that may have debt (see the module docstring)
-        self._scanned_to = config.manifest.block - 1
-        self.pending: dict[str, Pending] = {}
-        self._nonce: int | None = None
         self._latest_head: int | None = None
         self._wake = asyncio.Event()
         self._stopping = False
         #: True once the bot works block by block (before that, a stop request cancels the start instead).
         self.started = False
-        self.stats = {"blocks": 0, "skipped_blocks": 0, "sent": 0, "liquidated_vaults": 0, "margin_calls": 0,
-                      "reverted": 0}
+        #: None until the first block; then whether this keeper leads (see KeeperStore.try_lead).
+        self.leading: bool | None = None
+        self.store: KeeperStore | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.metrics = KeeperMetrics()
+        self._heard_at: float | None = None  # monotonic time the newest head was heard
+        self.stats = {"blocks": 0, "skipped_blocks": 0}
 
     # ------------------------------------------------------------------ lifecycle
     def emit(self, event: str, **fields: Any) -> None:
@@ -149,6 +125,7 @@ class Keeper:
         Raises:
             KeeperError: wrong chain, the node cannot be reached within ``connect_timeout`` seconds, or the
                 connection to it is lost.
+            StateError: the state database cannot be opened or belongs to another deployment.
         """
         url = self.cfg.ws_url
         self.emit("connecting", url=url, timeout_s=self.cfg.connect_timeout)
@@ -159,7 +136,14 @@ class Keeper:
             await asyncio.wait_for(provider.connect(), self.cfg.connect_timeout)
         except (asyncio.TimeoutError, ProviderConnectionError, OSError) as e:
             raise KeeperError(f"cannot reach the node at {url} within {self.cfg.connect_timeout:g} s: {e!r}") from e
+        server = None
         try:
+            if self.cfg.metrics_port is not None:
+                try:
+                    server = serve(self.metrics, self.cfg.metrics_host, self.cfg.metrics_port, self.cfg.watchdog)
+                except OSError as e:
+                    raise KeeperError(f"cannot serve metrics at {self.cfg.metrics_host}:{self.cfg.metrics_port}: "
+                                      f"{e}") from e
             self.w3 = AsyncWeb3(provider)
             await self._setup()
             sub_id = await self.w3.eth.subscribe("newHeads")
@@ -174,11 +158,15 @@ class Keeper:
                 except Exception:  # the node may already be gone at shutdown
                     pass
         finally:
+            if server is not None:
+                server.shutdown()
+            if self.store is not None:
+                self.store.close()
             try:
                 await provider.disconnect()
             except Exception as e:  # a connection that already failed re-raises its error here: the cause is reported
                 self.emit("disconnect_error", error=repr(e))
-        self.emit("stopped", **self.stats)
+        self.emit("stopped", **self.stats, **(self.dispatcher.stats if self.dispatcher else {}))
 
     async def _setup(self) -> None:
         m = self.cfg.manifest
@@ -199,11 +187,36 @@ class Keeper:
             lf.targetHealth().call(), lf.fullLiquidationHealth().call(), lf.protocolShare().call(),
             self.engine.functions.dust().call(), lf.bonusFloor().call(), lf.maxBonusHealth().call(),
             self.engine.functions.collateralTokens().call(),
+            self._hash_at(m.block),
         )
         self.params = LiquidationParams(*values[:6])
         self.listed = [self.token_symbol.get(t.lower()) for t in values[6]]  # grid columns, in listing order
-        self._nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
-        self.emit("ready", keeper=self.account.address, network=m.network, dry_run=self.cfg.dry_run)
+        if values[7] is None:
+            raise KeeperError(f"the node has no block {m.block}, where manifest {m.network} says it was deployed")
+        self.store = KeeperStore(self.cfg.state_url, chain_id, m.contracts["VaultEngine"], m.block, values[7])
+        self.dispatcher = Dispatcher(self.w3, self.account, chain_id, self.store, self.emit, self.metrics,
+                                     self.cfg.gas_margin, self.cfg.priority_fee_wei, self.cfg.dry_run)
+        self._load_state()
+        await self.dispatcher.start()
+        self.emit("ready", keeper=self.account.address, network=m.network, dry_run=self.cfg.dry_run,
+                  state=self.store.url, scanned_to=self.index.scanned_to, vaults=len(self.index.vault_ids))
+
+    def _load_state(self) -> None:
+        """The vault index and the pending transactions, as the state database holds them."""
+        self.index = VaultIndex(self.store, self._borrowers, self._hash_at, self.cfg.log_range, self.cfg.reorg_window)
+        self.dispatcher.restore()
+
+    async def _hash_at(self, number: int) -> str | None:
+        """The node's block hash at ``number`` (0x…), None when it has no such block."""
+        try:
+            return (await self.w3.eth.get_block(number))["hash"].to_0x_hex()
+        except BlockNotFound:
+            return None
+
+    async def _borrowers(self, first: int, last: int) -> set[int]:
+        """Vault ids of the Borrow events in blocks first..last (inclusive)."""
+        logs = await self.engine.events.Borrow().get_logs(from_block=first, to_block=last)
+        return {ev["args"]["vaultId"] for ev in logs}
 
     async def _read_heads(self) -> None:
         async for msg in self.w3.socket.process_subscriptions():
@@ -212,12 +225,21 @@ class Keeper:
             if self._wake.is_set() and self._latest_head is not None:
                 self.stats["skipped_blocks"] += 1
             self._latest_head = number
+            self._heard_at = time.monotonic()
+            self.metrics.heard_head(number)
             self._wake.set()
 
     async def _work(self, reader: asyncio.Task) -> None:
         self.started = True
         while not self._stopping:
-            await self._wake.wait()
+            # The watchdog: a node that stops producing heads (or a subscription that silently died) must not leave
+            # the keeper waiting forever: raise the alarm and exit, so that a supervisor restarts it or pages.
+            last = self._heard_at if self._heard_at is not None else self.metrics.started_at
+            try:
+                await asyncio.wait_for(self._wake.wait(), max(0.0, last + self.cfg.watchdog - time.monotonic()))
+            except asyncio.TimeoutError:
+                self.emit("watchdog", seconds=self.cfg.watchdog, head=self._latest_head)
+                raise KeeperError(f"no new head from {self.cfg.ws_url} for {self.cfg.watchdog:g} s (watchdog)")
             self._wake.clear()
             if self._stopping:
                 continue
@@ -226,47 +248,58 @@ class Keeper:
                                   f"({reader.exception()!r})" if not reader.cancelled() else "head reader cancelled")
             if self._latest_head is None:
                 continue
-            number = self._latest_head
+            number, heard_at = self._latest_head, self._heard_at
             started = time.monotonic()
             try:
-                await self.on_block(number)
+                await self.on_block(number, heard_at)
             except (KeeperError, asyncio.CancelledError):
                 raise
             except Exception as e:
                 # One bad block (a revert, an RPC error, a malformed answer) must not halt the bot; the next head
                 # retries from fresh state.
                 self.emit("block_error", block=number, error=repr(e))
+                self.metrics.block_errors.inc()
+            self.metrics.worked(number, bool(self.leading), len(self.index.vault_ids))
             self.stats["blocks"] += 1
             log.debug("block %s took %.1f ms", number, 1000 * (time.monotonic() - started))
 
     # ------------------------------------------------------------------ one block
-    async def on_block(self, number: int) -> None:
-        """Sync the vault set to block ``number``, read state at it, and liquidate what is unsafe."""
-        await self._sync_vaults(number)
-        await self._check_pending(number)
-        if not self.vault_ids:
-            return
-        state = await self.read_state(number)
-        calls, plans = self.decide(state)
-        busy = {v for p in self.pending.values() for v in p.vault_ids}
-        for vault_id in calls:
-            if vault_id not in busy:
-                self.emit("margin_call", block=state.number, vault=vault_id)
-                await self._send(state, self.liquidation.functions.marginCall(vault_id), [vault_id], 0)
-        if plans:
-            await self.liquidate(state, plans)
+    async def on_block(self, number: int, heard_at: float | None = None) -> None:
+        """Bring the index to block ``number``, read state at it, and margin-call or liquidate what is unsafe
+        (``heard_at``: monotonic time its head was heard, for the latency metric).
 
-    async def _sync_vaults(self, number: int) -> None:
-        """Add the vaults that borrowed since the last scan, up to block ``number``, in ranges of ``log_range``."""
-        new: set[int] = set()
-        while self._scanned_to < number:
-            to = min(number, self._scanned_to + self.cfg.log_range)
-            logs = await self.engine.events.Borrow().get_logs(from_block=self._scanned_to + 1, to_block=to)
-            new |= {ev["args"]["vaultId"] for ev in logs} - self.vault_ids
-            self._scanned_to = to
-        if new:
-            self.vault_ids |= new
-            self.emit("vaults_discovered", block=number, new=len(new), total=len(self.vault_ids))
+        A standby (shared state, another keeper leads) does nothing; when it takes the lead it reloads the index and
+        the pending transactions that the last leader left in the state."""
+        leading = self.store.try_lead()
+        if leading != self.leading:
+            if leading and self.leading is not None:  # a takeover: pick up where the last leader stopped
+                self._load_state()
+                await self.dispatcher.start()
+            self.leading = leading
+            self.emit("role", block=number, role="leader" if leading else "standby")
+        if not leading:
+            return
+        block = await self.w3.eth.get_block(number)
+        synced = await self.index.sync(number, block["hash"].to_0x_hex())
+        if "reorg_from" in synced:
+            self.emit("reorg", block=number, scan_from=synced["reorg_from"])
+        if synced["new"]:
+            self.emit("vaults_discovered", block=number, new=synced["new"], total=len(self.index.vault_ids))
+        await self.dispatcher.check(number)
+        if not self.index.vault_ids:
+            return
+        state = await self.read_state(block)
+        d = decide(state, self.token_symbol, self.params)
+        for vault_id, reason in d.skips:
+            self.emit("skip", block=number, vault=vault_id, reason=reason)
+        busy = self.dispatcher.busy
+        for vault_id in d.calls:
+            if vault_id not in busy:
+                self.emit("margin_call", block=number, vault=vault_id)
+                await self.dispatcher.send(number, state.base_fee, self.liquidation.functions.marginCall(vault_id),
+                                           (vault_id,), 0, heard_at=heard_at)
+        if d.plans:
+            await self.liquidate(state, d.plans, heard_at)
 
     async def _price(self, symbol: str, number: int) -> int | None:
         """The oracle's WAD price at block ``number``, or None when it reverts (the engine then counts that
@@ -276,13 +309,13 @@ class Keeper:
         except ContractLogicError:
             return None
 
-    async def read_state(self, number: int) -> BlockState:
-        """Read, all at block ``number``: vault states, oracle prices (None where an oracle reverts), collateral
-        parameters, the rate inputs and the keeper's pUSD balance."""
+    async def read_state(self, block: Any) -> BlockState:
+        """Read, all at ``block`` (a web3 block): vault states, oracle prices (None where an oracle reverts),
+        collateral parameters, the rate inputs and the keeper's pUSD balance."""
+        number = block["number"]
         at = {"block_identifier": number}
         symbols = list(self.tokens)
         results = await asyncio.gather(
-            self.w3.eth.get_block(number),
             self.engine.functions.rate().call(**at),
             self.engine.functions.lastDrip().call(**at),
             self.engine.functions.stabilityFee().call(**at),
@@ -294,9 +327,9 @@ class Keeper:
             *(self.liquidation.functions.liquidationRoom(self.tokens[s]).call(**at) for s in symbols),
             *(self.liquidation.functions.marginCallTerms(self.tokens[s]).call(**at) for s in symbols),
         )
-        block, rate, last_drip, fee, vaults, inventory, (initial, maintenance) = results[:7]
+        rate, last_drip, fee, vaults, inventory, (initial, maintenance) = results[:6]
         n = len(symbols)
-        prices = dict(zip(symbols, results[7 : 7 + n]))
+        prices = dict(zip(symbols, results[6 : 6 + n]))
         column = {sym: j for j, sym in enumerate(self.listed)}
         params = {
             s: CollateralParams(
@@ -304,10 +337,10 @@ class Keeper:
                 initial_shocks=tuple(row[column[s]] // SHOCK_UNIT for row in initial) if s in column else (),
                 maintenance_shocks=tuple(row[column[s]] // SHOCK_UNIT for row in maintenance) if s in column else (),
             )
-            for s, ct in zip(symbols, results[7 + n : 7 + 2 * n])
+            for s, ct in zip(symbols, results[6 + n : 6 + 2 * n])
         }
-        rooms = {s: None if room == MAX_UINT256 else room for s, room in zip(symbols, results[7 + 2 * n : 7 + 3 * n])}
-        terms = {s: MarginCallTerms(*t) for s, t in zip(symbols, results[7 + 3 * n :])}
+        rooms = {s: None if room == MAX_UINT256 else room for s, room in zip(symbols, results[6 + 2 * n : 6 + 3 * n])}
+        terms = {s: MarginCallTerms(*t) for s, t in zip(symbols, results[6 + 3 * n :])}
         called = [v[0] for v in vaults if v[6]]
         states = []
         for i in range(0, len(called), READ_CONCURRENCY):  # bounded: a crash can put hundreds of vaults in a call
@@ -318,139 +351,31 @@ class Keeper:
                           inventory, rooms, terms, dict(zip(called, states)))
 
     async def _read_vaults(self, number: int) -> list[Any]:
-        """VaultLens states of the vaults that may have debt, at block ``number``, ``read_chunk`` per call; those
-        found without debt leave the set (a Borrow event brings them back)."""
-        ids = sorted(self.vault_ids)
+        """VaultLens states of the indexed vaults at block ``number``, ``read_chunk`` per call; those found without
+        debt leave the index (a Borrow event brings them back)."""
+        ids = sorted(self.index.vault_ids)
         size = self.cfg.read_chunk
         chunks = await asyncio.gather(*(self.lens.functions.vaults(ids[i : i + size]).call(block_identifier=number)
                                         for i in range(0, len(ids), size)))
         vaults = [v for chunk in chunks for v in chunk]
-        self.vault_ids -= {v[0] for v in vaults if v[2] == 0}
+        self.index.drop({v[0] for v in vaults if v[2] == 0})
         self.emit("read", block=number, vaults=len(vaults), calls=len(chunks))
         return vaults
 
-    def decide(self, state: BlockState) -> tuple[list[int], list[tuple[int, LiquidationPlan]]]:
-        """Pure decision at the state's block: (vaults to margin-call, (vault id, plan) to liquidate, lowest health
-        first). A vault below maintenance whose collaterals all offer margin calls and that is above its hard floor
-        is called rather than liquidated; a called vault waits out its grace window above its floor; a vault whose
-        volume cap has no room waits; a vault holding a collateral the manifest does not know is skipped (logged)."""
-        calls, out = [], []
-        for vault_id, owner, normalized, tokens, amounts, portfolio, in_call in state.vaults:
-            if normalized == 0:
-                continue
-            symbols = [self.token_symbol.get(token.lower()) for token in tokens]
-            if None in symbols:
-                self.emit("skip", block=state.number, vault=vault_id, reason="unknown collateral")
-                continue
-            balances = [(a, state.prices[sym], state.params[sym]) for a, sym in zip(amounts, symbols)]
-            v = valuation(normalized, state.rate, balances, portfolio)
-            call = state.calls.get(vault_id) if in_call else None
-            if call is not None:  # the premium that liquidate() books first
-                premium = pending_premium(v.debt, call[3], call[1], call[0], state.timestamp)
-                v = replace(v, debt=v.debt + premium)
-            if not v.liquidatable:
-                continue
-            action = margin_call_action(
-                v.health_factor, vault_terms([state.terms.get(sym, MarginCallTerms()) for sym in symbols]),
-                call[0] if call else 0, call[2] if call else 0, state.timestamp,
-            )
-            if action == "call":
-                calls.append(vault_id)
-                continue
-            if action == "wait":
-                self.emit("skip", block=state.number, vault=vault_id, reason="margin call grace")
-                continue
-            plan = liquidation_plan(v, self.params, [state.rooms.get(sym) for sym in symbols])
-            if plan.repay == 0 and not plan.full:
-                self.emit("skip", block=state.number, vault=vault_id, reason="volume cap")
-                continue
-            out.append((vault_id, plan))
-        out.sort(key=lambda x: x[1].health_factor)
-        return calls, out
-
-    async def liquidate(self, state: BlockState, plans: list[tuple[int, LiquidationPlan]]) -> None:
+    async def liquidate(self, state: BlockState, plans: list, heard_at: float | None = None) -> None:
         """Send liquidations for the unsafe vaults that are not pending, within the pUSD inventory."""
-        busy = {v for p in self.pending.values() for v in p.vault_ids}
-        budget = state.inventory - sum(p.cost for p in self.pending.values())
-        chosen: list[tuple[int, int]] = []
-        cost = 0
+        budget = state.inventory - self.dispatcher.committed
+        batches, skips = choose(plans, self.dispatcher.busy, budget, self.cfg.batch_size)
+        for vault_id, reason in skips:
+            self.emit("skip", block=state.number, vault=vault_id, reason=reason)
+        chosen = {v for b in batches for v in b.vault_ids}
+        by_id = dict(plans)
         for vault_id, plan in plans:
-            if vault_id in busy:
-                self.emit("skip", block=state.number, vault=vault_id, reason="pending")
-                continue
-            # A small margin: the liquidation executes a block later, with a little more interest accrued.
-            need = plan.cost + plan.cost // 1000 + 1
-            if cost + need > budget:
-                self.emit("skip", block=state.number, vault=vault_id, reason="inventory", need=need, budget=budget - cost)
-                continue
-            chosen.append((vault_id, need))
-            cost += need
-            self.emit("decide", block=state.number, vault=vault_id, hf=plan.health_factor, repay=plan.repay,
-                      fee=plan.protocol_fee, fraction=plan.fraction, seized=plan.seized_value, full=plan.full)
-        for i in range(0, len(chosen), self.cfg.batch_size):
-            batch = chosen[i : i + self.cfg.batch_size]
-            ids = sorted(v for v, _ in batch)  # liquidateBatch takes strictly ascending ids
-            fn = (
-                self.liquidation.functions.liquidate(ids[0])
-                if len(ids) == 1
-                else self.liquidation.functions.liquidateBatch(ids)
-            )
-            await self._send(state, fn, ids, sum(n for _, n in batch))
-
-    async def _send(self, state: BlockState, fn: Any, batch: list[int], cost: int) -> None:
-        """Simulate, sign and send one contract call for the vaults in ``batch`` (``cost``: pUSD it may burn)."""
-        if self.cfg.dry_run:
-            self.emit("dry_run", block=state.number, vaults=batch)
-            return
-        base_fee = state.base_fee
-        tx = {
-            "from": self.account.address,
-            "nonce": self._nonce,
-            "chainId": self.cfg.manifest.chain_id,
-            "maxPriorityFeePerGas": self.cfg.priority_fee_wei,
-            "maxFeePerGas": 2 * base_fee + self.cfg.priority_fee_wei,
-        }
-        try:
-            gas = await fn.estimate_gas({"from": self.account.address})
-        except (ContractLogicError, Web3Exception) as e:
-            self.emit("simulation_failed", block=state.number, vaults=batch, error=repr(e))
-            return
-        tx["gas"] = int(gas * self.cfg.gas_margin)
-        built = await fn.build_transaction(tx)
-        signed = self.account.sign_transaction(built)
-        try:
-            tx_hash = (await self.w3.eth.send_raw_transaction(signed.raw_transaction)).to_0x_hex()
-        except (Web3Exception, ValueError) as e:
-            # Most likely a nonce gap after an outside transaction: resynchronise and let the next block retry.
-            self._nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
-            self.emit("send_failed", block=state.number, vaults=batch, error=repr(e))
-            return
-        self._nonce += 1
-        self.pending[tx_hash] = Pending(tx_hash, batch, state.number, cost)
-        self.stats["sent"] += 1
-        self.emit("sent", block=state.number, tx=tx_hash, vaults=batch, gas_limit=tx["gas"], nonce=tx["nonce"])
-
-    async def _check_pending(self, number: int) -> None:
-        for tx_hash, p in list(self.pending.items()):
-            try:
-                receipt = await self.w3.eth.get_transaction_receipt(tx_hash)
-            except TransactionNotFound:
-                try:
-                    await self.w3.eth.get_transaction(tx_hash)
-                    continue  # still pending
-                except TransactionNotFound:
-                    # Dropped by the node: free its vaults for the next decision and resynchronise the nonce.
-                    del self.pending[tx_hash]
-                    self._nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
-                    self.emit("tx_lost", block=number, tx=tx_hash, vaults=p.vault_ids)
-                    continue
-            del self.pending[tx_hash]
-            ok = receipt["status"] == 1
-            if not ok:
-                self.stats["reverted"] += 1
-            elif p.cost:
-                self.stats["liquidated_vaults"] += len(p.vault_ids)
-            else:
-                self.stats["margin_calls"] += 1
-            self.emit("mined", block=receipt["blockNumber"], tx=tx_hash, ok=ok, vaults=p.vault_ids,
-                      gas_used=receipt["gasUsed"], blocks_after_decision=receipt["blockNumber"] - p.sent_block)
+            if vault_id in chosen:
+                self.emit("decide", block=state.number, vault=vault_id, hf=plan.health_factor, repay=plan.repay,
+                          fee=plan.protocol_fee, fraction=plan.fraction, seized=plan.seized_value, full=plan.full)
+        for b in batches:
+            fn = (self.liquidation.functions.liquidate(b.vault_ids[0]) if len(b.vault_ids) == 1
+                  else self.liquidation.functions.liquidateBatch(list(b.vault_ids)))
+            bonus = sum(by_id[v].seized_value - by_id[v].cost for v in b.vault_ids)
+            await self.dispatcher.send(state.number, state.base_fee, fn, b.vault_ids, b.cost, bonus, heard_at)

@@ -1,0 +1,153 @@
+"""The keeper's transaction dispatcher: one serial sender with a local nonce.
+
+Every call is simulated (gas estimate) before it is signed and sent; each transaction is recorded in the state
+database before it is sent and until it is mined or dropped, so that after a restart (or a crash at any point)
+its vaults stay busy and are not sent twice.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from eth_account.signers.local import LocalAccount
+from web3 import AsyncWeb3
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
+
+from .metrics import KeeperMetrics
+from .store import KeeperStore, PendingTx
+
+
+class Dispatcher:
+    """Sends the keeper's transactions and follows them until mined.
+
+    Args:
+        w3: the connected node.
+        account: the signing account.
+        chain_id: chain id for EIP-155.
+        store: where pending transactions are recorded.
+        emit: the keeper's JSON logger, ``emit(event, **fields)``.
+        metrics: where sends and receipts are counted.
+        gas_margin: gas limit = estimate × this.
+        priority_fee_wei: EIP-1559 tip, wei.
+        dry_run: log what would be sent, send nothing.
+    """
+
+    def __init__(self, w3: AsyncWeb3, account: LocalAccount, chain_id: int, store: KeeperStore,
+                 emit: Callable[..., None], metrics: KeeperMetrics, gas_margin: float, priority_fee_wei: int,
+                 dry_run: bool):
+        self.w3, self.account, self.chain_id, self.store, self.emit = w3, account, chain_id, store, emit
+        self.metrics = metrics
+        self.gas_margin, self.priority_fee_wei, self.dry_run = gas_margin, priority_fee_wei, dry_run
+        self.pending: dict[str, PendingTx] = {}
+        self.nonce = 0
+        self.stats = {"sent": 0, "liquidated_vaults": 0, "margin_calls": 0, "reverted": 0}
+
+    def restore(self) -> None:
+        """Take the pending transactions from the state database (left by a previous run or the last leader)."""
+        self.pending = {tx.tx_hash: tx for tx in self.store.load().pending}
+
+    async def start(self) -> None:
+        """Take the nonce from the node (pending transactions included) and report transactions left from a
+        previous run."""
+        self.nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
+        if self.pending:
+            self.emit("pending_restored", txs=sorted(self.pending), vaults=sorted(self.busy))
+
+    @property
+    def busy(self) -> set[int]:
+        """Vaults carried by a pending transaction."""
+        return {v for tx in self.pending.values() for v in tx.vault_ids}
+
+    @property
+    def committed(self) -> int:
+        """pUSD (WAD) that pending transactions may burn."""
+        return sum(tx.cost for tx in self.pending.values())
+
+    async def send(self, block: int, base_fee: int, fn: Any, vault_ids: tuple[int, ...], cost: int, bonus: int = 0,
+                   heard_at: float | None = None) -> str | None:
+        """Simulate, sign and send one contract call for ``vault_ids`` decided at ``block``.
+
+        Args:
+            block: the block the decision was made at.
+            base_fee: that block's base fee, wei (max fee = 2 × base fee + tip).
+            fn: the bound contract function.
+            vault_ids: the vaults it carries.
+            cost: pUSD (WAD) it may burn (0 for a margin call).
+            bonus: the bonus it should earn, pUSD WAD, as planned.
+            heard_at: monotonic time the block's head was heard (for the head→broadcast latency).
+        Returns:
+            the transaction hash, or None when it was not sent (dry run, simulation reverted, node refused; each
+            logged).
+        """
+        if self.dry_run:
+            self.emit("dry_run", block=block, vaults=list(vault_ids))
+            return None
+        try:
+            gas = await fn.estimate_gas({"from": self.account.address})
+        except (ContractLogicError, Web3Exception) as e:
+            self.emit("simulation_failed", block=block, vaults=list(vault_ids), error=repr(e))
+            return None
+        tx = await fn.build_transaction({
+            "from": self.account.address,
+            "nonce": self.nonce,
+            "chainId": self.chain_id,
+            "maxPriorityFeePerGas": self.priority_fee_wei,
+            "maxFeePerGas": 2 * base_fee + self.priority_fee_wei,
+            "gas": int(gas * self.gas_margin),
+        })
+        signed = self.account.sign_transaction(tx)
+        # Recorded before it is sent: a keeper killed in between restarts with the vaults busy, never sending twice.
+        record = PendingTx(signed.hash.to_0x_hex(), tuple(vault_ids), block, cost, self.nonce, bonus)
+        self.store.add_pending(record)
+        try:
+            await self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        except (Web3Exception, ValueError) as e:
+            self.store.remove_pending(record.tx_hash)
+            # Most likely a nonce gap after an outside transaction: resynchronise and let the next block retry.
+            self.nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
+            self.emit("send_failed", block=block, vaults=list(vault_ids), error=repr(e))
+            return None
+        if heard_at is not None:
+            self.metrics.latency.observe(time.monotonic() - heard_at)
+        self.pending[record.tx_hash] = record
+        self.nonce += 1
+        self.stats["sent"] += 1
+        self.emit("sent", block=block, tx=record.tx_hash, vaults=list(vault_ids), gas_limit=tx["gas"],
+                  nonce=record.nonce)
+        return record.tx_hash
+
+    async def check(self, block: int) -> None:
+        """Follow the pending transactions at ``block``: log the mined ones, free the vaults of dropped ones."""
+        for tx_hash, tx in list(self.pending.items()):
+            try:
+                receipt = await self.w3.eth.get_transaction_receipt(tx_hash)
+            except TransactionNotFound:
+                try:
+                    await self.w3.eth.get_transaction(tx_hash)
+                    continue  # still pending
+                except TransactionNotFound:
+                    # Dropped by the node: free its vaults for the next decision and resynchronise the nonce.
+                    self._forget(tx_hash)
+                    self.nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
+                    self.emit("tx_lost", block=block, tx=tx_hash, vaults=list(tx.vault_ids))
+                    continue
+            self._forget(tx_hash)
+            ok = receipt["status"] == 1
+            self.metrics.gas_wei.inc(receipt["gasUsed"] * receipt["effectiveGasPrice"])
+            if not ok:
+                self.stats["reverted"] += 1
+                self.metrics.reverted.inc()
+            elif tx.cost:
+                self.stats["liquidated_vaults"] += len(tx.vault_ids)
+                self.metrics.liquidated.inc(len(tx.vault_ids))
+                self.metrics.pnl_pusd.inc(tx.bonus / 10**18)
+            else:
+                self.stats["margin_calls"] += 1
+                self.metrics.margin_calls.inc()
+            self.emit("mined", block=receipt["blockNumber"], tx=tx_hash, ok=ok, vaults=list(tx.vault_ids),
+                      gas_used=receipt["gasUsed"], blocks_after_decision=receipt["blockNumber"] - tx.sent_block)
+
+    def _forget(self, tx_hash: str) -> None:
+        del self.pending[tx_hash]
+        self.store.remove_pending(tx_hash)

@@ -1,0 +1,158 @@
+"""The keeper's decisions, pure: from the state read at one block to margin calls and liquidation batches.
+
+No I/O here, so every rule is unit-tested without a node (tests/test_keeper_strategy.py). The math is the exact
+mirror of the contracts (plimsoll.sdk.math).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..sdk.math import (
+    CollateralParams,
+    LiquidationParams,
+    LiquidationPlan,
+    MarginCallTerms,
+    liquidation_plan,
+    margin_call_action,
+    pending_premium,
+    valuation,
+    vault_terms,
+)
+
+
+@dataclass
+class BlockState:
+    """Everything read at one block. Amounts in contract units (see plimsoll.sdk.math).
+
+    Attributes:
+        number, timestamp, base_fee: the block (timestamp in seconds, base fee in wei).
+        rate: the rate accumulator (RAY) accrued to ``timestamp``.
+        vaults: VaultLens.VaultState tuples (id, owner, normalized debt WAD, tokens, amounts, portfolio, in call).
+        prices: symbol → oracle price (WAD), None where the oracle reverts.
+        params: symbol → collateral parameters.
+        inventory: the keeper's pUSD balance (WAD).
+        rooms: symbol → liquidation volume cap room (WAD of debt), None when uncapped.
+        terms: symbol → margin-call terms.
+        calls: vault id → LiquidationEngine.MarginCallState tuple, for vaults in a margin call.
+    """
+
+    number: int
+    timestamp: int
+    base_fee: int
+    rate: int
+    vaults: list[Any]
+    prices: dict[str, int | None]
+    params: dict[str, CollateralParams]
+    inventory: int
+    rooms: dict[str, int | None] = field(default_factory=dict)
+    terms: dict[str, MarginCallTerms] = field(default_factory=dict)
+    calls: dict[int, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Decision:
+    """What to do at a block: vaults to margin-call, (vault id, plan) to liquidate lowest health first, and the
+    vaults left alone with the reason (``unknown collateral``, ``margin call grace``, ``volume cap``)."""
+
+    calls: list[int] = field(default_factory=list)
+    plans: list[tuple[int, LiquidationPlan]] = field(default_factory=list)
+    skips: list[tuple[int, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One transaction to send: vault ids in strictly ascending order (liquidateBatch requires it) and the most
+    pUSD (WAD) it may burn."""
+
+    vault_ids: tuple[int, ...]
+    cost: int
+
+
+def decide(state: BlockState, token_symbol: dict[str, str], params: LiquidationParams) -> Decision:
+    """Decide every vault of ``state``.
+
+    A vault below maintenance whose collaterals all offer margin calls and that is above its hard floor is called
+    rather than liquidated; a called vault waits out its grace window above its floor; a vault whose volume cap
+    has no room waits; a vault holding a collateral ``token_symbol`` (lower-case token address → symbol) does not
+    know is skipped.
+
+    Args:
+        state: the block's state.
+        token_symbol: lower-case collateral token address → symbol.
+        params: the LiquidationEngine's parameters.
+    Returns:
+        the Decision; plans sorted by health factor, lowest first.
+    """
+    d = Decision()
+    for vault_id, _owner, normalized, tokens, amounts, portfolio, in_call in state.vaults:
+        if normalized == 0:
+            continue
+        symbols = [token_symbol.get(token.lower()) for token in tokens]
+        if None in symbols:
+            d.skips.append((vault_id, "unknown collateral"))
+            continue
+        balances = [(a, state.prices[sym], state.params[sym]) for a, sym in zip(amounts, symbols)]
+        v = valuation(normalized, state.rate, balances, portfolio)
+        call = state.calls.get(vault_id) if in_call else None
+        if call is not None:  # the premium that liquidate() books first
+            premium = pending_premium(v.debt, call[3], call[1], call[0], state.timestamp)
+            v = replace(v, debt=v.debt + premium)
+        if not v.liquidatable:
+            continue
+        action = margin_call_action(
+            v.health_factor, vault_terms([state.terms.get(sym, MarginCallTerms()) for sym in symbols]),
+            call[0] if call else 0, call[2] if call else 0, state.timestamp,
+        )
+        if action == "call":
+            d.calls.append(vault_id)
+        elif action == "wait":
+            d.skips.append((vault_id, "margin call grace"))
+        else:
+            plan = liquidation_plan(v, params, [state.rooms.get(sym) for sym in symbols])
+            if plan.repay == 0 and not plan.full:
+                d.skips.append((vault_id, "volume cap"))
+            else:
+                d.plans.append((vault_id, plan))
+    d.plans.sort(key=lambda x: x[1].health_factor)
+    return d
+
+
+def allowance(plan: LiquidationPlan) -> int:
+    """pUSD (WAD) to set aside for a plan: its cost plus 0.1 % and 1 wei, rounded up, because the liquidation
+    executes a block later with a little more interest accrued."""
+    return plan.cost + plan.cost // 1000 + 1
+
+
+def choose(plans: list[tuple[int, LiquidationPlan]], busy: set[int], budget: int, batch_size: int,
+           ) -> tuple[list[Batch], list[tuple[int, str]]]:
+    """Pick, in the order given (lowest health first), the vaults to liquidate now, and batch them.
+
+    Args:
+        plans: (vault id, plan) from ``decide``.
+        busy: vaults already in a pending transaction (skipped).
+        budget: pUSD (WAD) available: inventory minus what pending transactions may burn.
+        batch_size: most vaults per transaction.
+    Returns:
+        (batches, skips): batches of at most ``batch_size`` vaults, ids ascending within each; skips as (vault id,
+        ``pending`` | ``inventory``).
+    """
+    chosen: list[tuple[int, int]] = []
+    skips: list[tuple[int, str]] = []
+    spent = 0
+    for vault_id, plan in plans:
+        if vault_id in busy:
+            skips.append((vault_id, "pending"))
+            continue
+        need = allowance(plan)
+        if spent + need > budget:
+            skips.append((vault_id, "inventory"))
+            continue
+        chosen.append((vault_id, need))
+        spent += need
+    batches = [
+        Batch(tuple(sorted(v for v, _ in chosen[i : i + batch_size])), sum(n for _, n in chosen[i : i + batch_size]))
+        for i in range(0, len(chosen), batch_size)
+    ]
+    return batches, skips

@@ -1,0 +1,214 @@
+"""The keeper's parts that need no node: its decisions (strategy), its state database (store) and its vault index
+with reorg handling (index, driven by a chain written down as block hashes and Borrow events)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from prometheus_client import generate_latest
+
+from plimsoll.keeper.errors import StateError
+from plimsoll.keeper.index import VaultIndex, fork_point
+from plimsoll.keeper.metrics import KeeperMetrics
+from plimsoll.keeper.store import KeeperStore, PendingTx
+from plimsoll.keeper.strategy import Batch, BlockState, allowance, choose, decide
+from plimsoll.sdk.math import RAY, WAD, CollateralParams, LiquidationParams, LiquidationPlan, MarginCallTerms
+
+WETH, NEW = "0x" + "11" * 20, "0x" + "22" * 20
+ENGINE = "0x" + "ee" * 20
+PARAMS = LiquidationParams(target_health=WAD * 105 // 100, full_liquidation_health=WAD // 2,
+                           protocol_share=WAD // 10, dust=100 * WAD)
+WETH_PARAMS = CollateralParams(decimals=18, ltv=WAD * 8 // 10, liquidation_threshold=WAD * 85 // 100,
+                               liquidation_bonus=WAD * 105 // 100)
+
+
+def _state(vaults, *, rooms=None, terms=None, calls=None, price=1_000 * WAD) -> BlockState:
+    return BlockState(number=10, timestamp=1_000, base_fee=1, rate=RAY, vaults=vaults, prices={"WETH": price},
+                      params={"WETH": WETH_PARAMS}, inventory=0, rooms=rooms or {}, terms=terms or {},
+                      calls=calls or {})
+
+
+def _vault(vault_id: int, debt_wad: int, weth: int, token: str = WETH, in_call: bool = False):
+    """A VaultLens.VaultState tuple at rate 1 (normalized debt = debt)."""
+    return (vault_id, "0x" + "aa" * 20, debt_wad, [token], [weth], False, in_call)
+
+
+# ---------------------------------------------------------------- strategy
+
+
+def test_decide_orders_unsafe_vaults_lowest_health_first_and_leaves_safe_and_debt_free_ones():
+    # 10 WETH at $1,000, LT 0.85 → $8,500 of maintenance: HF = 8,500 / debt.
+    vaults = [_vault(1, 8_000 * WAD, 10 * WAD), _vault(2, 9_000 * WAD, 10 * WAD), _vault(3, 10_000 * WAD, 10 * WAD),
+              _vault(4, 0, 10 * WAD)]
+    d = decide(_state(vaults), {WETH: "WETH"}, PARAMS)
+    assert [v for v, _ in d.plans] == [3, 2]
+    assert [p.health_factor for _, p in d.plans] == [WAD * 85 // 100, 8_500 * WAD // 9_000]
+    assert d.calls == [] and d.skips == []
+
+
+def test_decide_skips_unknown_collateral_and_full_caps_and_calls_callable_vaults():
+    vaults = [_vault(1, 9_000 * WAD, 10 * WAD), _vault(2, 9_000 * WAD, 10 * WAD, token=NEW)]
+    capped = decide(_state(vaults, rooms={"WETH": 0}), {WETH: "WETH"}, PARAMS)
+    assert capped.plans == [] and capped.skips == [(1, "volume cap"), (2, "unknown collateral")]
+    offered = {"WETH": MarginCallTerms(grace_period=3_600, hard_floor=WAD * 9 // 10, premium=RAY)}
+    called = decide(_state(vaults[:1], terms=offered), {WETH: "WETH"}, PARAMS)
+    assert called.calls == [1] and called.plans == []
+    # In its window (deadline 2,000 > now 1,000) and above the floor (0.944 ≥ 0.9): wait.
+    waiting = decide(_state([_vault(1, 9_000 * WAD, 10 * WAD, in_call=True)], terms=offered,
+                            calls={1: (2_000, 1_000, WAD * 9 // 10, RAY)}), {WETH: "WETH"}, PARAMS)
+    assert waiting.skips == [(1, "margin call grace")] and waiting.plans == []
+
+
+def _plan(hf: int, repay: int) -> LiquidationPlan:
+    return LiquidationPlan(health_factor=hf, repay=repay, protocol_fee=0, fraction=0, seized_value=0, full=False)
+
+
+def test_choose_skips_pending_vaults_keeps_within_the_budget_and_sorts_each_batch():
+    plans = [(9, _plan(1, 100 * WAD)), (4, _plan(2, 100 * WAD)), (7, _plan(3, 100 * WAD)), (2, _plan(4, 1_000 * WAD)),
+             (5, _plan(5, 100 * WAD))]
+    need = allowance(_plan(0, 100 * WAD))
+    assert need == 100 * WAD + 100 * WAD // 1000 + 1
+    batches, skips = choose(plans, busy={4}, budget=3 * need, batch_size=2)
+    assert skips == [(4, "pending"), (2, "inventory")]
+    assert batches == [Batch((7, 9), 2 * need), Batch((5,), need)]
+
+
+# ---------------------------------------------------------------- store
+
+
+def _store(tmp_path, block_hash="0x" + "01" * 32, engine=ENGINE) -> KeeperStore:
+    return KeeperStore(f"sqlite:///{tmp_path / 'state.sqlite'}", 31337, engine, 100, block_hash)
+
+
+def test_store_keeps_everything_across_reopening(tmp_path):
+    s = _store(tmp_path)
+    assert s.load().scanned_to == 99
+    s.save_scan(120, {3, 1}, set(), {120: "0xab"}, 0)
+    s.add_pending(PendingTx("0xt1", (1, 3), 120, 2**70, 7))
+    s.close()
+    again = _store(tmp_path).load()
+    assert (again.scanned_to, again.vault_ids, again.hashes) == (120, {1, 3}, {120: "0xab"})
+    assert again.pending == (PendingTx("0xt1", (1, 3), 120, 2**70, 7),)
+
+
+@pytest.mark.parametrize("other", [{"block_hash": "0x" + "02" * 32}, {"engine": "0x" + "ef" * 20}])
+def test_store_refuses_the_state_of_another_deployment(tmp_path, other):
+    _store(tmp_path).close()
+    with pytest.raises(StateError, match="belongs to another deployment"):
+        _store(tmp_path, **other)
+
+
+def test_store_reports_an_unusable_url_as_a_state_error(tmp_path):
+    with pytest.raises(StateError, match="cannot open the keeper state"):
+        KeeperStore(f"sqlite:///{tmp_path / 'missing-dir' / 'x.sqlite'}", 1, ENGINE, 0, "0x00")
+
+
+# ---------------------------------------------------------------- index and reorgs
+
+
+class Chain:
+    """A chain as the node reports it: block number → (hash, vault ids that borrowed in it)."""
+
+    def __init__(self):
+        self.blocks: dict[int, tuple[str, set[int]]] = {}
+
+    def mine(self, number: int, fork: str = "a", borrowers: set[int] | None = None) -> str:
+        h = f"0x{fork}{number:063x}"
+        self.blocks[number] = (h, borrowers or set())
+        for n in [n for n in self.blocks if n > number]:
+            del self.blocks[n]
+        return h
+
+    async def hash_at(self, number: int) -> str | None:
+        return self.blocks[number][0] if number in self.blocks else None
+
+    async def borrowers(self, first: int, last: int) -> set[int]:
+        return {v for n in range(first, last + 1) if n in self.blocks for v in self.blocks[n][1]}
+
+
+def _sync(index: VaultIndex, chain: Chain, head: int) -> dict[str, int]:
+    return asyncio.run(index.sync(head, chain.blocks[head][0]))
+
+
+def test_fork_point_is_the_newest_remembered_block_still_on_the_chain():
+    chain = Chain()
+    for n in range(1, 6):
+        chain.mine(n)
+    remembered = {n: chain.blocks[n][0] for n in (2, 4, 5)}
+    chain.mine(4, fork="b")
+    chain.mine(5, fork="b")
+    assert asyncio.run(fork_point(remembered, 5, chain.hash_at)) == 2
+    assert asyncio.run(fork_point({9: "0xdead"}, 5, chain.hash_at)) is None
+
+
+def test_index_scans_in_ranges_resumes_after_a_restart_and_drops_debt_free_vaults(tmp_path):
+    chain = Chain()
+    for n in range(100, 131):
+        chain.mine(n, borrowers={n} if n % 10 == 0 else set())
+    calls = []
+
+    async def borrowers(first, last):
+        calls.append((first, last))
+        return await chain.borrowers(first, last)
+
+    index = VaultIndex(_store(tmp_path), borrowers, chain.hash_at, log_range=12)
+    assert _sync(index, chain, 125) == {"new": 3}
+    assert calls == [(100, 111), (112, 123), (124, 125)] and index.vault_ids == {100, 110, 120}
+    index.drop({110, 999})
+    index.store.close()
+    # Restarted at 130: Borrow events in 126..130 only, nothing missed, nothing scanned twice.
+    calls.clear()
+    again = VaultIndex(_store(tmp_path), borrowers, chain.hash_at, log_range=12)
+    assert again.vault_ids == {100, 120}
+    assert _sync(again, chain, 130) == {"new": 1}
+    assert calls == [(126, 130)] and again.vault_ids == {100, 120, 130}
+
+
+def test_a_reorg_scans_the_forked_blocks_again_and_finds_the_vault_that_borrowed_there(tmp_path):
+    chain = Chain()
+    for n in range(100, 106):
+        chain.mine(n, borrowers={1} if n == 103 else set())
+    index = VaultIndex(_store(tmp_path), chain.borrowers, chain.hash_at, log_range=100)
+    for n in range(100, 106):
+        _sync(index, chain, n)
+    assert index.vault_ids == {1}
+    # Blocks 104.. are replaced; in the new 104, vault 2 borrows. The new head (104) is below the old one (105).
+    chain.mine(104, fork="b", borrowers={2})
+    assert _sync(index, chain, 104) == {"reorg_from": 104, "new": 1}
+    assert index.vault_ids == {1, 2}  # a superset: vault 1 leaves when read without debt
+    # A fork deeper than the remembered window (2 blocks): the index is rebuilt from the deployment block (100).
+    shallow = VaultIndex(_store(tmp_path), chain.borrowers, chain.hash_at, log_range=100, window=2)
+    for n in range(105, 111):
+        chain.mine(n)
+        _sync(shallow, chain, n)
+    assert sorted(shallow.hashes) == [108, 109, 110]
+    for n in range(100, 112):
+        chain.mine(n, fork="c", borrowers={3} if n == 101 else set())
+    assert _sync(shallow, chain, 111) == {"reorg_from": 100, "new": 1}
+    assert 3 in shallow.vault_ids
+
+
+def test_one_leader_per_state_file_and_the_lead_passes_when_it_is_released(tmp_path):
+    a, b = _store(tmp_path), _store(tmp_path)
+    assert a.try_lead() and a.try_lead()  # asking again keeps the lead
+    assert not b.try_lead()
+    a.close()  # as the system does for a process that dies
+    assert b.try_lead()
+    assert KeeperStore("sqlite://", 1, ENGINE, 0, "0x00").try_lead()  # in memory: nobody to share with
+
+
+# ---------------------------------------------------------------- metrics and health
+
+
+def test_health_is_stalled_once_no_head_was_heard_within_the_watchdog_time():
+    m = KeeperMetrics()
+    m.heard_head(120)
+    m.worked(118, leading=True, vaults=7)
+    ok, details = m.health(watchdog=60)
+    assert ok and {k: details[k] for k in ("status", "head", "processed", "leader", "vaults")} == {
+        "status": "ok", "head": 120, "processed": 118, "leader": True, "vaults": 7}
+    m.last_head_at -= 61  # as if the last head came 61 s ago
+    ok, details = m.health(watchdog=60)
+    assert not ok and details["status"] == "stalled" and details["seconds_since_head"] >= 61
+    assert b"plimsoll_keeper_blocks_behind 2.0" in generate_latest(m.registry)
