@@ -142,11 +142,11 @@ def _metric(text: str, name: str) -> float:
     return next(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
 
 
-def test_live_keeper_liquidates_in_the_next_block_and_reports_it_in_its_metrics(chain):
+def test_live_keeper_liquidates_in_the_next_block_and_reports_it_in_its_metrics_and_reconciliation(chain):
     anvil, w3, p, manifest_path, work = chain
     log = work / "live.log"
     port = free_port()
-    proc = start_keeper(anvil, manifest_path, log, "--metrics-port", str(port))
+    proc = start_keeper(anvil, manifest_path, log, "--metrics-port", str(port), "--reconcile-every", "1")
     try:
         w3.provider.make_request("evm_mine", [])
         sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
@@ -157,6 +157,19 @@ def test_live_keeper_liquidates_in_the_next_block_and_reports_it_in_its_metrics(
         deadline = time.monotonic() + 60  # a bound for a hung keeper only
         while json.loads(_scrape(port, "/health")[1])["processed"] != head and time.monotonic() < deadline:
             time.sleep(0.05)  # the keeper is still working on that block
+        # A reconciliation runs in the background every block (--reconcile-every 1) unless one is still running:
+        # mine until one covers the liquidation's block.
+        for _ in range(30):
+            done = [e for e in events(log) if e["event"] == "reconcile" and e["block"] >= receipt["blockNumber"]]
+            if done:
+                break
+            w3.provider.make_request("evm_mine", [])
+            mined_to = w3.eth.block_number
+            wait_for(log, lambda e: e["event"] == "read" and e["block"] == mined_to)
+        reconciled = done[0]
+        head = w3.eth.block_number
+        while json.loads(_scrape(port, "/health")[1])["processed"] != head and time.monotonic() < deadline:
+            time.sleep(0.05)
         status, metrics = _scrape(port, "/metrics")
         health_status, health = _scrape(port, "/health")
         missing_status, _ = _scrape(port, "/nothing")
@@ -175,6 +188,10 @@ def test_live_keeper_liquidates_in_the_next_block_and_reports_it_in_its_metrics(
     assert _metric(metrics, "plimsoll_keeper_head_block") == _metric(metrics, "plimsoll_keeper_processed_block") == head
     assert _metric(metrics, "plimsoll_keeper_vaults_tracked") == 2
     assert _metric(metrics, "plimsoll_keeper_leader") == 1
+    # The reconciliation of the liquidation's block (every block's, with --reconcile-every 1): all holds.
+    assert (reconciled["ok"], reconciled["mismatches"], reconciled["vaults"]) == (True, [], 2)
+    assert _metric(metrics, "plimsoll_keeper_reconcile_mismatches") == 0
+    assert _metric(metrics, "plimsoll_keeper_reconcile_block") >= receipt["blockNumber"]
     details = json.loads(health)
     assert (details["status"], details["head"], details["processed"], details["leader"]) == ("ok", head, head, True)
 
@@ -545,5 +562,49 @@ def test_two_keepers_on_postgresql_share_one_lead_and_the_standby_takes_over_whe
         assert receipt["blockNumber"] == sent["block"] + 1
         logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
         assert sorted(e["args"]["vaultId"] for e in logs) == [1, new_vault]
+    finally:
+        gen.close()
+
+
+# ---------------------------------------------------------------- issue 7 (3): stuck transactions
+
+
+def test_a_stuck_liquidation_is_replaced_with_the_same_nonce_and_higher_fees_and_never_sent_twice(tmp_path_factory):
+    """Automine off. The keeper's liquidation is sent, then the block gas limit drops one below its gas limit, so
+    it waits in the pool (Anvil drops a transaction priced under the base fee instead of keeping it). Two blocks
+    later (--stuck-blocks 2) the keeper simulates it again and re-signs it with the same nonce, a gas limit that
+    fits a block, and fees bumped enough for the node to accept the replacement; the replacement is mined in the
+    next block, and no second nonce ever carries the vault."""
+    work = tmp_path_factory.mktemp("keeper-stuck")
+    gen = _deployed(work, _without_margin_calls(work))
+    anvil, w3, p, manifest_path, _ = next(gen)
+    try:
+        w3.provider.make_request("evm_setAutomine", [False])
+        log = work / "stuck.log"
+        proc = start_keeper(anvil, manifest_path, log, "--stuck-blocks", "2")
+        try:
+            w3.provider.make_request("evm_mine", [])
+            sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+            w3.provider.make_request("evm_setBlockGasLimit", [hex(sent["gas_limit"] - 1)])
+            for _ in range(2):  # two blocks it cannot enter
+                w3.provider.make_request("evm_mine", [])
+                at = w3.eth.block_number
+                wait_for(log, lambda e: e["event"] == "read" and e["block"] == at)
+            replaced = wait_for(log, lambda e: e["event"] == "replaced")
+            w3.provider.make_request("evm_mine", [])
+            mined = wait_for(log, lambda e: e["event"] == "mined")
+        finally:
+            stop(proc)
+        assert replaced["old"] == sent["tx"] and replaced["nonce"] == sent["nonce"]
+        assert replaced["block"] == sent["block"] + 2
+        assert replaced["max_fee"] >= replaced["old_max_fee"] * 1.125 and replaced["tip"] >= replaced["old_tip"] * 1.125
+        assert replaced["gas_limit"] == sent["gas_limit"] - 1  # the block's limit: the estimate × 1.3 is the same
+        assert mined["block"] == replaced["block"] + 1
+        assert (mined["tx"], mined["ok"], mined["vaults"]) == (replaced["tx"], True, [1])
+        assert len([e for e in events(log) if e["event"] == "sent"]) == 1
+        skips = [e["block"] for e in events(log) if e["event"] == "skip" and e["reason"] == "pending"]
+        assert skips == [sent["block"] + 1, sent["block"] + 2]  # seen unsafe again, left to the pending one
+        logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
+        assert [e["args"]["vaultId"] for e in logs] == [1]
     finally:
         gen.close()

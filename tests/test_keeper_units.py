@@ -12,7 +12,7 @@ from plimsoll.keeper.errors import StateError
 from plimsoll.keeper.index import VaultIndex, fork_point
 from plimsoll.keeper.metrics import KeeperMetrics
 from plimsoll.keeper.store import KeeperStore, PendingTx
-from plimsoll.keeper.strategy import Batch, BlockState, allowance, choose, decide
+from plimsoll.keeper.strategy import Batch, BlockState, allowance, bumped, choose, decide, replacement_fees
 from plimsoll.sdk.math import RAY, WAD, CollateralParams, LiquidationParams, LiquidationPlan, MarginCallTerms
 
 WETH, NEW = "0x" + "11" * 20, "0x" + "22" * 20
@@ -74,6 +74,26 @@ def test_choose_skips_pending_vaults_keeps_within_the_budget_and_sorts_each_batc
     assert batches == [Batch((7, 9), 2 * need), Batch((5,), need)]
 
 
+GWEI = 10**9
+
+
+def test_a_replacement_bumps_both_fees_enough_for_the_node_and_pays_at_most_the_bonus():
+    assert bumped(8 * GWEI) == 9 * GWEI and bumped(1) == 2  # +12.5 %, rounded up: never below the node's +10 %
+    # Base fee now 20 gwei: the new max fee is what a new transaction would offer, 2·base + tip.
+    assert replacement_fees(4 * GWEI, GWEI, 20 * GWEI, GWEI, 300_000, 100 * WAD, 2_000 * WAD, 500 * GWEI) == (
+        41_125_000_000, 1_125_000_000)
+    # Base fee unchanged: both fees bumped by 12.5 %.
+    assert replacement_fees(40 * GWEI, 2 * GWEI, 10 * GWEI, GWEI, 300_000, 100 * WAD, 2_000 * WAD, 500 * GWEI) == (
+        45 * GWEI, 2_250_000_000)
+    # Worst case 300,000 gas × 45 gwei = 0.0135 ETH = $27 at $2,000: more than a $20 bonus → not replaced.
+    assert replacement_fees(40 * GWEI, 2 * GWEI, 10 * GWEI, GWEI, 300_000, 20 * WAD, 2_000 * WAD, 500 * GWEI) is None
+    assert replacement_fees(40 * GWEI, 2 * GWEI, 10 * GWEI, GWEI, 300_000, 27 * WAD, 2_000 * WAD, 500 * GWEI)
+    # The fee cap binds every transaction, margin calls (no bonus) included.
+    assert replacement_fees(40 * GWEI, 2 * GWEI, 10 * GWEI, GWEI, 300_000, 0, None, 44 * GWEI) is None
+    assert replacement_fees(40 * GWEI, 2 * GWEI, 10 * GWEI, GWEI, 300_000, 0, None, 45 * GWEI) == (45 * GWEI,
+                                                                                                2_250_000_000)
+
+
 # ---------------------------------------------------------------- store
 
 
@@ -85,11 +105,12 @@ def test_store_keeps_everything_across_reopening(tmp_path):
     s = _store(tmp_path)
     assert s.load().scanned_to == 99
     s.save_scan(120, {3, 1}, set(), {120: "0xab"}, 0)
-    s.add_pending(PendingTx("0xt1", (1, 3), 120, 2**70, 7))
+    tx = PendingTx("0xt1", (1, 3), 120, 2**70, 7, 3 * WAD, "0x" + "cc" * 20, "0xdeadbeef", 300_000, 2**65, 10**9, 121)
+    s.add_pending(tx)
     s.close()
     again = _store(tmp_path).load()
     assert (again.scanned_to, again.vault_ids, again.hashes) == (120, {1, 3}, {120: "0xab"})
-    assert again.pending == (PendingTx("0xt1", (1, 3), 120, 2**70, 7),)
+    assert again.pending == (tx,)
 
 
 @pytest.mark.parametrize("other", [{"block_hash": "0x" + "02" * 32}, {"engine": "0x" + "ef" * 20}])

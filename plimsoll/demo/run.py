@@ -34,13 +34,13 @@ from ..sdk.anvil import Anvil, dev_private_key, set_next_block_timestamp
 from ..sdk.config import DeployConfig, load_config
 from ..sdk.contracts import PROJECT_ROOT, Manifest, Protocol
 from ..sdk.math import RAY, WAD, rad_to_wad_str
+from ..sdk.reconcile import in_chunks, reconcile
 from .prices import Candle, Point, chainlink_rounds, generated_crash, interpolate, walk_candles
 
 DEFAULT_CONFIG = PROJECT_ROOT / "scripts" / "config" / "local.yaml"
 DEPLOYER, KEEPER, FIRST_OWNER, ACCOUNTS = 0, 1, 2, 30
 GAS = 800_000
 WAVE = 40
-READ_CHUNK = 400  # vaults per VaultLens call (the keeper's default --read-chunk)
 
 
 class DemoError(RuntimeError):
@@ -133,7 +133,7 @@ class Monitor:
 
     def _read(self, b: int) -> None:
         try:
-            hfs = _in_chunks(lambda chunk: _retrying(
+            hfs = in_chunks(lambda chunk: _retrying(
                 lambda: self.lens.functions.healthFactors(chunk).call(block_identifier=b)), self.ids)
             self.unsafe[b] = {i for i, hf in zip(self.ids, hfs) if hf < WAD}
         except ContractLogicError:  # an oracle refused to price at b: no verdict for that block
@@ -151,12 +151,6 @@ class Monitor:
         self.thread.join()
         if self.error is not None:
             raise DemoError(f"the health monitor failed: {self.error!r}") from self.error
-
-
-def _in_chunks(read: Callable[[list[int]], list[Any]], ids: list[int], size: int = READ_CHUNK) -> list[Any]:
-    """``read`` over ``ids`` in chunks of ``size``, concatenated: one eth_call over thousands of vaults exceeds the
-    node's gas cap for calls."""
-    return [x for i in range(0, len(ids), size) for x in read(ids[i : i + size])]
 
 
 def _retrying(read: Callable[[], Any], attempts: int = 5) -> Any:
@@ -532,7 +526,7 @@ class Demo:
         for tx, evs in gas_by_tx.items():
             used = self.w3.eth.get_transaction_receipt(tx)["gasUsed"]
             gas += [used // len(evs)] * len(evs)
-        checks = self._reconcile(sorted(user_ids | {self.keeper_vault}), last)
+        rec = reconcile(self.p, last)
         portfolio_ids = {s.vault_id for s in specs if s.portfolio}
         written_off = p.engine.events.BadDebtWrittenOff().get_logs(from_block=first, to_block=last)
         insolvent = sorted({ev["args"]["vaultId"] for ev in written_off} & user_ids)
@@ -589,7 +583,7 @@ class Demo:
                 for s, r in rounds.items()
             },
             "keeper_vault": self.keeper_vault,
-            "checks": checks,
+            "reconciliation": rec.to_json(),
         }
 
     def _borrower_penalty(self, events) -> int:
@@ -619,29 +613,3 @@ class Demo:
                 value += s["args"]["amount"] * price // 10 ** decimals[sym]
             total += value - ev["args"]["repaid"]
         return total
-
-    def _reconcile(self, ids: list[int], block: int) -> dict[str, Any]:
-        """The invariants of ../shared/DESIGN.md read off the chain at ``block`` (exact integers)."""
-        p, at = self.p, {"block_identifier": block}
-        e = p.engine.functions
-        states = _in_chunks(lambda chunk: p.lens.functions.vaults(chunk).call(**at), ids)
-        total_normalized = e.totalNormalizedDebt().call(**at)
-        rate = e.currentRate().call(**at)
-        sums: dict[str, int] = defaultdict(int)
-        for state in states:
-            tokens, amounts = state[3], state[4]
-            for tok, amt in zip(tokens, amounts):
-                sums[p.symbol_of(tok)] += amt
-        collateral_ok = {}
-        for sym, tok in p.tokens.items():
-            held = tok.functions.balanceOf(p.engine.address).call(**at)
-            booked = e.collateralType(tok.address).call(**at)[5]  # totalDeposited
-            collateral_ok[sym] = sums[sym] == held == booked
-        supply = p.pusd.functions.totalSupply().call(**at)
-        return {
-            "sum_vault_debt_equals_total": sum(s[2] for s in states) == total_normalized,
-            # The surplus is derived (total debt + bad debt − supply): what must hold is that it is not negative.
-            "surplus_nonnegative": total_normalized * rate + e.badDebtRad().call(**at) >= supply * RAY,
-            "collateral_conserved": collateral_ok,
-            "vault_count": e.vaultCount().call(**at) == len(ids),
-        }

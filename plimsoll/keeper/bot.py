@@ -29,11 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_account import Account
-from web3 import AsyncWeb3, WebSocketProvider
+from web3 import AsyncWeb3, LegacyWebSocketProvider, Web3, WebSocketProvider
 from web3.exceptions import BlockNotFound, ContractLogicError, ProviderConnectionError
 
-from ..sdk.contracts import Manifest, load_abi
-from ..sdk.math import MAX_UINT256, SHOCK_UNIT, CollateralParams, LiquidationParams, MarginCallTerms, accrue
+from ..sdk.contracts import Manifest, Protocol, load_abi
+from ..sdk.math import MAX_UINT256, LiquidationParams, MarginCallTerms, accrue
+from ..sdk.reconcile import collateral_params, reconcile
 from .dispatcher import Dispatcher
 from .errors import KeeperError
 from .index import REORG_WINDOW, VaultIndex
@@ -71,6 +72,12 @@ class KeeperConfig:
         reorg_window: block hashes remembered to find a reorg's fork point, in blocks.
         watchdog: seconds without a new head after which the keeper raises the alarm and exits (KeeperError).
         metrics_host, metrics_port: where to serve /metrics and /health (None: not served).
+        stuck_blocks: a transaction still pending this many blocks after its broadcast is replaced (same nonce,
+            fees bumped, within fee_cap_wei and the liquidation's bonus valued at gas_token's price).
+        fee_cap_wei: the highest maxFeePerGas ever paid, wei.
+        gas_token: the collateral symbol whose oracle prices the chain's gas token (WETH on Ethereum).
+        reconcile_every: run the margin reconciliation (plimsoll.sdk.reconcile) every this many blocks, on the
+            block before the head, in a thread (0: never).
     """
 
     ws_url: str
@@ -88,6 +95,10 @@ class KeeperConfig:
     watchdog: float = 300.0
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
+    reconcile_every: int = 0
+    stuck_blocks: int = 2
+    fee_cap_wei: int = 500 * 10**9
+    gas_token: str = "WETH"
 
 
 class Keeper:
@@ -107,6 +118,9 @@ class Keeper:
         self.dispatcher: Dispatcher | None = None
         self.metrics = KeeperMetrics()
         self._heard_at: float | None = None  # monotonic time the newest head was heard
+        self._reconciling: asyncio.Task | None = None
+        self._gas_token_price: int | None = None  # pUSD WAD per gas token, from the last block read
+        self._sync_protocol: Protocol | None = None  # blocking web3, for the reconciliation's thread
         self.stats = {"blocks": 0, "skipped_blocks": 0}
 
     # ------------------------------------------------------------------ lifecycle
@@ -158,6 +172,8 @@ class Keeper:
                 except Exception:  # the node may already be gone at shutdown
                     pass
         finally:
+            if self._reconciling is not None:
+                self._reconciling.cancel()
             if server is not None:
                 server.shutdown()
             if self.store is not None:
@@ -195,7 +211,8 @@ class Keeper:
             raise KeeperError(f"the node has no block {m.block}, where manifest {m.network} says it was deployed")
         self.store = KeeperStore(self.cfg.state_url, chain_id, m.contracts["VaultEngine"], m.block, values[7])
         self.dispatcher = Dispatcher(self.w3, self.account, chain_id, self.store, self.emit, self.metrics,
-                                     self.cfg.gas_margin, self.cfg.priority_fee_wei, self.cfg.dry_run)
+                                     self.cfg.gas_margin, self.cfg.priority_fee_wei, self.cfg.dry_run,
+                                     self.cfg.stuck_blocks, self.cfg.fee_cap_wei)
         self._load_state()
         await self.dispatcher.start()
         self.emit("ready", keeper=self.account.address, network=m.network, dry_run=self.cfg.dry_run,
@@ -260,8 +277,33 @@ class Keeper:
                 self.emit("block_error", block=number, error=repr(e))
                 self.metrics.block_errors.inc()
             self.metrics.worked(number, bool(self.leading), len(self.index.vault_ids))
+            self._maybe_reconcile(number)
             self.stats["blocks"] += 1
             log.debug("block %s took %.1f ms", number, 1000 * (time.monotonic() - started))
+
+    def _maybe_reconcile(self, number: int) -> None:
+        """Start a reconciliation of block ``number − 1`` (one the node serves consistently) every
+        ``reconcile_every`` blocks, on the leader, unless one is still running."""
+        every = self.cfg.reconcile_every
+        if not every or number % every or not self.leading:
+            return
+        if self._reconciling is not None and not self._reconciling.done():
+            return
+        self._reconciling = asyncio.create_task(self._reconcile(number - 1))
+
+    async def _reconcile(self, block: int) -> None:
+        started = time.monotonic()
+        try:
+            if self._sync_protocol is None:
+                self._sync_protocol = Protocol(Web3(LegacyWebSocketProvider(self.cfg.ws_url)), self.cfg.manifest)
+            rec = await asyncio.to_thread(reconcile, self._sync_protocol, block)
+        except Exception as e:  # a failed check is reported, never fatal to the keeper
+            self.emit("reconcile_error", block=block, error=repr(e))
+            return
+        self.metrics.reconciled_block.set(block)
+        self.metrics.mismatches.set(len(rec.mismatches))
+        self.emit("reconcile", block=block, ok=rec.ok, mismatches=rec.mismatches, vaults=rec.vaults,
+                  unpriced_vaults=rec.unpriced_vaults, seconds=round(time.monotonic() - started, 3))
 
     # ------------------------------------------------------------------ one block
     async def on_block(self, number: int, heard_at: float | None = None) -> None:
@@ -285,10 +327,11 @@ class Keeper:
             self.emit("reorg", block=number, scan_from=synced["reorg_from"])
         if synced["new"]:
             self.emit("vaults_discovered", block=number, new=synced["new"], total=len(self.index.vault_ids))
-        await self.dispatcher.check(number)
+        await self.dispatcher.check(number, block["baseFeePerGas"], block["gasLimit"], self._gas_token_price)
         if not self.index.vault_ids:
             return
         state = await self.read_state(block)
+        self._gas_token_price = state.prices.get(self.cfg.gas_token)
         d = decide(state, self.token_symbol, self.params)
         for vault_id, reason in d.skips:
             self.emit("skip", block=number, vault=vault_id, reason=reason)
@@ -331,14 +374,8 @@ class Keeper:
         n = len(symbols)
         prices = dict(zip(symbols, results[6 : 6 + n]))
         column = {sym: j for j, sym in enumerate(self.listed)}
-        params = {
-            s: CollateralParams(
-                decimals=ct[1], ltv=ct[3], liquidation_threshold=ct[6], liquidation_bonus=ct[7],
-                initial_shocks=tuple(row[column[s]] // SHOCK_UNIT for row in initial) if s in column else (),
-                maintenance_shocks=tuple(row[column[s]] // SHOCK_UNIT for row in maintenance) if s in column else (),
-            )
-            for s, ct in zip(symbols, results[6 + n : 6 + 2 * n])
-        }
+        params = {s: collateral_params(ct, column.get(s), initial, maintenance)
+                  for s, ct in zip(symbols, results[6 + n : 6 + 2 * n])}
         rooms = {s: None if room == MAX_UINT256 else room for s, room in zip(symbols, results[6 + 2 * n : 6 + 3 * n])}
         terms = {s: MarginCallTerms(*t) for s, t in zip(symbols, results[6 + 3 * n :])}
         called = [v[0] for v in vaults if v[6]]

@@ -2,12 +2,15 @@
 
 Every call is simulated (gas estimate) before it is signed and sent; each transaction is recorded in the state
 database before it is sent and until it is mined or dropped, so that after a restart (or a crash at any point)
-its vaults stay busy and are not sent twice.
+its vaults stay busy and are not sent twice. A transaction still pending ``stuck_blocks`` blocks after its
+broadcast is replaced: the same call and nonce, fees bumped by 12.5 % or more, never beyond the fee cap nor beyond
+what the liquidation earns (strategy.replacement_fees).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any, Callable
 
 from eth_account.signers.local import LocalAccount
@@ -16,6 +19,7 @@ from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Excepti
 
 from .metrics import KeeperMetrics
 from .store import KeeperStore, PendingTx
+from .strategy import replacement_fees
 
 
 class Dispatcher:
@@ -31,17 +35,20 @@ class Dispatcher:
         gas_margin: gas limit = estimate × this.
         priority_fee_wei: EIP-1559 tip, wei.
         dry_run: log what would be sent, send nothing.
+        stuck_blocks: a transaction pending this many blocks after its broadcast is replaced with higher fees.
+        fee_cap_wei: the highest maxFeePerGas ever paid, wei.
     """
 
     def __init__(self, w3: AsyncWeb3, account: LocalAccount, chain_id: int, store: KeeperStore,
                  emit: Callable[..., None], metrics: KeeperMetrics, gas_margin: float, priority_fee_wei: int,
-                 dry_run: bool):
+                 dry_run: bool, stuck_blocks: int = 2, fee_cap_wei: int = 500 * 10**9):
         self.w3, self.account, self.chain_id, self.store, self.emit = w3, account, chain_id, store, emit
-        self.metrics = metrics
+        self.metrics, self.stuck_blocks, self.fee_cap_wei = metrics, stuck_blocks, fee_cap_wei
         self.gas_margin, self.priority_fee_wei, self.dry_run = gas_margin, priority_fee_wei, dry_run
         self.pending: dict[str, PendingTx] = {}
+        self._capped: set[str] = set()  # stuck transactions whose replacement the caps forbid (logged once)
         self.nonce = 0
-        self.stats = {"sent": 0, "liquidated_vaults": 0, "margin_calls": 0, "reverted": 0}
+        self.stats = {"sent": 0, "replaced": 0, "liquidated_vaults": 0, "margin_calls": 0, "reverted": 0}
 
     def restore(self) -> None:
         """Take the pending transactions from the state database (left by a previous run or the last leader)."""
@@ -96,35 +103,85 @@ class Dispatcher:
             "maxFeePerGas": 2 * base_fee + self.priority_fee_wei,
             "gas": int(gas * self.gas_margin),
         })
-        signed = self.account.sign_transaction(tx)
+        record = PendingTx("", tuple(vault_ids), block, cost, self.nonce, bonus, tx["to"], tx["data"], tx["gas"],
+                           tx["maxFeePerGas"], tx["maxPriorityFeePerGas"], block)
+        record = await self._broadcast(record)
+        if record is None:
+            # Most likely a nonce gap after an outside transaction: resynchronise and let the next block retry.
+            self.nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
+            return None
+        if heard_at is not None:
+            self.metrics.latency.observe(time.monotonic() - heard_at)
+        self.nonce += 1
+        self.stats["sent"] += 1
+        self.emit("sent", block=block, tx=record.tx_hash, vaults=list(vault_ids), gas_limit=record.gas,
+                  nonce=record.nonce)
+        return record.tx_hash
+
+    async def _broadcast(self, record: PendingTx) -> PendingTx | None:
+        """Sign ``record``'s call with its nonce and fees, record it, send it; None (logged, unrecorded) when the
+        node refuses it."""
+        signed = self.account.sign_transaction({
+            "to": record.to, "data": record.data, "gas": record.gas, "nonce": record.nonce, "chainId": self.chain_id,
+            "maxFeePerGas": record.max_fee, "maxPriorityFeePerGas": record.tip, "value": 0, "type": 2,
+        })
+        record = replace(record, tx_hash=signed.hash.to_0x_hex())
         # Recorded before it is sent: a keeper killed in between restarts with the vaults busy, never sending twice.
-        record = PendingTx(signed.hash.to_0x_hex(), tuple(vault_ids), block, cost, self.nonce, bonus)
         self.store.add_pending(record)
         try:
             await self.w3.eth.send_raw_transaction(signed.raw_transaction)
         except (Web3Exception, ValueError) as e:
             self.store.remove_pending(record.tx_hash)
-            # Most likely a nonce gap after an outside transaction: resynchronise and let the next block retry.
-            self.nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
-            self.emit("send_failed", block=block, vaults=list(vault_ids), error=repr(e))
+            self.emit("send_failed", block=record.broadcast_block, vaults=list(record.vault_ids), nonce=record.nonce,
+                      error=repr(e))
             return None
-        if heard_at is not None:
-            self.metrics.latency.observe(time.monotonic() - heard_at)
         self.pending[record.tx_hash] = record
-        self.nonce += 1
-        self.stats["sent"] += 1
-        self.emit("sent", block=block, tx=record.tx_hash, vaults=list(vault_ids), gas_limit=tx["gas"],
-                  nonce=record.nonce)
-        return record.tx_hash
+        return record
 
-    async def check(self, block: int) -> None:
-        """Follow the pending transactions at ``block``: log the mined ones, free the vaults of dropped ones."""
+    async def _replace_if_stuck(self, tx: PendingTx, block: int, base_fee: int, block_gas: int,
+                                gas_token_price: int | None) -> None:
+        """Re-send a transaction pending for ``stuck_blocks`` blocks with the same nonce and higher fees
+        (strategy.replacement_fees), simulated again at the head first: not when it would now revert (someone
+        else liquidated the vault), nor when the fees it would need are capped. Its gas limit is the new estimate
+        × gas_margin, at most ``block_gas`` (the block gas limit: a node refuses a transaction that no block can
+        hold)."""
+        if block - tx.broadcast_block < self.stuck_blocks:
+            return
+        try:
+            estimate = await self.w3.eth.estimate_gas({"from": self.account.address, "to": tx.to, "data": tx.data},
+                                                      block_identifier=block)
+        except (ContractLogicError, Web3Exception) as e:
+            self.emit("replacement_skipped", block=block, tx=tx.tx_hash, vaults=list(tx.vault_ids), error=repr(e))
+            return
+        gas = min(int(estimate * self.gas_margin), block_gas)
+        fees = replacement_fees(tx.max_fee, tx.tip, base_fee, self.priority_fee_wei, tx.gas, tx.bonus,
+                                gas_token_price, self.fee_cap_wei)
+        if fees is None:
+            if tx.tx_hash not in self._capped:  # once per transaction, not every block it stays stuck
+                self._capped.add(tx.tx_hash)
+                self.emit("replacement_capped", block=block, tx=tx.tx_hash, vaults=list(tx.vault_ids),
+                          max_fee=tx.max_fee, base_fee=base_fee)
+            return
+        new = await self._broadcast(replace(tx, gas=gas, max_fee=fees[0], tip=fees[1], broadcast_block=block))
+        if new is None:
+            return  # refused (e.g. the old one was mined meanwhile): the next block looks again
+        self._forget(tx.tx_hash)
+        self.stats["replaced"] += 1
+        self.emit("replaced", block=block, old=tx.tx_hash, tx=new.tx_hash, nonce=new.nonce, vaults=list(new.vault_ids),
+                  max_fee=new.max_fee, tip=new.tip, gas_limit=new.gas, old_max_fee=tx.max_fee, old_tip=tx.tip,
+                  old_gas_limit=tx.gas)
+
+    async def check(self, block: int, base_fee: int, block_gas: int, gas_token_price: int | None = None) -> None:
+        """Follow the pending transactions at ``block`` (base fee ``base_fee``, wei; gas limit ``block_gas``): log
+        the mined ones, free the vaults of dropped ones, replace stuck ones (``gas_token_price``: pUSD WAD per gas
+        token, for the profit cap; None: only the fee cap)."""
         for tx_hash, tx in list(self.pending.items()):
             try:
                 receipt = await self.w3.eth.get_transaction_receipt(tx_hash)
             except TransactionNotFound:
                 try:
                     await self.w3.eth.get_transaction(tx_hash)
+                    await self._replace_if_stuck(tx, block, base_fee, block_gas, gas_token_price)
                     continue  # still pending
                 except TransactionNotFound:
                     # Dropped by the node: free its vaults for the next decision and resynchronise the nonce.

@@ -33,6 +33,8 @@ class KeeperMetrics:
         block_errors: blocks whose work failed [plimsoll_keeper_block_errors_total].
         latency: seconds from hearing a new head to the node accepting the transaction decided at it
             [plimsoll_keeper_head_to_broadcast_seconds].
+        reconciled_block: block of the last margin reconciliation [plimsoll_keeper_reconcile_block].
+        mismatches: mismatches it found (0: everything reconciles) [plimsoll_keeper_reconcile_mismatches].
     """
 
     def __init__(self) -> None:
@@ -54,6 +56,10 @@ class KeeperMetrics:
             "plimsoll_keeper_head_to_broadcast_seconds", "New head heard to transaction accepted by the node",
             buckets=(0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0), registry=r,
         )
+        self.reconciled_block = Gauge("plimsoll_keeper_reconcile_block", "Block of the last reconciliation",
+                                      registry=r)
+        self.mismatches = Gauge("plimsoll_keeper_reconcile_mismatches", "Mismatches the last reconciliation found",
+                                registry=r)
         #: monotonic time of the last new head (None before the first).
         self.last_head_at: float | None = None
         self.started_at = time.monotonic()

@@ -20,9 +20,10 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
-from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, create_engine, delete, event, insert
+from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text, create_engine, delete, event
+from sqlalchemy import insert
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -48,21 +49,43 @@ pending = Table(
     Column("cost", String(78), nullable=False),  # pUSD WAD as a decimal string: it may exceed 64 bits
     Column("nonce", BigInteger, nullable=False),
     Column("bonus", String(78), nullable=False),  # pUSD WAD, as planned
+    Column("to", String(42), nullable=False),  # the call, kept to re-sign it with higher fees (replacement)
+    Column("data", Text, nullable=False),
+    Column("gas", BigInteger, nullable=False),
+    Column("max_fee", String(78), nullable=False),  # wei
+    Column("tip", String(78), nullable=False),  # wei
+    Column("broadcast_block", BigInteger, nullable=False),  # block at the last (re)broadcast
 )
 
 
 @dataclass(frozen=True)
 class PendingTx:
-    """A sent transaction not yet mined: its hash, the vaults it carries, the block it was decided at, the pUSD
-    (WAD) it may burn, its nonce, and the bonus it should earn (collateral value seized − pUSD paid, WAD, as
-    planned; 0 for a margin call)."""
+    """A sent transaction not yet mined.
+
+    Attributes:
+        tx_hash: its hash (0x…).
+        vault_ids: the vaults it carries.
+        sent_block: the block it was decided at.
+        cost: pUSD (WAD) it may burn.
+        nonce: its nonce.
+        bonus: what it should earn, collateral value seized − pUSD paid, pUSD WAD as planned (0 for a margin call).
+        to, data, gas: the call and its gas limit, to re-sign it with higher fees.
+        max_fee, tip: its maxFeePerGas and maxPriorityFeePerGas, wei.
+        broadcast_block: the block at its last (re)broadcast.
+    """
 
     tx_hash: str
     vault_ids: tuple[int, ...]
     sent_block: int
     cost: int
     nonce: int
-    bonus: int = 0
+    bonus: int
+    to: str
+    data: str
+    gas: int
+    max_fee: int
+    tip: int
+    broadcast_block: int
 
 
 @dataclass(frozen=True)
@@ -140,7 +163,8 @@ class KeeperStore:
             ids = frozenset(c.execute(select(vaults.c.vault_id)).scalars())
             hashes = {n: h for n, h in c.execute(select(blocks.c.number, blocks.c.hash))}
             txs = tuple(
-                PendingTx(r.tx_hash, tuple(r.vault_ids), r.sent_block, int(r.cost), r.nonce, int(r.bonus))
+                PendingTx(r.tx_hash, tuple(r.vault_ids), r.sent_block, int(r.cost), r.nonce, int(r.bonus), r.to,
+                          r.data, r.gas, int(r.max_fee), int(r.tip), r.broadcast_block)
                 for r in c.execute(select(pending)).all()
             )
         return Snapshot(scanned_to, ids, hashes, txs)
@@ -169,9 +193,9 @@ class KeeperStore:
     def add_pending(self, tx: PendingTx) -> None:
         """Record a transaction just sent."""
         with self.db.begin() as c:
-            c.execute(insert(pending).values(tx_hash=tx.tx_hash, vault_ids=list(tx.vault_ids),
-                                             sent_block=tx.sent_block, cost=str(tx.cost), nonce=tx.nonce,
-                                             bonus=str(tx.bonus)))
+            row = asdict(tx)
+            row.update(vault_ids=list(tx.vault_ids), **{k: str(row[k]) for k in ("cost", "bonus", "max_fee", "tip")})
+            c.execute(insert(pending).values(**row))
 
     def remove_pending(self, tx_hash: str) -> None:
         """Forget a transaction that was mined or dropped."""

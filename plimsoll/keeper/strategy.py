@@ -10,12 +10,14 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..sdk.math import (
+    WAD,
     CollateralParams,
     LiquidationParams,
     LiquidationPlan,
     MarginCallTerms,
     liquidation_plan,
     margin_call_action,
+    mul_div_up,
     pending_premium,
     valuation,
     vault_terms,
@@ -156,3 +158,39 @@ def choose(plans: list[tuple[int, LiquidationPlan]], busy: set[int], budget: int
         for i in range(0, len(chosen), batch_size)
     ]
     return batches, skips
+
+
+#: A same-nonce replacement must raise both fees by at least 10 % (geth's and Anvil's pool rule); 12.5 % leaves room.
+REPLACEMENT_BUMP_BPS = 1_250
+
+
+def bumped(fee: int) -> int:
+    """``fee`` raised by REPLACEMENT_BUMP_BPS, rounded up (so that the node's minimum bump always holds), wei."""
+    return fee + mul_div_up(fee, REPLACEMENT_BUMP_BPS, 10_000)
+
+
+def replacement_fees(max_fee: int, tip: int, base_fee: int, min_tip: int, gas: int, bonus: int,
+                     gas_token_price: int | None, fee_cap: int) -> tuple[int, int] | None:
+    """Fees for replacing a stuck transaction with the same nonce, or None when it must not be replaced.
+
+    Args:
+        max_fee, tip: the stuck transaction's maxFeePerGas and maxPriorityFeePerGas, wei.
+        base_fee: the current block's base fee, wei.
+        min_tip: the keeper's configured tip, wei.
+        gas: its gas limit.
+        bonus: what it should earn, pUSD WAD (0 for a margin call, which earns nothing: only ``fee_cap`` bounds it).
+        gas_token_price: the gas token's price in pUSD, WAD (None when unknown: only ``fee_cap`` bounds it).
+        fee_cap: the highest maxFeePerGas the keeper ever pays, wei.
+    Returns:
+        (max_fee, tip): each bumped by at least 12.5 % (``bumped``), max_fee at least 2·base_fee + tip, as a new
+        transaction gets; None when that max_fee exceeds ``fee_cap``, or when the most it could cost,
+        gas·max_fee valued at ``gas_token_price`` (rounded up), exceeds a liquidation's bonus: a replacement never
+        pays more for gas than the liquidation earns.
+    """
+    new_tip = max(min_tip, bumped(tip))
+    new_max_fee = max(bumped(max_fee), 2 * base_fee + new_tip)
+    if new_max_fee > fee_cap:
+        return None
+    if bonus and gas_token_price is not None and mul_div_up(gas * new_max_fee, gas_token_price, WAD) > bonus:
+        return None
+    return new_max_fee, new_tip
