@@ -91,8 +91,8 @@ def called_chain(tmp_path_factory):
     yield from _deployed(tmp_path_factory.mktemp("keeper-calls"), DEFAULT_CONFIG)
 
 
-def start_keeper(anvil, manifest_path: Path, log: Path, *extra: str) -> subprocess.Popen:
-    env = dict(os.environ, PLIMSOLL_KEEPER_KEY=dev_private_key(KEEPER))
+def start_keeper(anvil, manifest_path: Path, log: Path, *extra: str, account: int = KEEPER) -> subprocess.Popen:
+    env = dict(os.environ, PLIMSOLL_KEEPER_KEY=dev_private_key(account))
     cmd = [sys.executable, "-m", "plimsoll.cli", "keeper", "run", "--ws", anvil.ws_url,
            "--manifest", str(manifest_path), "--log-file", str(log), *extra]
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -606,5 +606,69 @@ def test_a_stuck_liquidation_is_replaced_with_the_same_nonce_and_higher_fees_and
         assert skips == [sent["block"] + 1, sent["block"] + 2]  # seen unsafe again, left to the pending one
         logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
         assert [e["args"]["vaultId"] for e in logs] == [1]
+    finally:
+        gen.close()
+
+
+# ---------------------------------------------------------------- issue 7 (5): faults
+
+
+def test_a_nonce_taken_by_an_outside_transaction_costs_one_block_not_the_liquidation(tmp_path_factory):
+    """Someone else with the keeper's key sends a transaction: the nonce the keeper holds is taken. Its send is
+    refused, it takes the nonce from the node again, and the next block's decision is liquidated once."""
+    work = tmp_path_factory.mktemp("keeper-nonce")
+    gen = _deployed(work, _without_margin_calls(work))
+    anvil, w3, p, manifest_path, _ = next(gen)
+    try:
+        log = work / "nonce.log"
+        proc = start_keeper(anvil, manifest_path, log)
+        try:
+            me = w3.eth.accounts[KEEPER]
+            w3.eth.send_transaction({"from": me, "to": me, "value": 0})  # mined at once: the keeper's nonce is gone
+            failed = wait_for(log, lambda e: e["event"] == "send_failed")
+            w3.provider.make_request("evm_mine", [])
+            sent = wait_for(log, lambda e: e["event"] == "sent")
+            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+        finally:
+            stop(proc)
+        assert "nonce" in failed["error"].lower() and failed["vaults"] == [1]
+        assert sent["nonce"] == failed["nonce"] + 1 and sent["block"] == failed["block"] + 1
+        assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
+        logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
+        assert [e["args"]["vaultId"] for e in logs] == [1]
+    finally:
+        gen.close()
+
+
+def test_two_keepers_racing_for_the_same_vault_liquidate_it_once(tmp_path_factory):
+    """Two independent keepers (own keys, own states) see the vault unsafe in the same block and both send. One
+    liquidation is mined; the other finds the vault safe and reverts: the vault is liquidated once."""
+    work = tmp_path_factory.mktemp("keeper-race")
+    gen = _deployed(work, _without_margin_calls(work))
+    anvil, w3, p, manifest_path, _ = next(gen)
+    try:
+        rival = 3  # a second liquidator with its own pUSD
+        acct = w3.eth.accounts[rival]
+        p.tokens["WETH"].functions.mint(acct, 100 * WAD).transact({"from": acct})
+        p.tokens["WETH"].functions.approve(p.engine.address, 2**256 - 1).transact({"from": acct})
+        p.engine.functions.open(p.tokens["WETH"].address, 100 * WAD).transact({"from": acct})
+        p.engine.functions.borrow(p.engine.functions.vaultCount().call(), 50_000 * WAD, acct).transact({"from": acct})
+        w3.provider.make_request("evm_setAutomine", [False])
+        logs = [work / "a.log", work / "b.log"]
+        procs = [start_keeper(anvil, manifest_path, logs[0], "--state", f"sqlite:///{work / 'a.sqlite'}"),
+                 start_keeper(anvil, manifest_path, logs[1], "--state", f"sqlite:///{work / 'b.sqlite'}",
+                              account=rival)]
+        try:
+            w3.provider.make_request("evm_mine", [])
+            sent = [wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1]) for log in logs]
+            w3.provider.make_request("evm_mine", [])
+            mined = [wait_for(log, lambda e: e["event"] == "mined") for log in logs]
+        finally:
+            for proc in procs:
+                stop(proc)
+        assert sent[0]["block"] == sent[1]["block"]  # both decided on the same block
+        assert sorted(m["ok"] for m in mined) == [False, True] and mined[0]["block"] == mined[1]["block"]
+        liquidated = p.liquidation.events.Liquidate().get_logs(from_block=0)
+        assert [e["args"]["vaultId"] for e in liquidated] == [1]
     finally:
         gen.close()
