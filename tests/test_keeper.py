@@ -48,10 +48,10 @@ def wait_for(log: Path, pred, timeout=180.0) -> dict:
     raise AssertionError(f"no matching keeper event within {timeout} s:\n{log.read_text() if log.exists() else ''}")
 
 
-def _deployed(work: Path, config: Path):
+def _deployed(work: Path, config: Path, **anvil_options):
     """Anvil (automine) with the protocol deployed from `config`, alice's vault at HF ≈ 0.963 and the keeper's
     inventory."""
-    with Anvil(accounts=4) as anvil:
+    with Anvil(accounts=4, **anvil_options) as anvil:
         manifest_path = work / "manifest.json"
         deploy_with_ape(anvil.http_url, config, manifest_path, work / "deploy.log")
         w3 = Web3(Web3.HTTPProvider(anvil.http_url))
@@ -670,5 +670,38 @@ def test_two_keepers_racing_for_the_same_vault_liquidate_it_once(tmp_path_factor
         assert sorted(m["ok"] for m in mined) == [False, True] and mined[0]["block"] == mined[1]["block"]
         liquidated = p.liquidation.events.Liquidate().get_logs(from_block=0)
         assert [e["args"]["vaultId"] for e in liquidated] == [1]
+    finally:
+        gen.close()
+
+
+def test_a_node_restarted_from_its_state_file_and_a_restarted_keeper_miss_nothing(tmp_path_factory):
+    """The node stops (its state written to a file) under a running keeper, which exits 1. The node restarts from
+    the file; meanwhile nothing is lost: the restarted keeper resumes its index, finds the vault that turned unsafe
+    after the restart and liquidates it once, and the vault it liquidated before is not liquidated again."""
+    work = tmp_path_factory.mktemp("keeper-node-restart")
+    gen = _deployed(work, _without_margin_calls(work), state_path=work / "anvil-state.json")
+    anvil, w3, p, manifest_path, _ = next(gen)
+    try:
+        first = work / "first.log"
+        proc = start_keeper(anvil, manifest_path, first)
+        w3.provider.make_request("evm_mine", [])
+        wait_for(first, lambda e: e["event"] == "mined" and e["vaults"] == [1] and e["ok"])
+        head = w3.eth.block_number
+        anvil.stop()
+        assert proc.wait(120) == 1 and "lost the node" in proc.stderr.read().decode() + first.read_text()
+        anvil.start()
+        assert w3.eth.block_number >= head
+        new_vault = _unsafe_second_vault(w3, p)
+        second = work / "second.log"
+        proc = start_keeper(anvil, manifest_path, second)
+        try:
+            w3.provider.make_request("evm_mine", [])
+            sent = wait_for(second, lambda e: e["event"] == "sent")
+            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+        finally:
+            stop(proc)
+        assert sent["vaults"] == [new_vault] and receipt["status"] == 1
+        logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
+        assert sorted(e["args"]["vaultId"] for e in logs) == [1, new_vault]
     finally:
         gen.close()

@@ -49,6 +49,8 @@ class Anvil:
         accounts: number of dev accounts (from DEV_MNEMONIC), each funded with 10,000 ETH.
         block_time: seconds between blocks (interval mining from genesis, fractions allowed); None: automine.
         log_path: where anvil's output goes (default: discarded).
+        state_path: a state file: loaded at start when it exists, written every second and at exit (anvil
+            ``--state``), so that a restarted node resumes the chain.
     """
 
     def __init__(
@@ -57,11 +59,13 @@ class Anvil:
         accounts: int = 30,
         block_time: float | None = None,
         log_path: Path | None = None,
+        state_path: Path | None = None,
     ):
         self.port = port or free_port()
         self.accounts = accounts
         self.block_time = block_time
         self.log_path = log_path
+        self.state_path = state_path
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -87,6 +91,8 @@ class Anvil:
         ]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]
+        if self.state_path:
+            cmd += ["--state", str(self.state_path), "--state-interval", "1"]
         self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
         w3 = Web3(Web3.HTTPProvider(self.http_url))
         deadline = time.monotonic() + timeout
