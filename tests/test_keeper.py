@@ -85,6 +85,13 @@ def chain(tmp_path_factory):
     yield from _deployed(work, _without_margin_calls(work))
 
 
+@pytest.fixture
+def fresh(tmp_path_factory):
+    """A chain of one's own (the local configuration without margin calls): for tests that change it."""
+    work = tmp_path_factory.mktemp("keeper")
+    yield from _deployed(work, _without_margin_calls(work))
+
+
 @pytest.fixture(scope="module")
 def called_chain(tmp_path_factory):
     """The local configuration as it is: WETH offers margin calls."""
@@ -287,31 +294,26 @@ def test_losing_the_node_while_running_is_exit_1_not_a_stall(tmp_path_factory):
 # ---------------------------------------------------------------- issue 7 (a): one failing oracle
 
 
-def test_a_failing_oracle_degrades_only_the_vaults_it_prices(tmp_path_factory):
+def test_a_failing_oracle_degrades_only_the_vaults_it_prices(fresh):
     """Every WBTC feed reverts: the WBTC oracle fails, and the keeper still liquidates the WETH-only vault in the
     next block instead of dropping the block."""
-    work = tmp_path_factory.mktemp("keeper-oracle")
-    gen = _deployed(work, _without_margin_calls(work))
-    anvil, w3, p, manifest_path, _ = next(gen)
+    anvil, w3, p, manifest_path, work = fresh
+    for feed in p.manifest.collaterals["WBTC"].feeds:
+        w3.eth.contract(address=feed, abi=p.feeds["WBTC"].abi).functions.setBroken(True).transact(
+            {"from": w3.eth.accounts[0]})
+    oracle = w3.eth.contract(address=p.manifest.collaterals["WBTC"].oracle, abi=load_abi("OracleAdapter"))
+    with pytest.raises(ContractLogicError):
+        oracle.functions.price().call()
+    log = work / "oracle.log"
+    proc = start_keeper(anvil, manifest_path, log)
     try:
-        for feed in p.manifest.collaterals["WBTC"].feeds:
-            w3.eth.contract(address=feed, abi=p.feeds["WBTC"].abi).functions.setBroken(True).transact(
-                {"from": w3.eth.accounts[0]})
-        oracle = w3.eth.contract(address=p.manifest.collaterals["WBTC"].oracle, abi=load_abi("OracleAdapter"))
-        with pytest.raises(ContractLogicError):
-            oracle.functions.price().call()
-        log = work / "oracle.log"
-        proc = start_keeper(anvil, manifest_path, log)
-        try:
-            w3.provider.make_request("evm_mine", [])
-            sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
-            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
-        finally:
-            stop(proc)
-        assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
-        assert not [e for e in events(log) if e["event"] == "block_error"]
+        w3.provider.make_request("evm_mine", [])
+        sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+        receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
     finally:
-        gen.close()
+        stop(proc)
+    assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
+    assert not [e for e in events(log) if e["event"] == "block_error"]
 
 
 # ---------------------------------------------------------------- issue 7 (b): a collateral listed after start
@@ -325,75 +327,65 @@ def _deploy_raw(w3, name: str, *args):
     return w3.eth.contract(address=receipt["contractAddress"], abi=t["abi"])
 
 
-def test_a_collateral_listed_after_the_manifest_does_not_stop_the_keeper(tmp_path_factory):
+def test_a_collateral_listed_after_the_manifest_does_not_stop_the_keeper(fresh):
     """A new collateral, listed through the timelock after the manifest was written and borrowed against: the
     keeper skips that vault (logged) and still liquidates the others in the next block."""
-    work = tmp_path_factory.mktemp("keeper-new-collateral")
-    gen = _deployed(work, _without_margin_calls(work))
-    anvil, w3, p, manifest_path, _ = next(gen)
-    try:
-        admin, alice = w3.eth.accounts[0], w3.eth.accounts[ALICE]
-        token = _deploy_raw(w3, "MockERC20", "New token", "NEW", 18)
-        oracle = _deploy_raw(w3, "MockPriceOracle", 10 * WAD)
-        timelock = w3.eth.contract(address=p.manifest.contracts["Timelock"], abi=load_abi("Timelock"))
-        data = p.engine.encode_abi("addCollateral", [token.address, oracle.address, WAD // 2, WAD * 6 // 10,
-                                                     WAD * 105 // 100, 10**9 * WAD])
-        op = (p.engine.address, 0, data, b"\0" * 32, b"\0" * 32)
-        timelock.functions.schedule(*op, timelock.functions.getMinDelay().call()).transact({"from": admin})
-        w3.provider.make_request("evm_increaseTime", [3_600])
-        w3.provider.make_request("evm_mine", [])
-        for f in p.feeds.values():  # the hour passed: the feeds report again (WETH stays at $1,700)
-            f.functions.updateAnswer(f.functions.latestRoundData().call()[1]).transact({"from": admin})
-        timelock.functions.execute(*op).transact({"from": admin})
-        token.functions.mint(alice, 1_000 * WAD).transact({"from": alice})
-        token.functions.approve(p.engine.address, 2**256 - 1).transact({"from": alice})
-        p.engine.functions.open(token.address, 1_000 * WAD).transact({"from": alice})  # vault 3: $10,000
-        p.engine.functions.borrow(3, 1_000 * WAD, alice).transact({"from": alice})
+    anvil, w3, p, manifest_path, work = fresh
+    admin, alice = w3.eth.accounts[0], w3.eth.accounts[ALICE]
+    token = _deploy_raw(w3, "MockERC20", "New token", "NEW", 18)
+    oracle = _deploy_raw(w3, "MockPriceOracle", 10 * WAD)
+    timelock = w3.eth.contract(address=p.manifest.contracts["Timelock"], abi=load_abi("Timelock"))
+    data = p.engine.encode_abi("addCollateral", [token.address, oracle.address, WAD // 2, WAD * 6 // 10,
+                                                 WAD * 105 // 100, 10**9 * WAD])
+    op = (p.engine.address, 0, data, b"\0" * 32, b"\0" * 32)
+    timelock.functions.schedule(*op, timelock.functions.getMinDelay().call()).transact({"from": admin})
+    w3.provider.make_request("evm_increaseTime", [3_600])
+    w3.provider.make_request("evm_mine", [])
+    for f in p.feeds.values():  # the hour passed: the feeds report again (WETH stays at $1,700)
+        f.functions.updateAnswer(f.functions.latestRoundData().call()[1]).transact({"from": admin})
+    timelock.functions.execute(*op).transact({"from": admin})
+    token.functions.mint(alice, 1_000 * WAD).transact({"from": alice})
+    token.functions.approve(p.engine.address, 2**256 - 1).transact({"from": alice})
+    p.engine.functions.open(token.address, 1_000 * WAD).transact({"from": alice})  # vault 3: $10,000
+    p.engine.functions.borrow(3, 1_000 * WAD, alice).transact({"from": alice})
 
-        log = work / "new.log"
-        proc = start_keeper(anvil, manifest_path, log)
-        try:
-            w3.provider.make_request("evm_mine", [])
-            sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
-            wait_for(log, lambda e: e["event"] == "skip" and e["vault"] == 3 and e["reason"] == "unknown collateral")
-            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
-            assert proc.poll() is None  # still running
-        finally:
-            stop(proc)
-        assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
+    log = work / "new.log"
+    proc = start_keeper(anvil, manifest_path, log)
+    try:
+        w3.provider.make_request("evm_mine", [])
+        sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+        wait_for(log, lambda e: e["event"] == "skip" and e["vault"] == 3 and e["reason"] == "unknown collateral")
+        receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+        assert proc.poll() is None  # still running
     finally:
-        gen.close()
+        stop(proc)
+    assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
 
 
 # ---------------------------------------------------------------- issue 7 (c), (d): spam vaults
 
 
-def test_empty_and_debt_free_vaults_cost_the_keeper_nothing_per_block(tmp_path_factory):
+def test_empty_and_debt_free_vaults_cost_the_keeper_nothing_per_block(fresh):
     """300 vaults opened with 1 wei each (permissionless and cheap) beside the two with debt: the keeper reads only
     the two, one per call with --read-chunk 1 (every vault ever opened in one eth_call is what a spammer could push
     past the node's gas cap)."""
-    work = tmp_path_factory.mktemp("keeper-spam")
-    gen = _deployed(work, _without_margin_calls(work))
-    anvil, w3, p, manifest_path, _ = next(gen)
+    anvil, w3, p, manifest_path, work = fresh
+    spammer = w3.eth.accounts[3]
+    weth = p.tokens["WETH"]
+    weth.functions.mint(spammer, 10**6).transact({"from": spammer})
+    weth.functions.approve(p.engine.address, 2**256 - 1).transact({"from": spammer})
+    for _ in range(300):
+        p.engine.functions.open(weth.address, 1).transact({"from": spammer})
+    assert p.engine.functions.vaultCount().call() == 302
+    log = work / "spam.log"
+    proc = start_keeper(anvil, manifest_path, log, "--dry-run", "--read-chunk", "1")
     try:
-        spammer = w3.eth.accounts[3]
-        weth = p.tokens["WETH"]
-        weth.functions.mint(spammer, 10**6).transact({"from": spammer})
-        weth.functions.approve(p.engine.address, 2**256 - 1).transact({"from": spammer})
-        for _ in range(300):
-            p.engine.functions.open(weth.address, 1).transact({"from": spammer})
-        assert p.engine.functions.vaultCount().call() == 302
-        log = work / "spam.log"
-        proc = start_keeper(anvil, manifest_path, log, "--dry-run", "--read-chunk", "1")
-        try:
-            w3.provider.make_request("evm_mine", [])
-            wait_for(log, lambda e: e["event"] == "dry_run" and e["vaults"] == [1])
-        finally:
-            stop(proc)
-        reads = [e for e in events(log) if e["event"] == "read"]
-        assert reads and all(e["vaults"] == 2 and e["calls"] == 2 for e in reads)
+        w3.provider.make_request("evm_mine", [])
+        wait_for(log, lambda e: e["event"] == "dry_run" and e["vaults"] == [1])
     finally:
-        gen.close()
+        stop(proc)
+    reads = [e for e in events(log) if e["event"] == "read"]
+    assert reads and all(e["vaults"] == 2 and e["calls"] == 2 for e in reads)
 
 
 # ---------------------------------------------------------------- issue 7 (2): state that survives
@@ -412,103 +404,87 @@ def _unsafe_second_vault(w3, p) -> int:
     return vault_id
 
 
-def test_a_restarted_keeper_scans_on_from_its_last_block_and_misses_nothing(tmp_path_factory):
+def test_a_restarted_keeper_scans_on_from_its_last_block_and_misses_nothing(fresh):
     """The keeper stops; while it is down a vault borrows and turns unsafe. Restarted on the same state it keeps
     its index, scans only the blocks it missed, finds the vault and liquidates both unsafe vaults in the next
     block."""
-    work = tmp_path_factory.mktemp("keeper-restart")
-    gen = _deployed(work, _without_margin_calls(work))
-    anvil, w3, p, manifest_path, _ = next(gen)
+    anvil, w3, p, manifest_path, work = fresh
+    first = work / "first.log"
+    proc = start_keeper(anvil, manifest_path, first, "--dry-run")
+    w3.provider.make_request("evm_mine", [])
+    wait_for(first, lambda e: e["event"] == "dry_run")
+    stop(proc)
+    last_seen = max(e["block"] for e in events(first) if e["event"] == "read")
+    new_vault = _unsafe_second_vault(w3, p)
+    second = work / "second.log"
+    proc = start_keeper(anvil, manifest_path, second)
     try:
-        first = work / "first.log"
-        proc = start_keeper(anvil, manifest_path, first, "--dry-run")
+        ready = next(e for e in events(second) if e["event"] == "ready")
+        assert (ready["scanned_to"], ready["vaults"]) == (last_seen, 2)
         w3.provider.make_request("evm_mine", [])
-        wait_for(first, lambda e: e["event"] == "dry_run")
-        stop(proc)
-        last_seen = max(e["block"] for e in events(first) if e["event"] == "read")
-        new_vault = _unsafe_second_vault(w3, p)
-        second = work / "second.log"
-        proc = start_keeper(anvil, manifest_path, second)
-        try:
-            ready = next(e for e in events(second) if e["event"] == "ready")
-            assert (ready["scanned_to"], ready["vaults"]) == (last_seen, 2)
-            w3.provider.make_request("evm_mine", [])
-            sent = wait_for(second, lambda e: e["event"] == "sent")
-            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
-        finally:
-            stop(proc)
-        found = [e for e in events(second) if e["event"] == "vaults_discovered"]
-        assert [(e["new"], e["total"]) for e in found] == [(1, 3)]
-        assert sent["vaults"] == [1, new_vault] and receipt["status"] == 1
-        assert receipt["blockNumber"] == sent["block"] + 1
+        sent = wait_for(second, lambda e: e["event"] == "sent")
+        receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
     finally:
-        gen.close()
+        stop(proc)
+    found = [e for e in events(second) if e["event"] == "vaults_discovered"]
+    assert [(e["new"], e["total"]) for e in found] == [(1, 3)]
+    assert sent["vaults"] == [1, new_vault] and receipt["status"] == 1
+    assert receipt["blockNumber"] == sent["block"] + 1
 
 
-def test_a_keeper_killed_with_a_transaction_in_flight_follows_it_after_restart_and_never_sends_twice(
-        tmp_path_factory):
+def test_a_keeper_killed_with_a_transaction_in_flight_follows_it_after_restart_and_never_sends_twice(fresh):
     """Automine off: the keeper's liquidation waits in the mempool when the keeper is killed with -9. Restarted,
     it restores the transaction, reports it mined in the next block, and sends nothing for that vault again."""
-    work = tmp_path_factory.mktemp("keeper-kill")
-    gen = _deployed(work, _without_margin_calls(work))
-    anvil, w3, p, manifest_path, _ = next(gen)
+    anvil, w3, p, manifest_path, work = fresh
+    w3.provider.make_request("evm_setAutomine", [False])
+    first = work / "first.log"
+    proc = start_keeper(anvil, manifest_path, first)
+    w3.provider.make_request("evm_mine", [])
+    sent = wait_for(first, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+    proc.kill()
+    proc.wait(60)
+    second = work / "second.log"
+    proc = start_keeper(anvil, manifest_path, second)
     try:
-        w3.provider.make_request("evm_setAutomine", [False])
-        first = work / "first.log"
-        proc = start_keeper(anvil, manifest_path, first)
+        restored = wait_for(second, lambda e: e["event"] == "pending_restored")
+        assert restored["txs"] == [sent["tx"]] and restored["vaults"] == [1]
         w3.provider.make_request("evm_mine", [])
-        sent = wait_for(first, lambda e: e["event"] == "sent" and e["vaults"] == [1])
-        proc.kill()
-        proc.wait(60)
-        second = work / "second.log"
-        proc = start_keeper(anvil, manifest_path, second)
-        try:
-            restored = wait_for(second, lambda e: e["event"] == "pending_restored")
-            assert restored["txs"] == [sent["tx"]] and restored["vaults"] == [1]
-            w3.provider.make_request("evm_mine", [])
-            mined = wait_for(second, lambda e: e["event"] == "mined")
-            w3.provider.make_request("evm_mine", [])
-            wait_for(second, lambda e: e["event"] == "read" and e["block"] == mined["block"] + 1)
-        finally:
-            stop(proc)
-        assert (mined["tx"], mined["ok"], mined["block"]) == (sent["tx"], True, sent["block"] + 1)
-        assert not [e for e in events(second) if e["event"] == "sent"]
-        logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
-        assert [e["args"]["vaultId"] for e in logs] == [1]
+        mined = wait_for(second, lambda e: e["event"] == "mined")
+        w3.provider.make_request("evm_mine", [])
+        wait_for(second, lambda e: e["event"] == "read" and e["block"] == mined["block"] + 1)
     finally:
-        gen.close()
+        stop(proc)
+    assert (mined["tx"], mined["ok"], mined["block"]) == (sent["tx"], True, sent["block"] + 1)
+    assert not [e for e in events(second) if e["event"] == "sent"]
+    logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
+    assert [e["args"]["vaultId"] for e in logs] == [1]
 
 
-def test_a_reorg_is_detected_and_a_vault_that_borrowed_in_the_new_branch_is_found(tmp_path_factory):
+def test_a_reorg_is_detected_and_a_vault_that_borrowed_in_the_new_branch_is_found(fresh):
     """The keeper scans four blocks; the chain is reverted below them and a new branch, at the same heights,
     has a vault borrow. The keeper sees the fork by block hash, scans the new branch and decides that vault (an
     index that trusted its cursor would never look at those heights again)."""
-    work = tmp_path_factory.mktemp("keeper-reorg")
-    gen = _deployed(work, _without_margin_calls(work))
-    anvil, w3, p, manifest_path, _ = next(gen)
+    anvil, w3, p, manifest_path, work = fresh
+    log = work / "reorg.log"
+    proc = start_keeper(anvil, manifest_path, log, "--dry-run")
     try:
-        log = work / "reorg.log"
-        proc = start_keeper(anvil, manifest_path, log, "--dry-run")
-        try:
+        w3.provider.make_request("evm_mine", [])
+        fork = w3.eth.block_number  # the keeper has read this block: it remembers its hash
+        wait_for(log, lambda e: e["event"] == "read" and e["block"] == fork)
+        snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
+        for _ in range(4):
             w3.provider.make_request("evm_mine", [])
-            fork = w3.eth.block_number  # the keeper has read this block: it remembers its hash
-            wait_for(log, lambda e: e["event"] == "read" and e["block"] == fork)
-            snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
-            for _ in range(4):
-                w3.provider.make_request("evm_mine", [])
-            wait_for(log, lambda e: e["event"] == "read" and e["block"] == fork + 4)
-            assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True
-            new_vault = _unsafe_second_vault(w3, p)  # five blocks, fork+1 … fork+5: Borrow in fork+4
-            assert w3.eth.block_number == fork + 5
-            w3.provider.make_request("evm_mine", [])
-            decided = wait_for(log, lambda e: e["event"] == "dry_run" and new_vault in e["vaults"])
-        finally:
-            stop(proc)
-        reorgs = [e for e in events(log) if e["event"] == "reorg"]
-        assert reorgs and reorgs[0]["scan_from"] == fork + 1
-        assert decided["vaults"] == [1, new_vault]
+        wait_for(log, lambda e: e["event"] == "read" and e["block"] == fork + 4)
+        assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True
+        new_vault = _unsafe_second_vault(w3, p)  # five blocks, fork+1 … fork+5: Borrow in fork+4
+        assert w3.eth.block_number == fork + 5
+        w3.provider.make_request("evm_mine", [])
+        decided = wait_for(log, lambda e: e["event"] == "dry_run" and new_vault in e["vaults"])
     finally:
-        gen.close()
+        stop(proc)
+    reorgs = [e for e in events(log) if e["event"] == "reorg"]
+    assert reorgs and reorgs[0]["scan_from"] == fork + 1
+    assert decided["vaults"] == [1, new_vault]
 
 
 @pytest.fixture(scope="module")
@@ -521,157 +497,136 @@ def postgres(tmp_path_factory):
     server.cleanup()
 
 
-def test_two_keepers_on_postgresql_share_one_lead_and_the_standby_takes_over_when_the_leader_dies(
-        tmp_path_factory, postgres):
+def test_two_keepers_on_postgresql_share_one_lead_and_the_standby_takes_over_when_the_leader_dies(fresh, postgres):
     """Two live keepers share a PostgreSQL state: one leads (it liquidates), the other stands by and sends nothing.
     The leader is killed with -9; once the server has ended its session, the standby takes the lead at the next
     block, picks up the index, finds the vault that turns unsafe afterwards and liquidates it in the next block. No
     vault is liquidated twice."""
-    work = tmp_path_factory.mktemp("keeper-ha")
-    gen = _deployed(work, _without_margin_calls(work))
-    anvil, w3, p, manifest_path, _ = next(gen)
+    anvil, w3, p, manifest_path, work = fresh
     postgres.psql("CREATE DATABASE keeper_ha;")
     state = postgres.get_uri("keeper_ha")
+    a_log, b_log = work / "a.log", work / "b.log"
+    a = start_keeper(anvil, manifest_path, a_log, "--state", state)
+    w3.provider.make_request("evm_mine", [])
+    first = wait_for(a_log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+    wait_for(a_log, lambda e: e["event"] == "mined" and e["tx"] == first["tx"])
+    b = start_keeper(anvil, manifest_path, b_log, "--state", state)
     try:
-        a_log, b_log = work / "a.log", work / "b.log"
-        a = start_keeper(anvil, manifest_path, a_log, "--state", state)
         w3.provider.make_request("evm_mine", [])
-        first = wait_for(a_log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
-        wait_for(a_log, lambda e: e["event"] == "mined" and e["tx"] == first["tx"])
-        b = start_keeper(anvil, manifest_path, b_log, "--state", state)
-        try:
-            w3.provider.make_request("evm_mine", [])
-            wait_for(b_log, lambda e: e["event"] == "role" and e["role"] == "standby")
-            a.kill()
-            a.wait(60)
-            # The server ends the dead leader's session and with it the lock; then the next block is the standby's.
-            while "advisory" in postgres.psql("SELECT locktype FROM pg_locks WHERE locktype = 'advisory';"):
-                time.sleep(0.05)
-            w3.provider.make_request("evm_mine", [])
-            took = wait_for(b_log, lambda e: e["event"] == "role" and e["role"] == "leader")
-            assert took["block"] == w3.eth.block_number
-            new_vault = _unsafe_second_vault(w3, p)
-            w3.provider.make_request("evm_mine", [])
-            sent = wait_for(b_log, lambda e: e["event"] == "sent")
-            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
-        finally:
-            stop(b)
-        assert [e["role"] for e in events(b_log) if e["event"] == "role"] == ["standby", "leader"]
-        assert [e["role"] for e in events(a_log) if e["event"] == "role"] == ["leader"]
-        assert sent["vaults"] == [new_vault] and receipt["status"] == 1
-        assert receipt["blockNumber"] == sent["block"] + 1
-        logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
-        assert sorted(e["args"]["vaultId"] for e in logs) == [1, new_vault]
+        wait_for(b_log, lambda e: e["event"] == "role" and e["role"] == "standby")
+        a.kill()
+        a.wait(60)
+        # The server ends the dead leader's session and with it the lock; then the next block is the standby's.
+        while "advisory" in postgres.psql("SELECT locktype FROM pg_locks WHERE locktype = 'advisory';"):
+            time.sleep(0.05)
+        w3.provider.make_request("evm_mine", [])
+        took = wait_for(b_log, lambda e: e["event"] == "role" and e["role"] == "leader")
+        assert took["block"] == w3.eth.block_number
+        new_vault = _unsafe_second_vault(w3, p)
+        w3.provider.make_request("evm_mine", [])
+        sent = wait_for(b_log, lambda e: e["event"] == "sent")
+        receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
     finally:
-        gen.close()
+        stop(b)
+    assert [e["role"] for e in events(b_log) if e["event"] == "role"] == ["standby", "leader"]
+    assert [e["role"] for e in events(a_log) if e["event"] == "role"] == ["leader"]
+    assert sent["vaults"] == [new_vault] and receipt["status"] == 1
+    assert receipt["blockNumber"] == sent["block"] + 1
+    logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
+    assert sorted(e["args"]["vaultId"] for e in logs) == [1, new_vault]
 
 
 # ---------------------------------------------------------------- issue 7 (3): stuck transactions
 
 
-def test_a_stuck_liquidation_is_replaced_with_the_same_nonce_and_higher_fees_and_never_sent_twice(tmp_path_factory):
+def test_a_stuck_liquidation_is_replaced_with_the_same_nonce_and_higher_fees_and_never_sent_twice(fresh):
     """Automine off. The keeper's liquidation is sent, then the block gas limit drops one below its gas limit, so
     it waits in the pool (Anvil drops a transaction priced under the base fee instead of keeping it). Two blocks
     later (--stuck-blocks 2) the keeper simulates it again and re-signs it with the same nonce, a gas limit that
     fits a block, and fees bumped enough for the node to accept the replacement; the replacement is mined in the
     next block, and no second nonce ever carries the vault."""
-    work = tmp_path_factory.mktemp("keeper-stuck")
-    gen = _deployed(work, _without_margin_calls(work))
-    anvil, w3, p, manifest_path, _ = next(gen)
+    anvil, w3, p, manifest_path, work = fresh
+    w3.provider.make_request("evm_setAutomine", [False])
+    log = work / "stuck.log"
+    proc = start_keeper(anvil, manifest_path, log, "--stuck-blocks", "2")
     try:
-        w3.provider.make_request("evm_setAutomine", [False])
-        log = work / "stuck.log"
-        proc = start_keeper(anvil, manifest_path, log, "--stuck-blocks", "2")
-        try:
+        w3.provider.make_request("evm_mine", [])
+        sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+        w3.provider.make_request("evm_setBlockGasLimit", [hex(sent["gas_limit"] - 1)])
+        for _ in range(2):  # two blocks it cannot enter
             w3.provider.make_request("evm_mine", [])
-            sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
-            w3.provider.make_request("evm_setBlockGasLimit", [hex(sent["gas_limit"] - 1)])
-            for _ in range(2):  # two blocks it cannot enter
-                w3.provider.make_request("evm_mine", [])
-                at = w3.eth.block_number
-                wait_for(log, lambda e: e["event"] == "read" and e["block"] == at)
-            replaced = wait_for(log, lambda e: e["event"] == "replaced")
-            w3.provider.make_request("evm_mine", [])
-            mined = wait_for(log, lambda e: e["event"] == "mined")
-        finally:
-            stop(proc)
-        assert replaced["old"] == sent["tx"] and replaced["nonce"] == sent["nonce"]
-        assert replaced["block"] == sent["block"] + 2
-        assert replaced["max_fee"] >= replaced["old_max_fee"] * 1.125 and replaced["tip"] >= replaced["old_tip"] * 1.125
-        assert replaced["gas_limit"] == sent["gas_limit"] - 1  # the block's limit: the estimate × 1.3 is the same
-        assert mined["block"] == replaced["block"] + 1
-        assert (mined["tx"], mined["ok"], mined["vaults"]) == (replaced["tx"], True, [1])
-        assert len([e for e in events(log) if e["event"] == "sent"]) == 1
-        skips = [e["block"] for e in events(log) if e["event"] == "skip" and e["reason"] == "pending"]
-        assert skips == [sent["block"] + 1, sent["block"] + 2]  # seen unsafe again, left to the pending one
-        logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
-        assert [e["args"]["vaultId"] for e in logs] == [1]
+            at = w3.eth.block_number
+            wait_for(log, lambda e: e["event"] == "read" and e["block"] == at)
+        replaced = wait_for(log, lambda e: e["event"] == "replaced")
+        w3.provider.make_request("evm_mine", [])
+        mined = wait_for(log, lambda e: e["event"] == "mined")
     finally:
-        gen.close()
+        stop(proc)
+    assert replaced["old"] == sent["tx"] and replaced["nonce"] == sent["nonce"]
+    assert replaced["block"] == sent["block"] + 2
+    assert replaced["max_fee"] >= replaced["old_max_fee"] * 1.125 and replaced["tip"] >= replaced["old_tip"] * 1.125
+    assert replaced["gas_limit"] == sent["gas_limit"] - 1  # the block's limit: the estimate × 1.3 is the same
+    assert mined["block"] == replaced["block"] + 1
+    assert (mined["tx"], mined["ok"], mined["vaults"]) == (replaced["tx"], True, [1])
+    assert len([e for e in events(log) if e["event"] == "sent"]) == 1
+    skips = [e["block"] for e in events(log) if e["event"] == "skip" and e["reason"] == "pending"]
+    assert skips == [sent["block"] + 1, sent["block"] + 2]  # seen unsafe again, left to the pending one
+    logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
+    assert [e["args"]["vaultId"] for e in logs] == [1]
 
 
 # ---------------------------------------------------------------- issue 7 (5): faults
 
 
-def test_a_nonce_taken_by_an_outside_transaction_costs_one_block_not_the_liquidation(tmp_path_factory):
+def test_a_nonce_taken_by_an_outside_transaction_costs_one_block_not_the_liquidation(fresh):
     """Someone else with the keeper's key sends a transaction: the nonce the keeper holds is taken. Its send is
     refused, it takes the nonce from the node again, and the next block's decision is liquidated once."""
-    work = tmp_path_factory.mktemp("keeper-nonce")
-    gen = _deployed(work, _without_margin_calls(work))
-    anvil, w3, p, manifest_path, _ = next(gen)
+    anvil, w3, p, manifest_path, work = fresh
+    log = work / "nonce.log"
+    proc = start_keeper(anvil, manifest_path, log)
     try:
-        log = work / "nonce.log"
-        proc = start_keeper(anvil, manifest_path, log)
-        try:
-            me = w3.eth.accounts[KEEPER]
-            w3.eth.send_transaction({"from": me, "to": me, "value": 0})  # mined at once: the keeper's nonce is gone
-            failed = wait_for(log, lambda e: e["event"] == "send_failed")
-            w3.provider.make_request("evm_mine", [])
-            sent = wait_for(log, lambda e: e["event"] == "sent")
-            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
-        finally:
-            stop(proc)
-        assert "nonce" in failed["error"].lower() and failed["vaults"] == [1]
-        assert sent["nonce"] == failed["nonce"] + 1 and sent["block"] == failed["block"] + 1
-        assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
-        logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
-        assert [e["args"]["vaultId"] for e in logs] == [1]
+        me = w3.eth.accounts[KEEPER]
+        w3.eth.send_transaction({"from": me, "to": me, "value": 0})  # mined at once: the keeper's nonce is gone
+        failed = wait_for(log, lambda e: e["event"] == "send_failed")
+        w3.provider.make_request("evm_mine", [])
+        sent = wait_for(log, lambda e: e["event"] == "sent")
+        receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
     finally:
-        gen.close()
+        stop(proc)
+    assert "nonce" in failed["error"].lower() and failed["vaults"] == [1]
+    assert sent["nonce"] == failed["nonce"] + 1 and sent["block"] == failed["block"] + 1
+    assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
+    logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
+    assert [e["args"]["vaultId"] for e in logs] == [1]
 
 
-def test_two_keepers_racing_for_the_same_vault_liquidate_it_once(tmp_path_factory):
+def test_two_keepers_racing_for_the_same_vault_liquidate_it_once(fresh):
     """Two independent keepers (own keys, own states) see the vault unsafe in the same block and both send. One
     liquidation is mined; the other finds the vault safe and reverts: the vault is liquidated once."""
-    work = tmp_path_factory.mktemp("keeper-race")
-    gen = _deployed(work, _without_margin_calls(work))
-    anvil, w3, p, manifest_path, _ = next(gen)
+    anvil, w3, p, manifest_path, work = fresh
+    rival = 3  # a second liquidator with its own pUSD
+    acct = w3.eth.accounts[rival]
+    p.tokens["WETH"].functions.mint(acct, 100 * WAD).transact({"from": acct})
+    p.tokens["WETH"].functions.approve(p.engine.address, 2**256 - 1).transact({"from": acct})
+    p.engine.functions.open(p.tokens["WETH"].address, 100 * WAD).transact({"from": acct})
+    p.engine.functions.borrow(p.engine.functions.vaultCount().call(), 50_000 * WAD, acct).transact({"from": acct})
+    w3.provider.make_request("evm_setAutomine", [False])
+    logs = [work / "a.log", work / "b.log"]
+    procs = [start_keeper(anvil, manifest_path, logs[0], "--state", f"sqlite:///{work / 'a.sqlite'}"),
+             start_keeper(anvil, manifest_path, logs[1], "--state", f"sqlite:///{work / 'b.sqlite'}",
+                          account=rival)]
     try:
-        rival = 3  # a second liquidator with its own pUSD
-        acct = w3.eth.accounts[rival]
-        p.tokens["WETH"].functions.mint(acct, 100 * WAD).transact({"from": acct})
-        p.tokens["WETH"].functions.approve(p.engine.address, 2**256 - 1).transact({"from": acct})
-        p.engine.functions.open(p.tokens["WETH"].address, 100 * WAD).transact({"from": acct})
-        p.engine.functions.borrow(p.engine.functions.vaultCount().call(), 50_000 * WAD, acct).transact({"from": acct})
-        w3.provider.make_request("evm_setAutomine", [False])
-        logs = [work / "a.log", work / "b.log"]
-        procs = [start_keeper(anvil, manifest_path, logs[0], "--state", f"sqlite:///{work / 'a.sqlite'}"),
-                 start_keeper(anvil, manifest_path, logs[1], "--state", f"sqlite:///{work / 'b.sqlite'}",
-                              account=rival)]
-        try:
-            w3.provider.make_request("evm_mine", [])
-            sent = [wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1]) for log in logs]
-            w3.provider.make_request("evm_mine", [])
-            mined = [wait_for(log, lambda e: e["event"] == "mined") for log in logs]
-        finally:
-            for proc in procs:
-                stop(proc)
-        assert sent[0]["block"] == sent[1]["block"]  # both decided on the same block
-        assert sorted(m["ok"] for m in mined) == [False, True] and mined[0]["block"] == mined[1]["block"]
-        liquidated = p.liquidation.events.Liquidate().get_logs(from_block=0)
-        assert [e["args"]["vaultId"] for e in liquidated] == [1]
+        w3.provider.make_request("evm_mine", [])
+        sent = [wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1]) for log in logs]
+        w3.provider.make_request("evm_mine", [])
+        mined = [wait_for(log, lambda e: e["event"] == "mined") for log in logs]
     finally:
-        gen.close()
+        for proc in procs:
+            stop(proc)
+    assert sent[0]["block"] == sent[1]["block"]  # both decided on the same block
+    assert sorted(m["ok"] for m in mined) == [False, True] and mined[0]["block"] == mined[1]["block"]
+    liquidated = p.liquidation.events.Liquidate().get_logs(from_block=0)
+    assert [e["args"]["vaultId"] for e in liquidated] == [1]
 
 
 def test_a_node_restarted_from_its_state_file_and_a_restarted_keeper_miss_nothing(tmp_path_factory):

@@ -40,7 +40,11 @@ deployment = Table(
     Column("scanned_to", BigInteger, nullable=False),  # block number
 )
 vaults = Table("vaults", metadata, Column("vault_id", BigInteger, primary_key=True))
-blocks = Table("blocks", metadata, Column("number", BigInteger, primary_key=True), Column("hash", String(66), nullable=False))
+blocks = Table(
+    "blocks", metadata,
+    Column("number", BigInteger, primary_key=True),
+    Column("hash", String(66), nullable=False),
+)
 pending = Table(
     "pending", metadata,
     Column("tx_hash", String(66), primary_key=True),
@@ -219,7 +223,7 @@ class KeeperStore:
             if self._lock is None:
                 self._lock = self.db.connect()
             held = bool(self._lock.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": self._lock_key}).scalar())
-            self._lock.commit()  # the lock is the session's, not the transaction's: stay idle, not idle in a transaction
+            self._lock.commit()  # the lock is the session's: stay idle, not idle in a transaction
             return held
         except DBAPIError:
             self._drop_lock()
