@@ -143,6 +143,25 @@ def print_report(report: dict) -> None:
     Console().print(table)
 
 
+def _min_profit(value: str) -> int | None:
+    """--min-profit: pUSD as a decimal number → WAD, or None for 'none'.
+
+    Raises:
+        click.BadParameter: neither a non-negative number nor 'none'.
+    """
+    from .sdk.math import to_wad
+
+    if value.strip().lower() == "none":
+        return None
+    try:
+        wad = to_wad(value)
+    except InvalidOperation:
+        wad = -1
+    if wad < 0:
+        raise click.BadParameter(f"{value!r}: give pUSD as a number >= 0, or 'none'", param_hint="--min-profit")
+    return wad
+
+
 # ---------------------------------------------------------------------------------------------- keeper
 @main.group()
 def keeper() -> None:
@@ -180,9 +199,14 @@ def keeper() -> None:
                    "12.5 % or more, never beyond --max-fee-gwei nor beyond what the liquidation earns.")
 @click.option("--max-fee-gwei", default=500.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
               help="The highest maxFeePerGas the keeper ever pays, gwei.")
+@click.option("--min-profit", default="0", show_default=True, metavar="PUSD",
+              help="Least profit, in pUSD after its gas (priced at the base fee + tip and the WETH oracle's price), "
+                   "that a vault must bring to be liquidated; 'none' liquidates regardless of profit.")
+@click.option("--quiet", is_flag=True, help="Do not log the per-block `read` events (decisions are still logged).")
 @click.option("--verbose", is_flag=True, help="Log block timings too.")
 def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, read_chunk, connect_timeout, state_url,
-               watchdog, metrics_port, metrics_host, reconcile_every, stuck_blocks, max_fee_gwei, verbose):
+               watchdog, metrics_port, metrics_host, reconcile_every, stuck_blocks, max_fee_gwei, min_profit, quiet,
+               verbose):
     """Watch every new block and liquidate vaults with health factor < 1.
 
     The liquidator key is read from the environment variable PLIMSOLL_KEEPER_KEY (hex), never from the command
@@ -219,7 +243,8 @@ def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, read_ch
                            batch_size=batch_size, connect_timeout=connect_timeout, read_chunk=read_chunk,
                            state_url=state_url, watchdog=watchdog, metrics_port=metrics_port,
                            metrics_host=metrics_host, reconcile_every=reconcile_every, stuck_blocks=stuck_blocks,
-                           fee_cap_wei=int(Decimal(str(max_fee_gwei)) * 10**9))
+                           fee_cap_wei=int(Decimal(str(max_fee_gwei)) * 10**9), quiet=quiet,
+                           min_profit=_min_profit(min_profit))
         bot = Keeper(cfg)
     except (ManifestError, ValueError) as e:
         raise click.UsageError(str(e)) from e

@@ -137,6 +137,21 @@ def test_dry_run_decides_like_the_contract_and_sends_nothing(chain):
     assert [e["total"] for e in events(log) if e["event"] == "vaults_discovered"] == [2]
 
 
+def test_a_vault_whose_bonus_does_not_cover_the_least_profit_is_left_and_quiet_logs_no_reads(chain):
+    """The vault's liquidation earns about $285 of bonus; asking for $1,000,000 after gas leaves it (logged), and
+    --quiet leaves out the per-block read events."""
+    anvil, w3, _, manifest_path, work = chain
+    log = work / "unprofitable.log"
+    proc = start_keeper(anvil, manifest_path, log, "--dry-run", "--quiet", "--min-profit", "1000000")
+    try:
+        w3.provider.make_request("evm_mine", [])
+        skipped = wait_for(log, lambda e: e["event"] == "skip" and e["vault"] == 1)
+    finally:
+        stop(proc)
+    assert skipped["reason"] == "unprofitable"
+    assert not [e for e in events(log) if e["event"] in ("read", "decide", "dry_run")]
+
+
 def _scrape(port: int, path: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:

@@ -4,6 +4,7 @@ with reorg handling (index, driven by a chain written down as block hashes and B
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 from prometheus_client import generate_latest
@@ -12,7 +13,17 @@ from plimsoll.keeper.errors import StateError
 from plimsoll.keeper.index import VaultIndex, fork_point
 from plimsoll.keeper.metrics import KeeperMetrics
 from plimsoll.keeper.store import KeeperStore, PendingTx
-from plimsoll.keeper.strategy import Batch, BlockState, allowance, bumped, choose, decide, replacement_fees
+from plimsoll.keeper.strategy import (
+    GAS_NEXT_VAULT,
+    Batch,
+    BlockState,
+    GasTerms,
+    allowance,
+    bumped,
+    choose,
+    decide,
+    replacement_fees,
+)
 from plimsoll.sdk.math import RAY, WAD, CollateralParams, LiquidationParams, LiquidationPlan, MarginCallTerms
 
 WETH, NEW = "0x" + "11" * 20, "0x" + "22" * 20
@@ -60,8 +71,9 @@ def test_decide_skips_unknown_collateral_and_full_caps_and_calls_callable_vaults
     assert waiting.skips == [(1, "margin call grace")] and waiting.plans == []
 
 
-def _plan(hf: int, repay: int) -> LiquidationPlan:
-    return LiquidationPlan(health_factor=hf, repay=repay, protocol_fee=0, fraction=0, seized_value=0, full=False)
+def _plan(hf: int, repay: int, bonus_bps: int = 500) -> LiquidationPlan:
+    return LiquidationPlan(health_factor=hf, repay=repay, protocol_fee=0, fraction=0,
+                           seized_value=repay * (10_000 + bonus_bps) // 10_000, full=False)
 
 
 def test_choose_skips_pending_vaults_keeps_within_the_budget_and_sorts_each_batch():
@@ -92,6 +104,20 @@ def test_a_replacement_bumps_both_fees_enough_for_the_node_and_pays_at_most_the_
     assert replacement_fees(40 * GWEI, 2 * GWEI, 10 * GWEI, GWEI, 300_000, 0, None, 44 * GWEI) is None
     assert replacement_fees(40 * GWEI, 2 * GWEI, 10 * GWEI, GWEI, 300_000, 0, None, 45 * GWEI) == (45 * GWEI,
                                                                                                 2_250_000_000)
+
+
+def test_choose_skips_vaults_whose_gas_costs_more_than_their_bonus_and_sizes_batches_to_the_block():
+    # Gas at 100 gwei, ETH at $2,000: a further vault in a batch (70,000 gas) costs $14.
+    terms = GasTerms(gas_price=100 * GWEI, gas_token_price=2_000 * WAD, block_gas=30_000_000)
+    assert terms.gas_cost(GAS_NEXT_VAULT) == 14 * WAD
+    plans = [(1, _plan(1, 200 * WAD)), (2, _plan(2, 300 * WAD)), (3, _plan(3, 280 * WAD))]  # bonus $10, $15, $14
+    batches, skips = choose(plans, busy=set(), budget=10**30, batch_size=25, terms=terms)
+    assert skips == [(1, "unprofitable")] and batches == [Batch((2, 3), allowance(plans[1][1]) + allowance(plans[2][1]))]
+    assert choose(plans, set(), 10**30, 25, replace(terms, min_profit=None))[1] == []  # solvency before profit
+    assert choose(plans, set(), 10**30, 25, replace(terms, gas_token_price=None))[1] == []  # gas not priced
+    # 30M gas / 1.3 = 23,076,923: 220,000 for the first vault, then 326 more at 70,000: the block allows 327.
+    assert terms.max_batch(500) == 327 and terms.max_batch(25) == 25
+    assert replace(terms, block_gas=300_000).max_batch(25) == 1
 
 
 # ---------------------------------------------------------------- store

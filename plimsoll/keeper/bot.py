@@ -40,7 +40,7 @@ from .errors import KeeperError
 from .index import REORG_WINDOW, VaultIndex
 from .metrics import KeeperMetrics, serve
 from .store import KeeperStore
-from .strategy import BlockState, choose, decide
+from .strategy import BlockState, GasTerms, choose, decide
 
 log = logging.getLogger("plimsoll.keeper")
 
@@ -76,6 +76,9 @@ class KeeperConfig:
             fees bumped, within fee_cap_wei and the liquidation's bonus valued at gas_token's price).
         fee_cap_wei: the highest maxFeePerGas ever paid, wei.
         gas_token: the collateral symbol whose oracle prices the chain's gas token (WETH on Ethereum).
+        min_profit: the least profit (pUSD WAD) a vault must bring after its gas to be liquidated; None:
+            liquidate regardless of profit.
+        quiet: leave out the per-block ``read`` events.
         reconcile_every: run the margin reconciliation (plimsoll.sdk.reconcile) every this many blocks, on the
             block before the head, in a thread (0: never).
     """
@@ -99,6 +102,8 @@ class KeeperConfig:
     stuck_blocks: int = 2
     fee_cap_wei: int = 500 * 10**9
     gas_token: str = "WETH"
+    min_profit: int | None = 0
+    quiet: bool = False
 
 
 class Keeper:
@@ -385,7 +390,7 @@ class Keeper:
                                              for v in called[i : i + READ_CONCURRENCY]))
         current = accrue(rate, fee, block["timestamp"] - last_drip)
         return BlockState(number, block["timestamp"], block["baseFeePerGas"], current, vaults, prices, params,
-                          inventory, rooms, terms, dict(zip(called, states)))
+                          inventory, rooms, terms, dict(zip(called, states)), block["gasLimit"])
 
     async def _read_vaults(self, number: int) -> list[Any]:
         """VaultLens states of the indexed vaults at block ``number``, ``read_chunk`` per call; those found without
@@ -396,13 +401,17 @@ class Keeper:
                                         for i in range(0, len(ids), size)))
         vaults = [v for chunk in chunks for v in chunk]
         self.index.drop({v[0] for v in vaults if v[2] == 0})
-        self.emit("read", block=number, vaults=len(vaults), calls=len(chunks))
+        if not self.cfg.quiet:
+            self.emit("read", block=number, vaults=len(vaults), calls=len(chunks))
         return vaults
 
     async def liquidate(self, state: BlockState, plans: list, heard_at: float | None = None) -> None:
         """Send liquidations for the unsafe vaults that are not pending, within the pUSD inventory."""
         budget = state.inventory - self.dispatcher.committed
-        batches, skips = choose(plans, self.dispatcher.busy, budget, self.cfg.batch_size)
+        terms = GasTerms(gas_price=state.base_fee + self.cfg.priority_fee_wei,
+                         gas_token_price=state.prices.get(self.cfg.gas_token), block_gas=state.gas_limit,
+                         gas_margin=self.cfg.gas_margin, min_profit=self.cfg.min_profit)
+        batches, skips = choose(plans, self.dispatcher.busy, budget, self.cfg.batch_size, terms)
         for vault_id, reason in skips:
             self.emit("skip", block=state.number, vault=vault_id, reason=reason)
         chosen = {v for b in batches for v in b.vault_ids}

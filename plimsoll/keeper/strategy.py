@@ -38,6 +38,7 @@ class BlockState:
         rooms: symbol → liquidation volume cap room (WAD of debt), None when uncapped.
         terms: symbol → margin-call terms.
         calls: vault id → LiquidationEngine.MarginCallState tuple, for vaults in a margin call.
+        gas_limit: the block gas limit (None: unknown).
     """
 
     number: int
@@ -51,6 +52,7 @@ class BlockState:
     rooms: dict[str, int | None] = field(default_factory=dict)
     terms: dict[str, MarginCallTerms] = field(default_factory=dict)
     calls: dict[int, Any] = field(default_factory=dict)
+    gas_limit: int | None = None
 
 
 @dataclass
@@ -127,19 +129,67 @@ def allowance(plan: LiquidationPlan) -> int:
     return plan.cost + plan.cost // 1000 + 1
 
 
+#: Gas of a single liquidation, an upper bound: 166,898 after a margin call and up to 218,884 with two collaterals
+#: (benchmarks/results/gas.md; the default demo's gas_per_liquidation max). Used to price and size, never as a limit.
+GAS_FIRST_VAULT = 220_000
+#: Gas of each further vault in a liquidateBatch, an upper bound (54,059 per vault in a batch of 20, one collateral).
+GAS_NEXT_VAULT = 70_000
+
+
+@dataclass(frozen=True)
+class GasTerms:
+    """What gas costs at the block decided on.
+
+    Attributes:
+        gas_price: wei per gas the keeper offers (base fee + tip).
+        gas_token_price: pUSD WAD per gas token (the WETH oracle's price on Ethereum); None when unknown (then
+            gas is not priced and no vault is skipped as unprofitable).
+        block_gas: the block gas limit (a batch's worst-case gas × gas_margin must fit); None: no bound.
+        gas_margin: the keeper's gas limit = estimate × this.
+        min_profit: the least profit (pUSD WAD) a vault must bring after its gas; None: liquidate regardless (a
+            protocol-run keeper that puts solvency before profit).
+    """
+
+    gas_price: int = 0
+    gas_token_price: int | None = None
+    block_gas: int | None = None
+    gas_margin: float = 1.3
+    min_profit: int | None = 0
+
+    def gas_cost(self, gas: int) -> int:
+        """``gas`` priced in pUSD WAD, rounded up (0 when the gas token's price is unknown)."""
+        return mul_div_up(gas * self.gas_price, self.gas_token_price, WAD) if self.gas_token_price else 0
+
+    def max_batch(self, batch_size: int) -> int:
+        """Most vaults per batch: ``batch_size``, fewer when the block gas limit cannot hold their worst case."""
+        if self.block_gas is None:
+            return batch_size
+        room = int(self.block_gas / self.gas_margin) - GAS_FIRST_VAULT
+        return max(1, min(batch_size, 1 + room // GAS_NEXT_VAULT))
+
+
+def profit(plan: LiquidationPlan, gas: int, terms: GasTerms) -> int:
+    """What liquidating a vault earns, pUSD WAD: collateral value seized − pUSD paid − its gas (``gas`` units at
+    ``terms``). Slippage is 0: the seized collateral is kept, not sold."""
+    return plan.seized_value - plan.cost - terms.gas_cost(gas)
+
+
 def choose(plans: list[tuple[int, LiquidationPlan]], busy: set[int], budget: int, batch_size: int,
-           ) -> tuple[list[Batch], list[tuple[int, str]]]:
+           terms: GasTerms | None = None) -> tuple[list[Batch], list[tuple[int, str]]]:
     """Pick, in the order given (lowest health first), the vaults to liquidate now, and batch them.
 
     Args:
         plans: (vault id, plan) from ``decide``.
         busy: vaults already in a pending transaction (skipped).
         budget: pUSD (WAD) available: inventory minus what pending transactions may burn.
-        batch_size: most vaults per transaction.
+        batch_size: most vaults per transaction (fewer when the block gas limit requires, GasTerms.max_batch).
+        terms: gas prices and the profit rule (default: gas not priced).
     Returns:
-        (batches, skips): batches of at most ``batch_size`` vaults, ids ascending within each; skips as (vault id,
-        ``pending`` | ``inventory``).
+        (batches, skips): batches ids ascending within each; skips as (vault id, ``pending`` | ``inventory`` |
+        ``unprofitable``). A vault is unprofitable when its profit, with the gas of a further vault in a batch
+        (GAS_NEXT_VAULT), is below ``terms.min_profit``.
     """
+    terms = terms or GasTerms()
     chosen: list[tuple[int, int]] = []
     skips: list[tuple[int, str]] = []
     spent = 0
@@ -147,15 +197,19 @@ def choose(plans: list[tuple[int, LiquidationPlan]], busy: set[int], budget: int
         if vault_id in busy:
             skips.append((vault_id, "pending"))
             continue
+        if terms.min_profit is not None and profit(plan, GAS_NEXT_VAULT, terms) < terms.min_profit:
+            skips.append((vault_id, "unprofitable"))
+            continue
         need = allowance(plan)
         if spent + need > budget:
             skips.append((vault_id, "inventory"))
             continue
         chosen.append((vault_id, need))
         spent += need
+    size = terms.max_batch(batch_size)
     batches = [
-        Batch(tuple(sorted(v for v, _ in chosen[i : i + batch_size])), sum(n for _, n in chosen[i : i + batch_size]))
-        for i in range(0, len(chosen), batch_size)
+        Batch(tuple(sorted(v for v, _ in chosen[i : i + size])), sum(n for _, n in chosen[i : i + size]))
+        for i in range(0, len(chosen), size)
     ]
     return batches, skips
 
