@@ -5,6 +5,7 @@
 #   make coverage  - forge coverage of contracts/ (mocks excluded) -> .forge-cache/lcov.info
 #   make slither   - Slither over contracts/, checked against toolchain/slither-triage.json
 #   make bench     - gas benchmark -> benchmarks/results/gas.{json,md}
+#   make bench-keeper - keeper at 10,000 vaults (index rebuild, block work) -> benchmarks/results/keeper.{json,md}
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -17,7 +18,7 @@ export PATH := $(BIN):$(ANVIL_DIR):$(FORGE_DIR):$(PATH)
 
 SOURCES := $(shell find contracts interfaces -name '*.sol' -not -path '*/.cache/*')
 
-.PHONY: setup compile demo test test-fast forge-test pytest slither coverage bench clean
+.PHONY: setup compile demo test test-fast forge-test pytest slither coverage bench bench-keeper clean
 
 setup: $(VENV)/.installed node_modules/.installed .solcx/solc-v0.8.28
 
@@ -67,6 +68,9 @@ coverage: setup
 
 bench: compile
 	$(BIN)/python benchmarks/gas.py
+
+bench-keeper: compile
+	$(BIN)/python benchmarks/keeper.py --vaults 10000
 
 clean:
 	rm -rf .build contracts/.cache demo-output .pytest_cache .hypothesis .forge-out .forge-cache

@@ -172,15 +172,22 @@ def test_batch_liquidates_unsafe_vaults_and_skips_the_rest(funded, engine, liqui
     assert engine.healthFactor(safe) > WAD
 
 
-def test_batch_settles_once_one_burn_and_one_transfer_per_collateral(funded, engine, liquidation, pusd, weth,
-                                                                     weth_feed, admin, alice, liquidator):
+def _unsafe_batch(n, engine, weth, weth_feed, admin, alice, liquidator) -> list[int]:
+    """n vaults of alice (10 WETH, 15,000 pUSD each) made unsafe by WETH at $1,700, and the liquidator's inventory
+    of 100,000 pUSD. Returns the vault ids, ascending."""
     vaults = []
-    for _ in range(3):
+    for _ in range(n):
         vaults.append(open_vault(engine, alice, weth, 10 * WAD))
         engine.borrow(vaults[-1], 15_000 * WAD, alice, sender=alice)
     inventory = open_vault(engine, liquidator, weth, 900 * WAD)
     engine.borrow(inventory, 100_000 * WAD, liquidator, sender=liquidator)
     set_price(weth_feed, admin, 1_700)
+    return vaults
+
+
+def test_batch_settles_once_one_burn_and_one_transfer_per_collateral(funded, engine, liquidation, pusd, weth,
+                                                                     weth_feed, admin, alice, liquidator):
+    vaults = _unsafe_batch(3, engine, weth, weth_feed, admin, alice, liquidator)
     pusd_before, weth_before = pusd.balanceOf(liquidator), weth.balanceOf(liquidator)
 
     tx = liquidation.liquidateBatch(vaults, sender=liquidator)
@@ -198,13 +205,7 @@ def test_batch_settles_once_one_burn_and_one_transfer_per_collateral(funded, eng
 
 def test_batch_vault_ids_must_be_strictly_ascending(funded, engine, liquidation, weth, weth_feed, admin, alice,
                                                     liquidator):
-    a = open_vault(engine, alice, weth, 10 * WAD)
-    engine.borrow(a, 15_000 * WAD, alice, sender=alice)
-    b = open_vault(engine, alice, weth, 10 * WAD)
-    engine.borrow(b, 15_000 * WAD, alice, sender=alice)
-    inventory = open_vault(engine, liquidator, weth, 900 * WAD)
-    engine.borrow(inventory, 100_000 * WAD, liquidator, sender=liquidator)
-    set_price(weth_feed, admin, 1_700)
+    a, b = _unsafe_batch(2, engine, weth, weth_feed, admin, alice, liquidator)
     # Settled at the end, a vault listed twice would be valued twice as if untouched: refused, with nothing done.
     for ids, index in (([a, a], 1), ([b, a], 1), ([a, b, b], 2)):
         with ape.reverts(liquidation.BatchNotAscending, index=index):

@@ -464,11 +464,7 @@ contract Handler is Test {
 
     /// @notice The owner repays what restores the initial margin, then cures.
     function cure(uint256 vaultSeed) external surplusKept {
-        uint256 id;
-        for (uint256 i; i < vaults.length && id == 0; ++i) {
-            uint256 candidate = vaults[(vaultSeed + i) % vaults.length];
-            if (engine.inMarginCall(candidate)) id = candidate;
-        }
+        uint256 id = _calledVault(vaultSeed);
         if (id == 0) return;
         address owner = engine.ownerOf(id);
         IVaultEngine.Valuation memory v = engine.valuation(id);
@@ -491,11 +487,7 @@ contract Handler is Test {
     /// @notice A called vault's grace window runs out (time jumps to its deadline), then the liquidator tries it:
     ///         invariants 8 and 10 around the liquidation that ends the call.
     function liquidateAfterGrace(uint256 vaultSeed) external surplusKept {
-        uint256 id;
-        for (uint256 i; i < vaults.length && id == 0; ++i) {
-            uint256 candidate = vaults[(vaultSeed + i) % vaults.length];
-            if (engine.inMarginCall(candidate)) id = candidate;
-        }
+        uint256 id = _calledVault(vaultSeed);
         if (id == 0) return;
         uint256 deadline = liquidation.marginCallOf(id).deadline;
         if (block.timestamp < deadline) {
@@ -505,6 +497,15 @@ contract Handler is Test {
         _liquidateChecked(id);
         if (!engine.inMarginCall(id)) ++calls["liquidation after grace"];
         _checkCallFlag(id);
+    }
+
+    /// @dev The first vault in a margin call, searching from `vaultSeed`; 0 when none is.
+    function _calledVault(uint256 vaultSeed) internal view returns (uint256) {
+        for (uint256 i; i < vaults.length; ++i) {
+            uint256 candidate = vaults[(vaultSeed + i) % vaults.length];
+            if (engine.inMarginCall(candidate)) return candidate;
+        }
+        return 0;
     }
 
     /// @dev Invariant 10, after every operation that may start or end a margin call (call, cure, liquidations).
