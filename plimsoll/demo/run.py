@@ -33,7 +33,7 @@ from web3.logs import DISCARD
 from ..sdk.anvil import Anvil, dev_private_key, set_next_block_timestamp
 from ..sdk.config import DeployConfig, load_config
 from ..sdk.contracts import PROJECT_ROOT, Manifest, Protocol
-from ..sdk.math import RAY, WAD, rad_to_wad_str
+from ..sdk.math import WAD, rad_to_wad_str
 from ..sdk.reconcile import in_chunks, reconcile
 from .prices import Candle, Point, chainlink_rounds, generated_crash, interpolate, walk_candles
 
