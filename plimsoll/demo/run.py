@@ -449,12 +449,10 @@ class Demo:
             spec = self._spec_of.get(ev["args"]["vaultId"])
             if spec is None or not spec.responsive:
                 continue
-            vid, at = spec.vault_id, ev["blockNumber"]
-            # Read at the call's block once the node is past it (see Monitor: a read at the head may mix blocks).
-            while self.w3.eth.block_number <= at:
-                time.sleep(0.05)
-            v = p.engine.functions.valuation(vid).call(block_identifier=at)
-            need = v[0] + p.liquidation.functions.pendingPremium(vid).call(block_identifier=at) - v[2]
+            vid = spec.vault_id
+            v, premium = self._newest(lambda at: (p.engine.functions.valuation(vid).call(block_identifier=at),
+                                                  p.liquidation.functions.pendingPremium(vid).call(block_identifier=at)))
+            need = v[0] + premium - v[2]
             if need > 0:  # else the price already brought it back: curing is enough
                 # Same sender, consecutive nonces: the repay is mined before the cure.
                 calls.append((spec.owner, p.engine.functions.repay(vid, need + need // 100 + WAD)))
@@ -464,6 +462,18 @@ class Demo:
                 self._transact(calls, "answer margin calls")
             except DemoError:
                 self.unanswered += 1  # e.g. an owner's pUSD ran out: that vault stays called
+
+    def _newest(self, read: Callable[[int | str], Any]) -> Any:
+        """``read(block)`` on the newest state, as an owner would: at "latest", or, when that call fails because
+        it landed while Anvil mines the next block (see Monitor: the state and the timestamp of two blocks; the
+        engine's rate then underflows), at that block once the node is past it, where it is consistent."""
+        head = self.w3.eth.block_number
+        try:
+            return read("latest")
+        except ContractLogicError:
+            while self.w3.eth.block_number <= head + 1:
+                time.sleep(0.05)
+            return read(head + 1)
 
     def _end_grace_windows(self, ids: list[int], last_prices: dict[str, Decimal]) -> None:
         """After the last round, let the clock run past every open margin call's deadline (repeating the last
