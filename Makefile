@@ -71,6 +71,7 @@ bench: compile
 
 bench-keeper: compile
 	$(BIN)/python benchmarks/keeper.py --vaults 10000
+	$(BIN)/python benchmarks/black_thursday.py --vaults 10000
 
 clean:
 	rm -rf .build contracts/.cache demo-output .pytest_cache .hypothesis .forge-out .forge-cache

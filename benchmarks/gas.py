@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ape import chain, networks, project
 
+from plimsoll.sdk import uniswap
 from plimsoll.sdk.config import load_config
 from plimsoll.sdk.math import WAD
 
@@ -36,6 +37,8 @@ REFERENCE = {
     "liquidate_partial": ("Morpho liquidate", 103_786, "Aave liquidation", 340_429),
     "liquidate_full": ("Morpho liquidate", 103_786, "Aave liquidation", 340_429),
     "liquidate_batch20_per_vault": ("Morpho liquidate", 103_786, "Aave liquidation", 340_429),
+    "flash_liquidate_callback": (None, None, None, None),
+    "flash_liquidate_flash_mint": (None, None, None, None),
     "set_portfolio_margin": (None, None, None, None),
     "borrow_portfolio": ("Morpho borrow (again)", 83_394, None, None),
     "margin_call": (None, None, None, None),
@@ -156,6 +159,32 @@ def measure() -> dict[str, int]:
     r = tx(None, lambda: liquidation.liquidateBatch(batch, sender=liq))
     assert len(r.events.filter(liquidation.Liquidate)) == 20
     gas["like_for_like/liquidate_batch20_per_vault"] = r.gas_used // 20
+
+    # Flash mode: seize, sell the WETH on a Uniswap v2 pair (from the npm artifacts, $1,800, deep enough for the
+    # sale), pay; through the LiquidationEngine's callback or pUSD's flash mint. Uniswap's set-up transactions are
+    # sent by its own helpers, so the node stamps every block 12 s after the last from here on (the test suite's
+    # block clock, tests/conftest.py, is the same).
+    chain.provider.make_request("anvil_setBlockTimestampInterval", [12])
+    pusd = project.PUSD.at(m.contracts["PUSD"])
+    vault_with_debt(weth, bob, 5_000 * WAD, 1_800_000 * WAD)  # the pUSD bob seeds the pair with
+    w3 = chain.provider.web3
+    uni = uniswap.deploy(w3, bob.address)
+    erc20 = [w3.eth.contract(address=t.address, abi=uniswap.artifact("v2-core", "ERC20")[0]) for t in (weth, pusd)]
+    uniswap.add_liquidity(uni, bob.address, erc20[0], erc20[1], 1_000 * WAD, 1_800_000 * WAD)
+    flash = tx(None, lambda: liq.deploy(project.FlashLiquidator, liquidation, uni.router.address, liq))
+    tx(None, lambda: feed.updateAnswer(2_000 * 10**8, sender=admin))
+    by_callback, by_flash_mint = unsafe_vault(15_000 * WAD), unsafe_vault(15_000 * WAD)
+    tx(None, lambda: feed.updateAnswer(1_700 * 10**8, sender=admin))  # HF ≈ 0.963, as liquidate_partial
+    tx(None, lambda: liquidation.setMarginCallTerms(weth, 0, 0, 0, sender=admin))  # liquidated without a call
+    for name, call in (
+        ("flash_liquidate_callback", lambda: flash.liquidate([by_callback], 0, sender=liq)),
+        ("flash_liquidate_flash_mint", lambda: flash.liquidateWithFlashMint([by_flash_mint], 20_000 * WAD, 0,
+                                                                           sender=liq)),
+    ):
+        if name.endswith("flash_mint"):
+            tx(None, lambda: pusd.setFlashTerms(WAD * 9 // 10_000, 10**24, sender=admin))
+        r = tx(name, call)
+        assert len(r.events.filter(liquidation.Liquidate)) == 1  # a real liquidation, not an empty batch
     return gas
 
 

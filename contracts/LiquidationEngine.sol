@@ -214,38 +214,25 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
         MarginCallState memory call = _bookPremium(vaultId, v);
         plan = _calculate(vaultId, v, call, DUST_UNREAD);
         _record(vaultId, plan, v, call.deadline != 0);
-        engine.seize(vaultId, msg.sender, plan.repay, plan.protocolFee, plan.fraction, v.unpricedMask);
+        IVaultEngine.Seizure[] memory seizures = new IVaultEngine.Seizure[](1);
+        seizures[0] = IVaultEngine.Seizure(vaultId, plan.repay, plan.protocolFee, plan.fraction, v.unpricedMask);
+        engine.seizeBatch(seizures, msg.sender, "");
     }
 
     /// @inheritdoc ILiquidationEngine
     function liquidateBatch(uint256[] calldata vaultIds) external nonReentrant returns (uint256 liquidated, uint256 repaid) {
-        uint256 balance = PUSD.balanceOf(msg.sender);
-        uint256 dust = engine.dust();
-        // Written once, the rate costs each of the vaults' valuations and seizures a read instead of a power.
-        if (vaultIds.length > 1) engine.drip();
-        IVaultEngine.Seizure[] memory seizures = new IVaultEngine.Seizure[](vaultIds.length);
-        for (uint256 i; i < vaultIds.length; ++i) {
-            uint256 vaultId = vaultIds[i];
-            // Settlement waits for the end of the loop: a vault listed twice would be valued again as if untouched.
-            if (i != 0 && vaultId <= vaultIds[i - 1]) revert BatchNotAscending(i);
-            IVaultEngine.Valuation memory v = engine.valuation(vaultId);
-            MarginCallState memory call = _bookPremium(vaultId, v);
-            uint256 hf = _health(v);
-            if (!_liquidatable(v) || _inGrace(call, hf) || _callRequired(call, v.tokens, hf)) continue;
-            (Plan memory plan,) = _plan(v, dust);
-            if (plan.repay == 0 && !plan.full) continue; // the volume cap is used up for one of its collaterals
-            uint256 cost = plan.repay + plan.protocolFee;
-            if (cost > balance) continue; // the caller's pUSD ran out: leave this one to someone else
-            balance -= cost;
-            _record(vaultId, plan, v, call.deadline != 0);
-            seizures[liquidated++] =
-                IVaultEngine.Seizure(vaultId, plan.repay, plan.protocolFee, plan.fraction, v.unpricedMask);
-        }
-        if (liquidated == 0) return (0, 0);
-        assembly ("memory-safe") {
-            mstore(seizures, liquidated) // shorten to the vaults liquidated
-        }
-        repaid = engine.seizeBatch(seizures, msg.sender);
+        return _liquidateBatch(vaultIds, PUSD.balanceOf(msg.sender), "");
+    }
+
+    /// @inheritdoc ILiquidationEngine
+    function flashLiquidate(uint256[] calldata vaultIds, bytes calldata data)
+        external
+        nonReentrant
+        returns (uint256 liquidated, uint256 repaid)
+    {
+        if (data.length == 0) revert EmptyCallbackData();
+        // The caller pays from what it sells in its callback: its balance now does not limit the batch.
+        return _liquidateBatch(vaultIds, type(uint256).max, data);
     }
 
     // ================================================================== views
@@ -314,6 +301,40 @@ contract LiquidationEngine is ILiquidationEngine, ReentrancyGuardTransient {
     }
 
     // ================================================================== internals
+
+    /// @dev The batch behind liquidateBatch and flashLiquidate: every listed vault liquidatable now whose cost fits in
+    ///      `balance` (WAD pUSD) is liquidated, the others skipped; `data` goes to the settlement's callback.
+    function _liquidateBatch(uint256[] calldata vaultIds, uint256 balance, bytes memory data)
+        internal
+        returns (uint256 liquidated, uint256 repaid)
+    {
+        uint256 dust = engine.dust();
+        // Written once, the rate costs each of the vaults' valuations and seizures a read instead of a power.
+        if (vaultIds.length > 1) engine.drip();
+        IVaultEngine.Seizure[] memory seizures = new IVaultEngine.Seizure[](vaultIds.length);
+        for (uint256 i; i < vaultIds.length; ++i) {
+            uint256 vaultId = vaultIds[i];
+            // Settlement waits for the end of the loop: a vault listed twice would be valued again as if untouched.
+            if (i != 0 && vaultId <= vaultIds[i - 1]) revert BatchNotAscending(i);
+            IVaultEngine.Valuation memory v = engine.valuation(vaultId);
+            MarginCallState memory call = _bookPremium(vaultId, v);
+            uint256 hf = _health(v);
+            if (!_liquidatable(v) || _inGrace(call, hf) || _callRequired(call, v.tokens, hf)) continue;
+            (Plan memory plan,) = _plan(v, dust);
+            if (plan.repay == 0 && !plan.full) continue; // the volume cap is used up for one of its collaterals
+            uint256 cost = plan.repay + plan.protocolFee;
+            if (cost > balance) continue; // the caller's pUSD ran out: leave this one to someone else
+            balance -= cost;
+            _record(vaultId, plan, v, call.deadline != 0);
+            seizures[liquidated++] =
+                IVaultEngine.Seizure(vaultId, plan.repay, plan.protocolFee, plan.fraction, v.unpricedMask);
+        }
+        if (liquidated == 0) return (0, 0);
+        assembly ("memory-safe") {
+            mstore(seizures, liquidated) // shorten to the vaults liquidated
+        }
+        repaid = engine.seizeBatch(seizures, msg.sender, data);
+    }
 
     /// @dev The plan for one vault's valuation `v` and margin-call state `call`, or the revert that says why it cannot
     ///      be liquidated now. `dust` as in `_plan`.

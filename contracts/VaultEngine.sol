@@ -11,6 +11,7 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {IPriceOracle} from "@plimsoll/interfaces/IPriceOracle.sol";
+import {ILiquidationCallback} from "@plimsoll/interfaces/ILiquidationCallback.sol";
 import {IPUSD} from "@plimsoll/interfaces/IPUSD.sol";
 import {IPortfolioMargin} from "@plimsoll/interfaces/IPortfolioMargin.sol";
 import {PUSD} from "./PUSD.sol";
@@ -24,7 +25,7 @@ import {FixedPoint} from "./libraries/FixedPoint.sol";
 ///      every borrow and repay goes to the surplus. The rate is a function of time (`currentRate`): every operation
 ///      uses its current value, and it is written to storage only by `drip`, which `setStabilityFee` runs first so
 ///      that past time accrues at the old fee (docs/math.md, "Debt and the stability fee"). The surplus is not
-///      stored but derived, in RAD, as `totalNormalizedDebt·currentRate + badDebtRad − pusd.totalSupply()·RAY`;
+///      stored but derived, in RAD, as `totalNormalizedDebt·currentRate + badDebtRad − pusd.backedSupply()·RAY`;
 ///      every path keeps it non-negative.
 ///      Everything that moves tokens is nonReentrant and updates state before the transfer, except `_deposit`,
 ///      which must measure what arrived before booking it.
@@ -364,28 +365,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     }
 
     /// @inheritdoc IVaultEngine
-    function seize(
-        uint256 vaultId,
-        address liquidator,
-        uint256 repay_,
-        uint256 protocolFee,
-        uint256 fraction,
-        uint256 unpricedMask
-    ) external nonReentrant returns (uint256 repaid) {
-        if (msg.sender != liquidationEngine) revert OnlyLiquidationEngine(msg.sender);
-        address[] memory tokens;
-        uint256[] memory amounts;
-        (tokens, amounts, repaid) = _seize(vaultId, repay_, protocolFee, fraction, unpricedMask, currentRate(), 0);
-        pusd.burn(liquidator, repaid + protocolFee);
-        for (uint256 i; i < tokens.length; ++i) {
-            if (amounts[i] == 0) continue;
-            emit CollateralSeized(vaultId, tokens[i], amounts[i]);
-            _payOut(tokens[i], liquidator, amounts[i]);
-        }
-    }
-
-    /// @inheritdoc IVaultEngine
-    function seizeBatch(Seizure[] calldata seizures, address liquidator)
+    function seizeBatch(Seizure[] calldata seizures, address liquidator, bytes calldata data)
         external
         nonReentrant
         returns (uint256 repaid)
@@ -412,10 +392,12 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
                 outAmounts[k] += amounts[j];
             }
         }
-        pusd.burn(liquidator, burn);
         for (uint256 k; k < distinct; ++k) {
             _payOut(outTokens[k], liquidator, outAmounts[k]);
         }
+        // Collateral first, pUSD last: a flash liquidator sells what it received and pays from the proceeds.
+        if (data.length != 0) ILiquidationCallback(liquidator).onLiquidation(burn, data);
+        pusd.burn(liquidator, burn);
     }
 
     /// @inheritdoc IVaultEngine
@@ -594,7 +576,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     ///      Never negative: borrowing rounds normalized debt up, the rate only grows with time, and write-offs book
     ///      as bad debt what the surplus cannot cover.
     function _surplusRad(uint256 rate_, uint256 pendingBurnRad) internal view returns (uint256) {
-        return totalNormalizedDebt * rate_ + badDebtRad + pendingBurnRad - pusd.totalSupply() * RAY;
+        return totalNormalizedDebt * rate_ + badDebtRad + pendingBurnRad - pusd.backedSupply() * RAY;
     }
 
     /// @dev The vault's collateral tokens, in list order.

@@ -115,6 +115,8 @@ interface ILiquidationEngine {
     error BatchNotAscending(uint256 index);
     /// @notice A constructor address argument is the zero address.
     error ZeroAddress();
+    /// @notice `flashLiquidate` needs callback data (without a callback, use liquidateBatch).
+    error EmptyCallbackData();
 
     /// @notice A vault was liquidated by `liquidator`: `repaid` (WAD pUSD) of its debt, `protocolFee` to the
     ///         surplus, `fraction` (WAD) of each collateral balance, worth `seizedValue` (WAD USD), to the
@@ -266,4 +268,18 @@ interface ILiquidationEngine {
     /// @return liquidated number of vaults liquidated
     /// @return repaid total pUSD applied to debt (WAD)
     function liquidateBatch(uint256[] calldata vaultIds) external returns (uint256 liquidated, uint256 repaid);
+
+    /// @notice Liquidate as liquidateBatch does, with no pUSD up front: the caller receives the seized collateral,
+    ///         then `ILiquidationCallback(msg.sender).onLiquidation(owed, data)` runs, then `owed` pUSD (Σ repaid +
+    ///         protocolFee) is burned from the caller. The callback typically sells the collateral for pUSD.
+    /// @param vaultIds vaults to try, strictly ascending (skipped as in liquidateBatch, except that the caller's
+    ///        pUSD balance does not limit the batch)
+    /// @param data passed to the callback; must not be empty
+    /// @dev Reverts EmptyCallbackData, BatchNotAscending, InsufficientGasForOracle (gas limit too low),
+    ///      ERC20InsufficientBalance (pUSD) when the callback leaves the caller short, and the callback's own error.
+    /// @return liquidated number of vaults liquidated
+    /// @return repaid total pUSD applied to debt (WAD)
+    function flashLiquidate(uint256[] calldata vaultIds, bytes calldata data)
+        external
+        returns (uint256 liquidated, uint256 repaid);
 }

@@ -67,7 +67,7 @@ interface IVaultEngine {
         bool inMarginCall;
     }
 
-    /// @notice One vault's share of a `seizeBatch`: the arguments `seize` takes for it.
+    /// @notice One vault's share of a `seizeBatch`.
     /// @param vaultId the vault
     /// @param repay pUSD (WAD) applied to the debt (capped at the debt)
     /// @param protocolFee pUSD (WAD) credited to the surplus buffer
@@ -181,7 +181,7 @@ interface IVaultEngine {
     event DustSet(uint256 dust);
     /// @notice The per-second stability fee (RAY) was set.
     event StabilityFeeSet(uint256 stabilityFee);
-    /// @notice The liquidation engine allowed to call `seize` was set.
+    /// @notice The liquidation engine allowed to call `seizeBatch` was set.
     event LiquidationEngineSet(address liquidationEngine);
     /// @notice The rate accumulator was written: it moved to `rate` (RAY), and `accruedRad` (RAD) of stability fee
     ///         accrued since the last drip (already counted by currentRate, surplusRad and every debt).
@@ -282,7 +282,7 @@ interface IVaultEngine {
     /// @dev Reverts InvalidStabilityFee.
     function setStabilityFee(uint256 fee) external;
 
-    /// @notice Wire the liquidation engine allowed to call `seize`. DEFAULT_ADMIN_ROLE only, once.
+    /// @notice Wire the liquidation engine allowed to call `seizeBatch`. DEFAULT_ADMIN_ROLE only, once.
     /// @param liquidationEngine the LiquidationEngine
     /// @dev Reverts ZeroAddress, LiquidationEngineAlreadySet.
     function setLiquidationEngine(address liquidationEngine) external;
@@ -385,35 +385,23 @@ interface IVaultEngine {
     ///      Reverts AccessControlUnauthorizedAccount, ZeroAmount, ZeroAddress, SurplusBelowBuffer.
     function withdrawSurplus(address to, uint256 amount) external;
 
-    /// @notice Liquidation settlement. Liquidation engine only.
-    /// @param vaultId the vault
-    /// @param liquidator pays `repay + protocolFee` pUSD (burned) and receives the seized collateral
-    /// @param repay pUSD (WAD) applied to the debt (capped at the debt)
-    /// @param protocolFee pUSD (WAD) credited to the surplus buffer
-    /// @param fraction share of each priced collateral balance seized, WAD (1e18 = all, rounded down otherwise)
-    /// @param unpricedMask collaterals not to touch (Valuation.unpricedMask of the same call)
-    /// @dev When the vault is left with no collateral and some debt, the debt is written off against the surplus.
-    ///      A collateral whose transfer to the liquidator fails becomes claimable by it (CollateralClaimable).
-    ///      Reverts OnlyLiquidationEngine, InvalidSeizeFraction, ERC20InsufficientBalance.
-    /// @return repaid pUSD (WAD) actually applied to the debt
-    function seize(
-        uint256 vaultId,
-        address liquidator,
-        uint256 repay,
-        uint256 protocolFee,
-        uint256 fraction,
-        uint256 unpricedMask
-    ) external returns (uint256 repaid);
-
-    /// @notice Several liquidations settled at once. Liquidation engine only. Each vault is settled as `seize` would
-    ///         settle it, in order; then the liquidator pays the sum in one burn and receives each collateral in one
-    ///         transfer.
+    /// @notice Liquidation settlement, for one vault or several. Liquidation engine only. Each vault is settled in
+    ///         order: `repay` applied to its debt, `fraction` of each priced collateral taken out, and its debt written
+    ///         off against the surplus when no collateral is left. Then the liquidator receives each collateral in
+    ///         one transfer, its callback runs if `data` is not empty, and it pays Σ (repaid + protocolFee) pUSD in
+    ///         one burn.
     /// @param seizures one entry per vault, with distinct vault ids (the LiquidationEngine requires them ascending)
-    /// @param liquidator pays Σ (repaid + protocolFee) pUSD (burned) and receives the seized collateral
-    /// @dev A write-off counts the pUSD that the earlier entries will burn as part of the surplus, as `seize` counts
-    ///      its own. Reverts OnlyLiquidationEngine, InvalidSeizeFraction, ERC20InsufficientBalance.
+    /// @param liquidator receives the seized collateral, then pays in pUSD (burned, no allowance)
+    /// @param data empty: no callback; otherwise passed to `ILiquidationCallback(liquidator).onLiquidation`, which
+    ///        runs after the collateral is sent and before the pUSD is burned (flash liquidation)
+    /// @dev A write-off counts the pUSD that the earlier entries will burn as part of the surplus. A collateral whose
+    ///      transfer to the liquidator fails becomes claimable by it (CollateralClaimable).
+    ///      Reverts OnlyLiquidationEngine, InvalidSeizeFraction, ERC20InsufficientBalance, and the callback's own
+    ///      error.
     /// @return repaid pUSD (WAD) actually applied to the debts, summed
-    function seizeBatch(Seizure[] calldata seizures, address liquidator) external returns (uint256 repaid);
+    function seizeBatch(Seizure[] calldata seizures, address liquidator, bytes calldata data)
+        external
+        returns (uint256 repaid);
 
     /// @notice Mark or unmark a vault as in a margin call (borrow, withdraw and margin-mode switches refused).
     ///         Liquidation engine only.
@@ -444,7 +432,7 @@ interface IVaultEngine {
     /// @notice The PortfolioMargin contract this engine created: the scenario grids and the portfolio margins of a
     ///         basket (governed by this engine's RISK_ADMIN_ROLE).
     function portfolio() external view returns (IPortfolioMargin);
-    /// @notice Liquidation engine allowed to call `seize`.
+    /// @notice Liquidation engine allowed to call `seizeBatch`.
     function liquidationEngine() external view returns (address);
     /// @notice A collateral type's parameters (oracle is zero when not listed).
     /// @param token the collateral token

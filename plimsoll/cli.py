@@ -50,7 +50,7 @@ def _parse_step(value: str) -> Decimal | None:
 
 
 @main.command()
-@click.option("--vaults", default=300, show_default=True, type=click.IntRange(1, 2000), help="User vaults to open.")
+@click.option("--vaults", default=300, show_default=True, type=click.IntRange(1, 10_000), help="User vaults to open.")
 @click.option("--prices", "prices", multiple=True, metavar="SYMBOL=PATH",
               help="Replay a CryptoDataDownload CSV for a collateral, e.g. WETH=../shared/data/market/"
                    "Binance_ETHUSDT_1h.csv (give one per collateral). Default: the generated crash path.")
@@ -128,6 +128,7 @@ def print_report(report: dict) -> None:
         table.add_row(key, str(report.get(key)))
     b = report["blocks_to_liquidate"]
     table.add_row("blocks_to_liquidate p50/p95/max", f"{b['p50']} / {b['p95']} / {b['max']}")
+    table.add_row("liquidated in block N+1 (share of episodes)", f"{b.get('share_next_block')} of {b['episodes']}")
     table.add_row("insolvent_vaults", str(len(report["insolvent_vaults"])))
     mc = report["margin_calls"]
     table.add_row("margin calls: calls / cures / liquidated after", f"{mc['calls']} / {mc['cures']} / "
@@ -203,14 +204,24 @@ def keeper() -> None:
               help="Least profit, in pUSD after its gas (priced at the base fee + tip and the WETH oracle's price), "
                    "that a vault must bring to be liquidated; 'none' liquidates regardless of profit.")
 @click.option("--quiet", is_flag=True, help="Do not log the per-block `read` events (decisions are still logged).")
+@click.option("--flash-liquidator", metavar="ADDRESS",
+              help="Flash mode: liquidate through this FlashLiquidator (owned by the keeper's account) with no pUSD "
+                   "inventory, selling the seized collateral on its Uniswap v2 pairs. A vault whose collateral has no "
+                   "pair, or whose sale would not pay for it, is skipped.")
+@click.option("--flash-mint", is_flag=True,
+              help="In flash mode, borrow the pUSD with pUSD's ERC-3156 flash mint (and pay its fee) instead of the "
+                   "LiquidationEngine's flash-liquidation callback.")
+@click.option("--notify-url", metavar="URL",
+              help="POST a JSON notice here for every margin call (vault, owner, deadline, hard floor, premium, health "
+                   "factor, block, tx), whoever made it; each is logged as `margin_call_notice` either way.")
 @click.option("--verbose", is_flag=True, help="Log block timings too.")
 def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, read_chunk, connect_timeout, state_url,
                watchdog, metrics_port, metrics_host, reconcile_every, stuck_blocks, max_fee_gwei, min_profit, quiet,
-               verbose):
+               flash_liquidator, flash_mint, notify_url, verbose):
     """Watch every new block and liquidate vaults with health factor < 1.
 
     The liquidator key is read from the environment variable PLIMSOLL_KEEPER_KEY (hex), never from the command
-    line; that account must hold the pUSD used to repay debt.
+    line; that account must hold the pUSD used to repay debt, unless --flash-liquidator is given.
 
     Its state survives restarts: a restarted keeper scans on from the last block it scanned (no gap), keeps the
     vaults of its unmined transactions busy, and detects reorgs by block hash.
@@ -229,6 +240,8 @@ def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, read_ch
     key = os.environ.get("PLIMSOLL_KEEPER_KEY")
     if not key:
         raise click.UsageError("set PLIMSOLL_KEEPER_KEY to the liquidator's private key (hex)")
+    if flash_mint and not flash_liquidator:
+        raise click.UsageError("--flash-mint needs --flash-liquidator")
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout)]
     if log_file:
         handlers.append(logging.FileHandler(log_file, mode="w"))
@@ -244,7 +257,8 @@ def keeper_run(ws_url, network, manifest, dry_run, batch_size, log_file, read_ch
                            state_url=state_url, watchdog=watchdog, metrics_port=metrics_port,
                            metrics_host=metrics_host, reconcile_every=reconcile_every, stuck_blocks=stuck_blocks,
                            fee_cap_wei=int(Decimal(str(max_fee_gwei)) * 10**9), quiet=quiet,
-                           min_profit=_min_profit(min_profit))
+                           min_profit=_min_profit(min_profit), flash_liquidator=flash_liquidator,
+                           flash_mint=flash_mint, notify_url=notify_url)
         bot = Keeper(cfg)
     except (ManifestError, ValueError) as e:
         raise click.UsageError(str(e)) from e

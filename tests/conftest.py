@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 from plimsoll.sdk.config import load_config
-from plimsoll.sdk.math import RAY, WAD
+from plimsoll.sdk.math import RAY, WAD, liquidation_plan, valuation
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Seconds between two mined blocks on the test chain (block_clock).
+BLOCK_SECONDS = 12
 
 
 def _load_deploy_script():
@@ -39,6 +41,16 @@ def quiet_traces():
     Trace.show = lambda self, *a, **k: None
     yield
     Trace.show = original
+
+
+@pytest.fixture(scope="session")
+def block_clock(chain):
+    """Every mined block is stamped exactly BLOCK_SECONDS after the one before, whatever the wall clock says: an
+    amount that accrues with time (debt, premium, feed age) never depends on how fast the machine runs the test.
+    Tests that need another time pin it (`chain.pending_timestamp`, `next_block_time`)."""
+    chain.provider.make_request("anvil_setBlockTimestampInterval", [BLOCK_SECONDS])
+    yield
+    chain.provider.make_request("anvil_removeBlockTimestampInterval", [])
 
 
 @pytest.fixture(scope="session")
@@ -77,8 +89,8 @@ def liquidator(accounts):
 
 
 @pytest.fixture(scope="module")
-def deployment(cfg, admin):
-    """Everything deployed and configured by the deploy script; returns the Manifest."""
+def deployment(cfg, admin, block_clock):
+    """Everything deployed and configured by the deploy script, on the block clock; returns the Manifest."""
     return deploy_script.deploy(cfg, admin, "test")
 
 
@@ -209,6 +221,32 @@ def chain_collateral_params(engine, token):
     return CollateralParams(c.decimals, c.ltv, c.liquidationThreshold, c.liquidationBonus,
                             tuple(row[j] // SHOCK_UNIT for row in initial),
                             tuple(row[j] // SHOCK_UNIT for row in maintenance))
+
+
+def valuation_at(engine, vault, timestamp):
+    """The mirror's valuation of the vault's current raw state with the rate accrued to `timestamp` (seconds)."""
+    import ape
+
+    tokens, amounts = engine.vaultCollateral(vault)
+    balances = []
+    for t, a in zip(tokens, amounts):
+        price = ape.project.OracleAdapter.at(engine.collateralType(t).oracle).price()
+        balances.append((a, price, chain_collateral_params(engine, t)))
+    return valuation(engine.normalizedDebt(vault), rate_at_time(engine, timestamp), balances, engine.portfolioMargin(vault))
+
+
+def next_block_time(chain, seconds: int = 7) -> int:
+    """Pin the next block's timestamp `seconds` after the head's and return it, so that amounts which accrue with time
+    (debt, premium) are the same however long the machine takes between two calls."""
+    when = chain.blocks.head.timestamp + seconds
+    chain.pending_timestamp = when
+    return when
+
+
+def plan_at(engine, liquidation, vault, timestamp):
+    """The mirror's plan for a liquidation mined in a block stamped `timestamp`. Call before the liquidation."""
+    v = valuation_at(engine, vault, timestamp)
+    return liquidation_plan(v, chain_liquidation_params(engine, liquidation))
 
 
 @contextmanager

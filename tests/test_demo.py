@@ -4,10 +4,12 @@ No mocks of our own contracts; minutes, not seconds."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -60,4 +62,37 @@ def test_short_demo_run(tmp_path):
     assert report["missed"] == 0
     assert set(report) >= {"vaults", "became_liquidatable", "liquidated", "missed", "blocks_to_liquidate",
                            "bad_debt", "surplus", "gas_per_liquidation", "block_time_s", "price_rounds"}
+    assert_reconciles(report)
+
+
+def _scaled(source: Path, factor: str, out: Path) -> Path:
+    """A copy of a market CSV with every price multiplied by ``factor`` (the other columns as they are)."""
+    from decimal import Decimal
+
+    lines = source.read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.lower().startswith("unix,"))
+    rows = list(csv.DictReader(lines[start:]))
+    with out.open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        for row in rows:
+            w.writerow(row | {k: str(Decimal(row[k]) * Decimal(factor)) for k in ("open", "high", "low", "close")})
+    return out
+
+
+def test_the_demo_runs_on_a_twenty_cent_token_and_a_fifty_thousand_dollar_one(tmp_path):
+    """Black Thursday with ETH's prices divided by 1,000 (about $0.11 to $0.24) and BTC's multiplied by 8 (about
+    $30,000 to $63,000): supply caps, price ranges and the keeper's inventory are sized from the replayed prices
+    (the local configuration's 10,000,000-token WETH cap would refuse the vaults of 40 users and the keeper)."""
+    eth, btc = market_dir() / "Binance_ETHUSDT_1h.csv", market_dir() / "Binance_BTCUSDT_1h.csv"
+    if not (eth.exists() and btc.exists()):
+        pytest.skip(f"market data not found in {market_dir()} (set PLIMSOLL_MARKET_DATA)")
+    cheap, dear = _scaled(eth, "0.001", tmp_path / "cheap.csv"), _scaled(btc, "8", tmp_path / "dear.csv")
+    report = run_demo(
+        tmp_path / "out", "--prices", f"WETH={cheap}", "--prices", f"WBTC={dear}",
+        "--from", "2020-03-12T00:00", "--to", "2020-03-13T00:00", "--vaults", "40", "--max-step", "none",
+    )
+    assert report["vaults"] == 40
+    assert Decimal(report["prices"]["WETH"]["start"]) < 1 and Decimal(report["prices"]["WBTC"]["min"]) > 30_000
+    assert report["became_liquidatable"] > 0 and report["missed"] == 0
     assert_reconciles(report)

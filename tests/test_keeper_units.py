@@ -1,5 +1,6 @@
-"""The keeper's parts that need no node: its decisions (strategy), its state database (store) and its vault index
-with reorg handling (index, driven by a chain written down as block hashes and Borrow events)."""
+"""The keeper's parts that need no node: its decisions (strategy), its state database (store), its vault index
+with reorg handling (index, driven by a chain written down as block hashes and Borrow events) and its position
+cache (positions)."""
 
 from __future__ import annotations
 
@@ -12,18 +13,23 @@ from prometheus_client import generate_latest
 from plimsoll.keeper.errors import StateError
 from plimsoll.keeper.index import VaultIndex, fork_point
 from plimsoll.keeper.metrics import KeeperMetrics
+from plimsoll.keeper.positions import PositionCache, named_vaults, vault_topics
 from plimsoll.keeper.store import KeeperStore, PendingTx
 from plimsoll.keeper.strategy import (
     GAS_NEXT_VAULT,
     Batch,
     BlockState,
     GasTerms,
+    Sales,
     allowance,
     bumped,
     choose,
     decide,
     replacement_fees,
+    seized_amounts,
 )
+from plimsoll.sdk.contracts import load_abi
+from plimsoll.sdk.uniswap import amount_out
 from plimsoll.sdk.math import RAY, WAD, CollateralParams, LiquidationParams, LiquidationPlan, MarginCallTerms
 
 WETH, NEW = "0x" + "11" * 20, "0x" + "22" * 20
@@ -118,6 +124,53 @@ def test_choose_skips_vaults_whose_gas_costs_more_than_their_bonus_and_sizes_bat
     # 30M gas / 1.3 = 23,076,923: 220,000 for the first vault, then 326 more at 70,000: the block allows 327.
     assert terms.max_batch(500) == 327 and terms.max_batch(25) == 25
     assert replace(terms, block_gas=300_000).max_batch(25) == 1
+
+
+def test_amount_out_is_uniswap_v2s_formula():
+    # UniswapV2Library.getAmountOut: 997·in·R_out / (1000·R_in + 997·in), rounded down.
+    assert amount_out(10 * WAD, 100 * WAD, 200_000 * WAD) == 997 * 10 * 200_000 * WAD // (100_000 + 9_970)
+    assert amount_out(0, 1, 1) == amount_out(1, 0, 1) == amount_out(1, 1, 0) == 0
+
+
+def test_flash_mode_prices_each_vault_by_what_its_sale_adds_after_the_ones_before_it():
+    """Pair 100 WETH / 200,000 pUSD. Each vault's 10 WETH sells for less than the one before (slippage): the first
+    two pay their cost (15,016 with the keeper's allowance), the third no longer would (sale short) and is left, whatever min_profit says; a
+    vault holding a collateral with no pair is left too (no market). No inventory is needed."""
+    vaults = [(v, "0x" + "aa" * 20, 1, [WETH], [10 * WAD], False, False) for v in (1, 2, 3)]
+    vaults.append((4, "0x" + "aa" * 20, 1, [NEW], [10 * WAD], False, False))
+    state = replace(_state(vaults), prices={"WETH": 1_800 * WAD, "NEW": WAD})
+    plans = [(v, LiquidationPlan(WAD // 2, 15_000 * WAD, 0, WAD, 18_000 * WAD, True)) for v in (1, 2, 3, 4)]
+    taken = seized_amounts(state, {WETH: "WETH", NEW: "NEW"}, plans)
+    assert taken == {1: {"WETH": 10 * WAD}, 2: {"WETH": 10 * WAD}, 3: {"WETH": 10 * WAD}, 4: {"NEW": 10 * WAD}}
+    sales = Sales({"WETH": (100 * WAD, 200_000 * WAD)})
+    first = amount_out(10 * WAD, 100 * WAD, 200_000 * WAD)
+    assert sales.proceeds(taken[1]) == first  # 18,132; then 15,118 and 12,797
+    batches, skips = choose(plans, busy=set(), budget=0, batch_size=25, terms=GasTerms(min_profit=None),
+                            sales=sales, seized=taken)
+    second = amount_out(20 * WAD, 100 * WAD, 200_000 * WAD) - first
+    need = allowance(plans[0][1])
+    assert batches == [Batch((1, 2), 2 * need, first + second - 2 * need)]
+    assert skips == [(3, "sale short"), (4, "no market")]
+    assert sales.sold == {"WETH": 20 * WAD}
+    assert first > second > need > amount_out(30 * WAD, 100 * WAD, 200_000 * WAD) - first - second
+    # A flash fee of 1 % on the 15,016 borrowed (150) makes the second sale short as well.
+    batches, skips = choose(plans, set(), 0, 25, GasTerms(min_profit=None),
+                            Sales({"WETH": (100 * WAD, 200_000 * WAD)}, flash_fee_rate=WAD // 100), taken)
+    assert batches == [Batch((1,), need, first - need - need // 100 - 1)] and skips[0] == (2, "sale short")
+    # A flash mint lends at most max_loan: each batch's cost stays within it, a vault above it is skipped.
+    batches, _ = choose(plans[:2], set(), 0, 25, GasTerms(min_profit=None),
+                        Sales({"WETH": (100 * WAD, 200_000 * WAD)}, max_loan=need), taken)
+    assert [b.vault_ids for b in batches] == [(1,), (2,)]
+    assert choose(plans[:1], set(), 0, 25, GasTerms(min_profit=None),
+                  Sales({"WETH": (100 * WAD, 200_000 * WAD)}, max_loan=need - 1), taken)[1] == [(1, "flash max")]
+
+
+def test_a_sale_that_pays_nothing_is_no_market():
+    """Uniswap v2 reverts a swap with no output, and the whole liquidation with it: an empty pair (anyone may create
+    one) and an amount too small to pay out a wei are no market, not a sale of zero."""
+    assert Sales({"WETH": (0, 0)}).proceeds({"WETH": WAD}) is None
+    assert Sales({"WETH": (10**30, 1)}).proceeds({"WETH": 1}) is None
+    assert Sales({"WETH": (WAD, WAD)}).proceeds({"WETH": 0}) == 0
 
 
 # ---------------------------------------------------------------- store
@@ -259,3 +312,78 @@ def test_health_is_stalled_once_no_head_was_heard_within_the_watchdog_time():
     ok, details = m.health(watchdog=60)
     assert not ok and details["status"] == "stalled" and details["seconds_since_head"] >= 61
     assert b"plimsoll_keeper_blocks_behind 2.0" in generate_latest(m.registry)
+
+
+# ---------------------------------------------------------------- the position cache
+
+
+def _topic(signature: str) -> str:
+    from web3 import Web3
+
+    return Web3.keccak(text=signature).to_0x_hex()
+
+
+def test_every_event_that_changes_a_vault_names_it_in_a_topic():
+    engine, liquidation = vault_topics(load_abi("VaultEngine")), vault_topics(load_abi("LiquidationEngine"))
+    assert engine == {
+        _topic("VaultOpened(uint256,address)"): 1,
+        _topic("Deposit(uint256,address,address,uint256)"): 1,
+        _topic("Withdraw(uint256,address,address,uint256)"): 1,
+        _topic("Borrow(uint256,address,uint256,uint256)"): 1,
+        _topic("Repay(uint256,address,uint256,uint256)"): 1,
+        _topic("Seize(uint256,uint256)"): 1,
+        _topic("CollateralSeized(uint256,address,uint256)"): 1,
+        _topic("BadDebtWrittenOff(uint256,uint256,uint256)"): 1,
+        _topic("MarginModeSet(uint256,bool)"): 1,
+        _topic("PremiumCharged(uint256,uint256,uint256)"): 1,
+        _topic("Transfer(address,address,uint256)"): 3,  # the vault NFT changing hands
+    }
+    assert liquidation == {
+        _topic("Liquidate(uint256,address,uint256,uint256,uint256,uint256,uint256,bool)"): 1,
+        _topic("MarginCall(uint256,uint256,uint256,uint256,uint256)"): 1,
+        _topic("MarginCallCured(uint256,uint256)"): 1,
+        _topic("MarginCallEnded(uint256)"): 1,
+    }
+
+
+def test_named_vaults_reads_the_vault_id_from_its_topic_and_ignores_other_events():
+    from hexbytes import HexBytes
+
+    topics = vault_topics(load_abi("VaultEngine"))
+    word = lambda n: HexBytes(n.to_bytes(32, "big"))
+    logs = [
+        {"topics": [HexBytes(_topic("Borrow(uint256,address,uint256,uint256)")), word(7), word(0xABC)]},
+        {"topics": [HexBytes(_topic("Transfer(address,address,uint256)")), word(1), word(2), word(9)]},
+        {"topics": [HexBytes(_topic("Drip(uint256,uint256)"))]},  # names no vault
+        {"topics": []},  # an anonymous event
+    ]
+    assert named_vaults(logs, topics) == {7, 9}
+
+
+def _vault_state(vault_id: int, debt: int, in_call: bool = False) -> tuple:
+    return (vault_id, "0xowner", debt, (WETH,), (WAD,), False, in_call)
+
+
+def test_position_cache_reads_everything_cold_then_only_what_events_named():
+    cache = PositionCache()
+    indexed = {1, 2, 3}
+    assert cache.stale(indexed) == [1, 2, 3]
+    empty = cache.update(indexed, [_vault_state(1, WAD), _vault_state(2, WAD, True), _vault_state(3, 0)],
+                         {2: (100, 50, 0, RAY)})
+    assert empty == {3}
+    indexed -= empty  # the keeper drops them from the index
+    assert set(cache.states) == {1, 2} and cache.calls == {2: (100, 50, 0, RAY)}
+    assert cache.stale(indexed) == []  # nothing happened: nothing to read
+    cache.touch({2, 42})  # 42 is not indexed (no debt): not read
+    indexed.add(5)  # a Borrow: never read yet
+    assert cache.stale(indexed) == [2, 5]
+    cache.touch({1})  # named while the read of 2 and 5 is under way: read at the next block
+    cache.update(indexed, [_vault_state(2, 2 * WAD), _vault_state(5, WAD)], {})
+    assert cache.states[2][2] == 2 * WAD and cache.calls == {}  # vault 2's margin call ended
+    assert cache.touched == {1} and cache.stale(indexed) == [1]
+    cache.update(indexed, [_vault_state(1, WAD)], {})
+    assert cache.stale(indexed) == [] and cache.touched == set()
+    cache.update(indexed - {1}, [], {})  # a vault that left the index leaves the cache
+    assert set(cache.states) == {2, 5}
+    cache.invalidate()  # a reorg, a takeover
+    assert cache.stale(indexed) == [1, 2, 5] and not cache.states

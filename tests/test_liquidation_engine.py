@@ -14,8 +14,8 @@ from dataclasses import astuple
 
 import ape
 import pytest
-from conftest import (chain_collateral_params, chain_liquidation_params, open_vault, rate_at, rate_at_time,
-                      set_price, surplus_nonnegative)
+from conftest import (chain_collateral_params, chain_liquidation_params, next_block_time, open_vault, plan_at,
+                      rate_at, set_price, surplus_nonnegative, valuation_at)
 
 
 from plimsoll.sdk.math import RAY, WAD, CollateralParams, Valuation, debt_of, liquidation_plan, valuation
@@ -27,31 +27,13 @@ def plan_from_chain(engine, liquidation, vault):
     return liquidation_plan(v, chain_liquidation_params(engine, liquidation))
 
 
-def valuation_at(engine, vault, timestamp):
-    """The mirror's valuation of the vault's current raw state with the rate accrued to `timestamp` (seconds)."""
-    tokens, amounts = engine.vaultCollateral(vault)
-    balances = []
-    for t, a in zip(tokens, amounts):
-        price = ape.project.OracleAdapter.at(engine.collateralType(t).oracle).price()
-        balances.append((a, price, chain_collateral_params(engine, t)))
-    return valuation(engine.normalizedDebt(vault), rate_at_time(engine, timestamp), balances, engine.portfolioMargin(vault))
-
-
-def plan_at(engine, liquidation, vault, timestamp):
-    """The mirror's plan for a liquidation mined in a block stamped `timestamp`. Call before the liquidation."""
-    v = valuation_at(engine, vault, timestamp)
-    return liquidation_plan(v, chain_liquidation_params(engine, liquidation))
-
-
 def liquidate_pinned(engine, liquidation, vault, sender, chain):
     """Liquidate in a block whose timestamp is pinned in advance; return (tx, the mirror's plan for that block)."""
-    when = chain.blocks.head.timestamp + 7
+    when = next_block_time(chain)
     plan = plan_at(engine, liquidation, vault, when)
-    chain.pending_timestamp = when
     tx = liquidation.liquidate(vault, sender=sender)
     assert chain.blocks[tx.block_number].timestamp == when
     return tx, plan
-
 
 
 def test_partial_liquidation_restores_target_health(alice_vault, engine, liquidation, pusd, weth, weth_feed,
@@ -134,10 +116,9 @@ def test_underwater_vault_is_closed_and_bad_debt_written_off(alice_vault, engine
 
 
 def test_healthy_vault_is_not_liquidatable(alice_vault, engine, liquidation, liquidator, chain):
-    when = chain.blocks.head.timestamp + 7  # the revert reports health at its own block: pin that block's time
+    when = next_block_time(chain)  # the revert reports health at its own block: pin that block's time
     hf = valuation_at(engine, alice_vault, when).health_factor
     assert WAD < hf < 2 * WAD
-    chain.pending_timestamp = when
     with ape.reverts(liquidation.NotLiquidatable, vaultId=alice_vault, healthFactor=hf):
         liquidation.liquidate(alice_vault, sender=liquidator)
 

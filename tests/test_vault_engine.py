@@ -277,9 +277,7 @@ def test_admin_setters_validate_and_are_role_gated(engine, weth, admin, alice):
     with ape.reverts(engine.AccessControlUnauthorizedAccount, account=alice.address):
         engine.setDust(0, sender=alice)
     with ape.reverts(engine.OnlyLiquidationEngine, caller=alice.address):
-        engine.seize(1, alice, 1, 0, WAD, 0, sender=alice)
-    with ape.reverts(engine.OnlyLiquidationEngine, caller=alice.address):
-        engine.seizeBatch([(1, 1, 0, WAD, 0)], alice, sender=alice)
+        engine.seizeBatch([(1, 1, 0, WAD, 0)], alice, b"", sender=alice)
     # The deployed portfolio grid's worst WETH shock is −20 % (initial): an LTV of 0.70 would make it looser.
     portfolio = ape.project.PortfolioMargin.at(engine.portfolio())
     with ape.reverts(portfolio.ScenarioGridLooserThanHaircut, token=weth.address):

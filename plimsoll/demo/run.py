@@ -10,6 +10,7 @@ report does not trust the keeper's own mirror.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -26,21 +27,28 @@ from pathlib import Path
 from typing import Any, Callable
 
 import requests
+import yaml
 from web3 import Web3
 from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.logs import DISCARD
 
-from ..sdk.anvil import Anvil, dev_private_key, set_next_block_timestamp
+from ..sdk.anvil import BULK_BLOCK_GAS, Anvil, dev_private_key, set_next_block_timestamp
 from ..sdk.config import DeployConfig, load_config
 from ..sdk.contracts import PROJECT_ROOT, Manifest, Protocol
+from ..sdk.errors import revert_reason
 from ..sdk.math import WAD, rad_to_wad_str
 from ..sdk.reconcile import in_chunks, reconcile
 from .prices import Candle, Point, chainlink_rounds, generated_crash, interpolate, walk_candles
 
 DEFAULT_CONFIG = PROJECT_ROOT / "scripts" / "config" / "local.yaml"
+#: The demo's supply caps and debt ceiling hold this many times what its vaults deposit and borrow.
+HEADROOM = 2
+#: The oracle adapters' plausible price range covers the replay's extremes this many times over.
+PRICE_RANGE = 100
 DEPLOYER, KEEPER, FIRST_OWNER, ACCOUNTS = 0, 1, 2, 30
 GAS = 800_000
-WAVE = 40
+#: Transactions sent before waiting for their receipts (the set-up's blocks hold them all: BULK_BLOCK_GAS).
+WAVE = 500
 
 
 class DemoError(RuntimeError):
@@ -232,6 +240,41 @@ def plan_vaults(n: int, prices: dict[str, Decimal], cfg: DeployConfig, seed: int
     return specs
 
 
+def keeper_collateral(specs: list[VaultSpec], price: Decimal, decimals: int) -> int:
+    """The keeper's own vault (token units of the first collateral at ``price``): worth 5 times the users' total
+    debt, so that borrowing that debt as its pUSD inventory leaves it at LTV 20 %."""
+    return int(5 * Decimal(sum(s.debt for s in specs)) / WAD / price * 10**decimals)
+
+
+def size_for_market(raw: dict[str, Any], rounds: dict[str, list[Point]], held: dict[str, int],
+                    debt: int) -> dict[str, Any]:
+    """A deployment configuration (parsed YAML, as in scripts/config) sized for the market it replays, whatever the
+    assets' prices: a $2 token and a $50,000 one alike.
+
+    Args:
+        raw: the configuration; not modified.
+        rounds: symbol → the replay's price points (USD).
+        held: symbol → what the demo's vaults will deposit, token units.
+        debt: what they will borrow, pUSD WAD.
+    Returns:
+        a copy in which each collateral's initial price is the replay's first, its plausible price range covers the
+        replay's lowest and highest price PRICE_RANGE times over, its supply cap holds HEADROOM times ``held``, and
+        the debt ceiling HEADROOM times ``debt``. A bound that is already wider is kept.
+    """
+    out = copy.deepcopy(raw)
+    for c in out["collaterals"]:
+        sym, decimals = c["symbol"], int(c["decimals"])
+        prices = [p.price for p in rounds[sym]]
+        c["initial_price"] = str(prices[0])
+        c["min_price"] = str(min(Decimal(str(c["min_price"])), min(prices) / PRICE_RANGE))
+        c["max_price"] = str(max(Decimal(str(c["max_price"])), max(prices) * PRICE_RANGE))
+        cap = -(-HEADROOM * held.get(sym, 0) // 10**decimals)  # whole tokens, rounded up
+        c["supply_cap"] = str(max(Decimal(str(c["supply_cap"])), Decimal(cap)))
+    ceiling = -(-HEADROOM * debt // WAD)
+    out["pusd"]["debt_ceiling"] = str(max(Decimal(str(out["pusd"]["debt_ceiling"])), Decimal(ceiling)))
+    return out
+
+
 def _percentile(xs: list[int], q: float) -> int | None:
     """Nearest-rank percentile of integers (None for an empty list)."""
     if not xs:
@@ -273,12 +316,25 @@ class Demo:
         with anvil:
             try:
                 self.w3 = Web3(Web3.HTTPProvider(anvil.http_url, request_kwargs={"timeout": 60}))
+                start_prices = {s: r[0].price for s, r in rounds.items()}
+                specs = plan_vaults(self.opts.vaults, start_prices, self.cfg, self.opts.seed,
+                                    self.opts.portfolio_share)
+                first = self.cfg.collaterals[0]
+                own = keeper_collateral(specs, start_prices[first.symbol], first.decimals)
+                held: dict[str, int] = defaultdict(int, {first.symbol: own})
+                for spec in specs:
+                    for sym, amount in spec.collateral.items():
+                        held[sym] += amount
+                config_path = self.opts.workdir / "config.yaml"  # sized for this market
+                raw = yaml.safe_load(self.opts.config_path.read_text())
+                config_path.write_text(yaml.safe_dump(size_for_market(raw, rounds, held,
+                                                                      2 * sum(s.debt for s in specs))))
+                self.cfg = load_config(config_path)
                 self.progress("deploy", 0, 1)
-                deploy_with_ape(anvil.http_url, self.opts.config_path, self.manifest_path,
-                                self.opts.workdir / "deploy.log")
+                deploy_with_ape(anvil.http_url, config_path, self.manifest_path, self.opts.workdir / "deploy.log")
                 self.progress("deploy", 1, 1)
                 self.p = Protocol(self.w3, Manifest.load(self.manifest_path))
-                specs = self._setup({s: r[0].price for s, r in rounds.items()})
+                self._setup(specs, own)
                 keeper = self._start_keeper(anvil.ws_url)
                 ids = [s.vault_id for s in specs]
                 monitor = Monitor(self.w3, self.p.lens, ids + [self.keeper_vault], self.w3.eth.block_number).start()
@@ -323,6 +379,8 @@ class Demo:
                 self._nonces[acct] += 1
                 sent.append((fn, params, fn.transact(params)))
             receipts += [self._receipt(fn, params, h, what) for fn, params, h in sent]
+            if len(calls) > WAVE:  # a long set-up step: show its progress
+                self.progress(what, len(receipts), len(calls))
         return receipts
 
     def _receipt(self, fn, params: dict, tx_hash, what: str) -> dict:
@@ -335,7 +393,8 @@ class Demo:
                     time.sleep(0.05)
                     continue
                 if r["status"] != 1:
-                    raise DemoError(f"{what}: transaction {tx_hash.hex()} reverted")
+                    raise DemoError(f"{what}: transaction {tx_hash.hex()} reverted: "
+                                    f"{revert_reason(fn, params, r['blockNumber'])}")
                 return r
             try:
                 self.w3.eth.get_transaction(tx_hash)
@@ -347,26 +406,31 @@ class Demo:
     def _answer(self, sym: str, price: Decimal) -> int:
         return int(price * (Decimal(10) ** self.cfg.collateral(sym).feed_decimals))
 
-    def _setup(self, start_prices: dict[str, Decimal]) -> list[VaultSpec]:
-        """Start prices, token faucet and approvals, the user vaults, and the keeper's own vault."""
+    def _setup(self, specs: list[VaultSpec], keeper_collateral: int) -> None:
+        """Token faucet and approvals, the user vaults (``specs``; their ids are filled in), and the keeper's own
+        vault (``keeper_collateral`` of the first collateral, borrowing the users' total debt as its inventory).
+        The feeds start at the replay's first prices (the configuration is sized for the market). The set-up's
+        blocks may hold BULK_BLOCK_GAS gas, so that 10,000 vaults open in minutes; the replay's blocks have the
+        node's usual limit."""
+        limit = self.w3.eth.get_block("latest")["gasLimit"]
+        self.w3.provider.make_request("evm_setBlockGasLimit", [hex(BULK_BLOCK_GAS)])
+        try:
+            self._open_vaults(specs, keeper_collateral)
+        finally:
+            self.w3.provider.make_request("evm_setBlockGasLimit", [hex(limit)])
+        self._spec_of = {s.vault_id: s for s in specs}
+        self.unanswered = 0
+
+    def _open_vaults(self, specs: list[VaultSpec], keeper_collateral: int) -> None:
         p, w3 = self.p, self.w3
         engine = p.engine.address
-        # Twice: the feeds were deployed at the config's initial price, and the oracle's deviation breaker does not
-        # trust a round that jumps far from the previous one until the next round confirms it.
-        calls = [
-            (DEPLOYER, p.feeds[s].functions.updateAnswer(self._answer(s, px)))
-            for s, px in start_prices.items()
-            for _ in range(2)
-        ]
-        specs = plan_vaults(self.opts.vaults, start_prices, self.cfg, self.opts.seed, self.opts.portfolio_share)
+        calls = []
         need: dict[tuple[int, str], int] = defaultdict(int)
         for s in specs:
             for sym, amt in s.collateral.items():
                 need[(s.owner, sym)] += amt
         total_debt = sum(s.debt for s in specs)
-        # The keeper's vault: WETH worth 5x the users' total debt, borrowing that debt (LTV 20 %) as inventory.
         weth = self.cfg.collaterals[0]
-        keeper_collateral = int(5 * Decimal(total_debt) / WAD / start_prices[weth.symbol] * 10**weth.decimals)
         need[(KEEPER, weth.symbol)] += keeper_collateral
         for (owner, sym), amt in need.items():
             calls.append((owner, p.tokens[sym].functions.mint(w3.eth.accounts[owner], amt)))
@@ -391,9 +455,6 @@ class Demo:
         calls.append((KEEPER, p.engine.functions.borrow(self.keeper_vault, total_debt, w3.eth.accounts[KEEPER])))
         self._transact(calls, "borrow")
         self.progress("vaults", len(specs), len(specs))
-        self._spec_of = {s.vault_id: s for s in specs}
-        self.unanswered = 0
-        return specs
 
     def _start_keeper(self, ws_url: str) -> subprocess.Popen:
         log_path = self.opts.workdir / "keeper.log"
@@ -479,7 +540,7 @@ class Demo:
         """After the last round, let the clock run past every open margin call's deadline (repeating the last
         prices, as a feed's heartbeat would), so that unanswered calls end in liquidation before the report."""
         p = self.p
-        called = [i for i in ids if p.engine.functions.inMarginCall(i).call()]
+        called = [v[0] for v in in_chunks(lambda chunk: p.lens.functions.vaults(chunk).call(), ids) if v[6]]
         if not called:
             return
         deadline = max(p.liquidation.functions.marginCallOf(i).call()[0] for i in called)
@@ -557,6 +618,8 @@ class Demo:
             "blocks_to_liquidate": {
                 "p50": _percentile(delays, 0.50), "p95": _percentile(delays, 0.95), "max": max(delays, default=None),
                 "episodes": len(delays),
+                # liquidated in block N+1, N being the first block the monitor saw the vault unsafe
+                "share_next_block": round(delays.count(1) / len(delays), 4) if delays else None,
             },
             "liquidations": len(events),
             "full_liquidations": sum(1 for ev in events if ev["args"]["full"]),

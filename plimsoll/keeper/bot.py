@@ -9,10 +9,12 @@ One asyncio process on a WebSocket JSON-RPC connection, in three phases (pymaker
   - brings the vault index to N (plimsoll.keeper.index: Borrow events since the last scanned block, so a restart
     replays every block it missed; a reorg is detected by block hash and the forked blocks scanned again);
   - follows its pending transactions (plimsoll.keeper.dispatcher);
-  - reads everything at N (vault states through VaultLens in bounded chunks, prices, rate, parameters), so that no
-    decision mixes two blocks;
+  - reads everything at N (prices, rate, parameters, and through VaultLens in bounded chunks the vaults that
+    events named since the last block: plimsoll.keeper.positions keeps the others), so that no decision mixes two
+    blocks;
   - decides (plimsoll.keeper.strategy, pure: the exact mirror of the contracts) and sends margin calls and
-    ``liquidateBatch`` transactions, lowest health first, within its pUSD inventory;
+    ``liquidateBatch`` transactions, lowest health first, within its pUSD inventory (or, in flash mode, through
+    its FlashLiquidator, as far as selling the seized collateral on Uniswap v2 pays for them);
 * stop: on ``stop()`` (SIGINT/SIGTERM in the CLI) after the current block; a lost node ends it with KeeperError.
 
 Every decision is logged as one JSON line; ``dry_run`` decides and logs but sends nothing.
@@ -28,19 +30,23 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import requests
+
 from eth_account import Account
 from web3 import AsyncWeb3, LegacyWebSocketProvider, Web3, WebSocketProvider
 from web3.exceptions import BlockNotFound, ContractLogicError, ProviderConnectionError
 
-from ..sdk.contracts import Manifest, Protocol, load_abi
+from ..sdk.contracts import Manifest, PinnedRead, Protocol, load_abi
 from ..sdk.math import MAX_UINT256, LiquidationParams, MarginCallTerms, accrue
 from ..sdk.reconcile import collateral_params, reconcile
 from .dispatcher import Dispatcher
 from .errors import KeeperError
 from .index import REORG_WINDOW, VaultIndex
 from .metrics import KeeperMetrics, serve
+from .positions import PositionCache, named_vaults, vault_topics
 from .store import KeeperStore
-from .strategy import BlockState, GasTerms, choose, decide
+from ..sdk.uniswap import artifact
+from .strategy import BlockState, GasTerms, Sales, choose, decide, seized_amounts
 
 log = logging.getLogger("plimsoll.keeper")
 
@@ -48,6 +54,10 @@ log = logging.getLogger("plimsoll.keeper")
 MAX_MESSAGE = 64 * 2**20
 #: Most per-vault calls in flight at once.
 READ_CONCURRENCY = 50
+#: Flash mode: the executor must keep at least 1/FLASH_PROFIT_KEPT of the sale's expected profit, or revert.
+FLASH_PROFIT_KEPT = 2
+#: Seconds a margin-call webhook may take before the notice is logged as failed.
+NOTIFY_TIMEOUT = 5.0
 
 __all__ = ["Keeper", "KeeperConfig", "KeeperError"]
 
@@ -81,6 +91,11 @@ class KeeperConfig:
         quiet: leave out the per-block ``read`` events.
         reconcile_every: run the margin reconciliation (plimsoll.sdk.reconcile) every this many blocks, on the
             block before the head, in a thread (0: never).
+        flash_liquidator: address of a FlashLiquidator owned by the keeper's account: flash mode, no pUSD inventory
+            (the seized collateral is sold on its Uniswap v2 pairs); None: liquidate from the pUSD inventory.
+        flash_mint: in flash mode, fund the liquidation with pUSD's ERC-3156 flash mint (paying its fee) instead of
+            the LiquidationEngine's flash-liquidation callback.
+        notify_url: margin-call notices are POSTed here as JSON (None: only the ``margin_call_notice`` log line).
     """
 
     ws_url: str
@@ -104,6 +119,9 @@ class KeeperConfig:
     gas_token: str = "WETH"
     min_profit: int | None = 0
     quiet: bool = False
+    flash_liquidator: str | None = None
+    flash_mint: bool = False
+    notify_url: str | None = None
 
 
 class Keeper:
@@ -126,6 +144,9 @@ class Keeper:
         self._reconciling: asyncio.Task | None = None
         self._gas_token_price: int | None = None  # pUSD WAD per gas token, from the last block read
         self._sync_protocol: Protocol | None = None  # blocking web3, for the reconciliation's thread
+        self._notices: set[asyncio.Task] = set()  # webhook posts in flight
+        self.positions = PositionCache()
+        self._skips: dict[int, str] = {}  # vault id → reason it was left alone at the last block (logged once)
         self.stats = {"blocks": 0, "skipped_blocks": 0}
 
     # ------------------------------------------------------------------ lifecycle
@@ -203,6 +224,22 @@ class Keeper:
         self.oracles = {s: c("OracleAdapter", col.oracle) for s, col in m.collaterals.items()}
         self.token_symbol = {col.token.lower(): s for s, col in m.collaterals.items()}
         self.tokens = {s: col.token for s, col in m.collaterals.items()}
+        self._topics = {**vault_topics(self.engine.abi), **vault_topics(self.liquidation.abi)}
+        read = lambda fn: PinnedRead(self.w3, fn)
+        ef, lf = self.engine.functions, self.liquidation.functions
+        # Every block's reads, encoded once: rate, last drip, stability fee, the keeper's pUSD, the scenario grids;
+        # per collateral its price, type, liquidation room and margin-call terms.
+        self._block_reads = [read(ef.rate()), read(ef.lastDrip()), read(ef.stabilityFee()),
+                             read(self.pusd.functions.balanceOf(self.account.address)),
+                             read(self.portfolio.functions.scenarioGrids())]
+        self._token_reads = {s: (read(self.oracles[s].functions.price()), read(ef.collateralType(t)),
+                                 read(lf.liquidationRoom(t)), read(lf.marginCallTerms(t)))
+                             for s, t in self.tokens.items()}
+        self._borrow_topic = self.engine.events.Borrow().topic
+        self._call_topic = self.liquidation.events.MarginCall().topic
+        self.flash = None
+        if self.cfg.flash_liquidator:
+            await self._setup_flash(c)
         lf = self.liquidation.functions
         values = await asyncio.gather(
             lf.targetHealth().call(), lf.fullLiquidationHealth().call(), lf.protocolShare().call(),
@@ -223,9 +260,48 @@ class Keeper:
         self.emit("ready", keeper=self.account.address, network=m.network, dry_run=self.cfg.dry_run,
                   state=self.store.url, scanned_to=self.index.scanned_to, vaults=len(self.index.vault_ids))
 
+    async def _setup_flash(self, c) -> None:
+        """Flash mode: the FlashLiquidator (owned by this keeper's account) and its router's Uniswap v2 factory.
+
+        Raises:
+            KeeperError: the FlashLiquidator has another owner or does not serve this deployment."""
+        self.flash = c("FlashLiquidator", self.cfg.flash_liquidator)
+        f = self.flash.functions
+        owner, engine, router = await asyncio.gather(f.owner().call(), f.liquidationEngine().call(), f.router().call())
+        if owner.lower() != self.account.address.lower():
+            raise KeeperError(f"FlashLiquidator {self.flash.address} belongs to {owner}, not this keeper "
+                              f"({self.account.address})")
+        if engine.lower() != self.liquidation.address.lower():
+            raise KeeperError(f"FlashLiquidator {self.flash.address} serves LiquidationEngine {engine}, "
+                              f"not {self.liquidation.address}")
+        router = self.w3.eth.contract(address=router, abi=artifact("v2-periphery", "UniswapV2Router02")[0])
+        self.factory = self.w3.eth.contract(address=await router.functions.factory().call(),
+                                            abi=artifact("v2-core", "UniswapV2Factory")[0])
+        self.pairs: dict[str, tuple[Any, bool]] = {}  # symbol → (pair, whether the collateral is token0)
+        self._pair_abi = artifact("v2-core", "UniswapV2Pair")[0]  # read once, not per block
+        self.emit("flash_mode", executor=self.flash.address, router=router.address,
+                  funding="flash mint" if self.cfg.flash_mint else "callback")
+
+    async def _reserves(self, number: int) -> dict[str, tuple[int, int]]:
+        """Flash mode: (collateral reserve, pUSD reserve) of each collateral's pair at block ``number``; a pair
+        created after start is found at the first block it exists."""
+        for sym, token in self.tokens.items():
+            if sym not in self.pairs:
+                address = await self.factory.functions.getPair(token, self.pusd.address).call(block_identifier=number)
+                if int(address, 16):
+                    pair = self.w3.eth.contract(address=address, abi=self._pair_abi)
+                    token0 = await pair.functions.token0().call()
+                    self.pairs[sym] = (pair, token0.lower() == token.lower())
+        syms = list(self.pairs)
+        got = await asyncio.gather(*(self.pairs[s][0].functions.getReserves().call(block_identifier=number)
+                                     for s in syms))
+        return {s: (r[0], r[1]) if self.pairs[s][1] else (r[1], r[0]) for s, r in zip(syms, got)}
+
     def _load_state(self) -> None:
-        """The vault index and the pending transactions, as the state database holds them."""
-        self.index = VaultIndex(self.store, self._borrowers, self._hash_at, self.cfg.log_range, self.cfg.reorg_window)
+        """The vault index and the pending transactions, as the state database holds them; every vault is read
+        again at the next block."""
+        self.index = VaultIndex(self.store, self._scan, self._hash_at, self.cfg.log_range, self.cfg.reorg_window)
+        self.positions.invalidate()
         self.dispatcher.restore()
 
     async def _hash_at(self, number: int) -> str | None:
@@ -235,10 +311,50 @@ class Keeper:
         except BlockNotFound:
             return None
 
-    async def _borrowers(self, first: int, last: int) -> set[int]:
-        """Vault ids of the Borrow events in blocks first..last (inclusive)."""
-        logs = await self.engine.events.Borrow().get_logs(from_block=first, to_block=last)
-        return {ev["args"]["vaultId"] for ev in logs}
+    async def _scan(self, first: int, last: int) -> set[int]:
+        """One event query for blocks first..last (inclusive): every event of the two engines that names a vault.
+        The vaults named are read again at the next block (the position cache); the owner of every vault
+        margin-called there, by anyone, gets a notice. The index scans each block once, and a restart scans the
+        blocks it missed, so every call gets its notice (twice only if a reorg replays its block).
+
+        Returns:
+            the vault ids of the Borrow events (they enter the index).
+        """
+        logs = await self.w3.eth.get_logs({"fromBlock": first, "toBlock": last,
+                                           "address": [self.engine.address, self.liquidation.address],
+                                           "topics": [sorted(self._topics)]})
+        self.positions.touch(named_vaults(logs, self._topics))
+        borrowed = set()
+        for entry in logs:
+            topic = entry["topics"][0].to_0x_hex()
+            if topic == self._borrow_topic:
+                borrowed.add(int.from_bytes(entry["topics"][1], "big"))
+            elif topic == self._call_topic:
+                await self._notify(self.liquidation.events.MarginCall().process_log(entry))
+        return borrowed
+
+    async def _notify(self, ev: Any) -> None:
+        """Tell a margin-called vault's owner: a ``margin_call_notice`` log line, and a JSON POST to
+        ``notify_url`` when set (in the background, ``NOTIFY_TIMEOUT`` seconds at most; a failure is logged as
+        ``notice_failed`` and never stops the keeper)."""
+        a = ev["args"]
+        owner = await self.engine.functions.ownerOf(a["vaultId"]).call(block_identifier=ev["blockNumber"])
+        notice = {"vault": a["vaultId"], "owner": owner, "deadline": a["deadline"], "hard_floor": a["hardFloor"],
+                  "premium": a["premium"], "health_factor": a["healthFactor"], "block": ev["blockNumber"],
+                  "tx": ev["transactionHash"].to_0x_hex()}
+        self.emit("margin_call_notice", **notice)
+        if self.cfg.notify_url:
+            task = asyncio.create_task(self._post_notice(notice))
+            self._notices.add(task)
+            task.add_done_callback(self._notices.discard)
+
+    async def _post_notice(self, notice: dict[str, Any]) -> None:
+        try:
+            r = await asyncio.to_thread(requests.post, self.cfg.notify_url,
+                                        json={"event": "margin_call", **notice}, timeout=NOTIFY_TIMEOUT)
+            r.raise_for_status()
+        except requests.RequestException as e:
+            self.emit("notice_failed", vault=notice["vault"], error=repr(e))
 
     async def _read_heads(self) -> None:
         async for msg in self.w3.socket.process_subscriptions():
@@ -326,9 +442,11 @@ class Keeper:
             self.emit("role", block=number, role="leader" if leading else "standby")
         if not leading:
             return
+        wall, cpu = time.perf_counter(), time.process_time()
         block = await self.w3.eth.get_block(number)
         synced = await self.index.sync(number, block["hash"].to_0x_hex())
         if "reorg_from" in synced:
+            self.positions.invalidate()  # states read in the forked blocks may be gone
             self.emit("reorg", block=number, scan_from=synced["reorg_from"])
         if synced["new"]:
             self.emit("vaults_discovered", block=number, new=synced["new"], total=len(self.index.vault_ids))
@@ -338,8 +456,7 @@ class Keeper:
         state = await self.read_state(block)
         self._gas_token_price = state.prices.get(self.cfg.gas_token)
         d = decide(state, self.token_symbol, self.params)
-        for vault_id, reason in d.skips:
-            self.emit("skip", block=number, vault=vault_id, reason=reason)
+        skips = list(d.skips)
         busy = self.dispatcher.busy
         for vault_id in d.calls:
             if vault_id not in busy:
@@ -347,13 +464,26 @@ class Keeper:
                 await self.dispatcher.send(number, state.base_fee, self.liquidation.functions.marginCall(vault_id),
                                            (vault_id,), 0, heard_at=heard_at)
         if d.plans:
-            await self.liquidate(state, d.plans, heard_at)
+            skips += await self.liquidate(state, d.plans, heard_at)
+        self._log_skips(number, skips)
+        if not self.cfg.quiet:
+            self.emit("worked", block=number, ms=round(1000 * (time.perf_counter() - wall), 1),
+                      cpu_ms=round(1000 * (time.process_time() - cpu), 1))
+
+    def _log_skips(self, number: int, skips: list[tuple[int, str]]) -> None:
+        """Log each vault left alone when its reason is new: a vault that waits out a grace window for a hundred
+        blocks is logged when it starts waiting, not at every block (10,000 lines a block at scale)."""
+        now = dict(skips)
+        for vault_id, reason in now.items():
+            if self._skips.get(vault_id) != reason:
+                self.emit("skip", block=number, vault=vault_id, reason=reason)
+        self._skips = now
 
     async def _price(self, symbol: str, number: int) -> int | None:
         """The oracle's WAD price at block ``number``, or None when it reverts (the engine then counts that
         collateral as unpriced: worth zero, never seized)."""
         try:
-            return await self.oracles[symbol].functions.price().call(block_identifier=number)
+            return await self._token_reads[symbol][0].at(number)
         except ContractLogicError:
             return None
 
@@ -363,57 +493,68 @@ class Keeper:
         number = block["number"]
         at = {"block_identifier": number}
         symbols = list(self.tokens)
+        # First and alone: a read left running after another read failed would update the cache behind the next
+        # block's back.
+        await self._read_vaults(number)
         results = await asyncio.gather(
-            self.engine.functions.rate().call(**at),
-            self.engine.functions.lastDrip().call(**at),
-            self.engine.functions.stabilityFee().call(**at),
-            self._read_vaults(number),
-            self.pusd.functions.balanceOf(self.account.address).call(**at),
-            self.portfolio.functions.scenarioGrids().call(**at),
+            *(r.at(number) for r in self._block_reads),
             *(self._price(s, number) for s in symbols),
-            *(self.engine.functions.collateralType(self.tokens[s]).call(**at) for s in symbols),
-            *(self.liquidation.functions.liquidationRoom(self.tokens[s]).call(**at) for s in symbols),
-            *(self.liquidation.functions.marginCallTerms(self.tokens[s]).call(**at) for s in symbols),
+            *(self._token_reads[s][k].at(number) for k in (1, 2, 3) for s in symbols),
         )
-        rate, last_drip, fee, vaults, inventory, (initial, maintenance) = results[:6]
+        rate, last_drip, fee, inventory, (initial, maintenance) = results[:5]
         n = len(symbols)
-        prices = dict(zip(symbols, results[6 : 6 + n]))
+        prices = dict(zip(symbols, results[5 : 5 + n]))
         column = {sym: j for j, sym in enumerate(self.listed)}
         params = {s: collateral_params(ct, column.get(s), initial, maintenance)
-                  for s, ct in zip(symbols, results[6 + n : 6 + 2 * n])}
-        rooms = {s: None if room == MAX_UINT256 else room for s, room in zip(symbols, results[6 + 2 * n : 6 + 3 * n])}
-        terms = {s: MarginCallTerms(*t) for s, t in zip(symbols, results[6 + 3 * n :])}
-        called = [v[0] for v in vaults if v[6]]
-        states = []
-        for i in range(0, len(called), READ_CONCURRENCY):  # bounded: a crash can put hundreds of vaults in a call
-            states += await asyncio.gather(*(self.liquidation.functions.marginCallOf(v).call(**at)
-                                             for v in called[i : i + READ_CONCURRENCY]))
+                  for s, ct in zip(symbols, results[5 + n : 5 + 2 * n])}
+        rooms = {s: None if room == MAX_UINT256 else room for s, room in zip(symbols, results[5 + 2 * n : 5 + 3 * n])}
+        terms = {s: MarginCallTerms(*t) for s, t in zip(symbols, results[5 + 3 * n :])}
+        vaults, calls = list(self.positions.states.values()), dict(self.positions.calls)
         current = accrue(rate, fee, block["timestamp"] - last_drip)
+        reserves, fee_rate, max_loan = {}, 0, None
+        if self.flash is not None:
+            reserves = await self._reserves(number)
+            if self.cfg.flash_mint:
+                fee_rate, max_loan = await asyncio.gather(
+                    self.pusd.functions.flashFeeRate().call(**at),
+                    self.pusd.functions.maxFlashLoan(self.pusd.address).call(**at))
         return BlockState(number, block["timestamp"], block["baseFeePerGas"], current, vaults, prices, params,
-                          inventory, rooms, terms, dict(zip(called, states)), block["gasLimit"])
+                          inventory, rooms, terms, calls, block["gasLimit"], reserves, fee_rate,
+                          max_loan)
 
-    async def _read_vaults(self, number: int) -> list[Any]:
-        """VaultLens states of the indexed vaults at block ``number``, ``read_chunk`` per call; those found without
-        debt leave the index (a Borrow event brings them back)."""
-        ids = sorted(self.index.vault_ids)
+    async def _read_vaults(self, number: int) -> None:
+        """Bring the position cache to block ``number``: the VaultLens states of the stale vaults (named by events
+        since the last read, or never read; all of them after a restart or a reorg), ``read_chunk`` per call, and
+        the margin-call states of those in a call. Vaults found without debt leave the index (a Borrow event brings
+        them back)."""
+        indexed = self.index.vault_ids
+        ids = self.positions.stale(indexed)
         size = self.cfg.read_chunk
         chunks = await asyncio.gather(*(self.lens.functions.vaults(ids[i : i + size]).call(block_identifier=number)
                                         for i in range(0, len(ids), size)))
         vaults = [v for chunk in chunks for v in chunk]
-        self.index.drop({v[0] for v in vaults if v[2] == 0})
+        called = [v[0] for v in vaults if v[2] and v[6]]
+        calls = []
+        for i in range(0, len(called), READ_CONCURRENCY):  # bounded: a crash can put hundreds of vaults in a call
+            calls += await asyncio.gather(*(self.liquidation.functions.marginCallOf(v).call(block_identifier=number)
+                                            for v in called[i : i + READ_CONCURRENCY]))
+        self.index.drop(self.positions.update(indexed, vaults, dict(zip(called, calls))))
         if not self.cfg.quiet:
-            self.emit("read", block=number, vaults=len(vaults), calls=len(chunks))
-        return vaults
+            self.emit("read", block=number, vaults=len(vaults), calls=len(chunks), cached=len(self.positions.states))
 
-    async def liquidate(self, state: BlockState, plans: list, heard_at: float | None = None) -> None:
-        """Send liquidations for the unsafe vaults that are not pending, within the pUSD inventory."""
+    async def liquidate(self, state: BlockState, plans: list, heard_at: float | None = None) -> list[tuple[int, str]]:
+        """Send liquidations for the unsafe vaults that are not pending: within the pUSD inventory, or in flash mode
+        as far as the sales of the seized collateral pay for them. Returns the vaults left alone, with the reason
+        (strategy.choose)."""
         budget = state.inventory - self.dispatcher.committed
         terms = GasTerms(gas_price=state.base_fee + self.cfg.priority_fee_wei,
                          gas_token_price=state.prices.get(self.cfg.gas_token), block_gas=state.gas_limit,
                          gas_margin=self.cfg.gas_margin, min_profit=self.cfg.min_profit)
-        batches, skips = choose(plans, self.dispatcher.busy, budget, self.cfg.batch_size, terms)
-        for vault_id, reason in skips:
-            self.emit("skip", block=state.number, vault=vault_id, reason=reason)
+        sales = seized = None
+        if self.flash is not None:
+            sales = Sales(state.reserves, state.flash_fee_rate, state.max_loan)
+            seized = seized_amounts(state, self.token_symbol, plans)
+        batches, skips = choose(plans, self.dispatcher.busy, budget, self.cfg.batch_size, terms, sales, seized)
         chosen = {v for b in batches for v in b.vault_ids}
         by_id = dict(plans)
         for vault_id, plan in plans:
@@ -421,7 +562,18 @@ class Keeper:
                 self.emit("decide", block=state.number, vault=vault_id, hf=plan.health_factor, repay=plan.repay,
                           fee=plan.protocol_fee, fraction=plan.fraction, seized=plan.seized_value, full=plan.full)
         for b in batches:
-            fn = (self.liquidation.functions.liquidate(b.vault_ids[0]) if len(b.vault_ids) == 1
-                  else self.liquidation.functions.liquidateBatch(list(b.vault_ids)))
-            bonus = sum(by_id[v].seized_value - by_id[v].cost for v in b.vault_ids)
+            ids = list(b.vault_ids)
+            # Flash mode: the executor reverts if the sale leaves less than half of what it should (a sandwich then
+            # costs the keeper its gas, not its bonus), or less than --min-profit.
+            floor = max(self.cfg.min_profit or 0, b.earned // FLASH_PROFIT_KEPT)
+            if self.flash is None:
+                fn = (self.liquidation.functions.liquidate(ids[0]) if len(ids) == 1
+                      else self.liquidation.functions.liquidateBatch(ids))
+            elif self.cfg.flash_mint:
+                fn = self.flash.functions.liquidateWithFlashMint(ids, b.cost, floor)
+            else:
+                fn = self.flash.functions.liquidate(ids, floor)
+            bonus = (b.earned if self.flash is not None
+                     else sum(by_id[v].seized_value - by_id[v].cost for v in b.vault_ids))
             await self.dispatcher.send(state.number, state.base_fee, fn, b.vault_ids, b.cost, bonus, heard_at)
+        return skips

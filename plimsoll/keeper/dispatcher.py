@@ -17,6 +17,8 @@ from eth_account.signers.local import LocalAccount
 from web3 import AsyncWeb3
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3Exception
 
+from ..sdk.contracts import calldata
+from ..sdk.errors import describe
 from .metrics import KeeperMetrics
 from .store import KeeperStore, PendingTx
 from .strategy import replacement_fees
@@ -90,32 +92,27 @@ class Dispatcher:
         if self.dry_run:
             self.emit("dry_run", block=block, vaults=list(vault_ids))
             return None
+        data = calldata(fn)  # encoded once, for the simulation and the transaction
         try:
-            gas = await fn.estimate_gas({"from": self.account.address})
+            gas = await self.w3.eth.estimate_gas({"from": self.account.address, "to": fn.address, "data": data})
         except (ContractLogicError, Web3Exception) as e:
-            self.emit("simulation_failed", block=block, vaults=list(vault_ids), error=repr(e))
+            self.emit("simulation_failed", block=block, vaults=list(vault_ids), error=describe(e))
             return None
-        tx = await fn.build_transaction({
-            "from": self.account.address,
-            "nonce": self.nonce,
-            "chainId": self.chain_id,
-            "maxPriorityFeePerGas": self.priority_fee_wei,
-            "maxFeePerGas": 2 * base_fee + self.priority_fee_wei,
-            "gas": int(gas * self.gas_margin),
-        })
-        record = PendingTx("", tuple(vault_ids), block, cost, self.nonce, bonus, tx["to"], tx["data"], tx["gas"],
-                           tx["maxFeePerGas"], tx["maxPriorityFeePerGas"], block)
+        record = PendingTx("", tuple(vault_ids), block, cost, self.nonce, bonus, fn.address, data,
+                           int(gas * self.gas_margin), 2 * base_fee + self.priority_fee_wei, self.priority_fee_wei,
+                           block)
         record = await self._broadcast(record)
         if record is None:
             # Most likely a nonce gap after an outside transaction: resynchronise and let the next block retry.
             self.nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
             return None
-        if heard_at is not None:
-            self.metrics.latency.observe(time.monotonic() - heard_at)
+        latency = None if heard_at is None else time.monotonic() - heard_at
+        if latency is not None:
+            self.metrics.latency.observe(latency)
         self.nonce += 1
         self.stats["sent"] += 1
         self.emit("sent", block=block, tx=record.tx_hash, vaults=list(vault_ids), gas_limit=record.gas,
-                  nonce=record.nonce)
+                  nonce=record.nonce, latency_ms=None if latency is None else round(1000 * latency, 1))
         return record.tx_hash
 
     async def _broadcast(self, record: PendingTx) -> PendingTx | None:
@@ -133,7 +130,7 @@ class Dispatcher:
         except (Web3Exception, ValueError) as e:
             self.store.remove_pending(record.tx_hash)
             self.emit("send_failed", block=record.broadcast_block, vaults=list(record.vault_ids), nonce=record.nonce,
-                      error=repr(e))
+                      error=describe(e))
             return None
         self.pending[record.tx_hash] = record
         return record
@@ -151,7 +148,7 @@ class Dispatcher:
             estimate = await self.w3.eth.estimate_gas({"from": self.account.address, "to": tx.to, "data": tx.data},
                                                       block_identifier=block)
         except (ContractLogicError, Web3Exception) as e:
-            self.emit("replacement_skipped", block=block, tx=tx.tx_hash, vaults=list(tx.vault_ids), error=repr(e))
+            self.emit("replacement_skipped", block=block, tx=tx.tx_hash, vaults=list(tx.vault_ids), error=describe(e))
             return
         gas = min(int(estimate * self.gas_margin), block_gas)
         fees = replacement_fees(tx.max_fee, tx.tip, base_fee, self.priority_fee_wei, tx.gas, tx.bonus,

@@ -40,15 +40,16 @@ class VaultIndex:
 
     Args:
         store: where the index lives.
-        borrowers: the vault ids of the ``Borrow`` events in a block range (inclusive), from the node.
+        scan: scans a block range (inclusive) once: returns the vault ids of its ``Borrow`` events (the keeper also
+            sends its margin-call notices from it).
         hash_at: the node's hash at a block number (None when it has no such block).
         log_range: most blocks per event query.
         window: block hashes remembered (REORG_WINDOW).
     """
 
-    def __init__(self, store: KeeperStore, borrowers: Callable[[int, int], Awaitable[set[int]]],
+    def __init__(self, store: KeeperStore, scan: Callable[[int, int], Awaitable[set[int]]],
                  hash_at: Callable[[int], Awaitable[str | None]], log_range: int, window: int = REORG_WINDOW):
-        self.store, self._borrowers, self._hash_at = store, borrowers, hash_at
+        self.store, self._scan, self._hash_at = store, scan, hash_at
         self.log_range, self.window = log_range, window
         snap = store.load()
         self.scanned_to = snap.scanned_to
@@ -76,7 +77,7 @@ class VaultIndex:
         new: set[int] = set()
         while self.scanned_to < head:
             to = min(head, self.scanned_to + self.log_range)
-            new |= await self._borrowers(self.scanned_to + 1, to)
+            new |= await self._scan(self.scanned_to + 1, to)
             self.scanned_to = to
         new -= self.vault_ids
         self.vault_ids |= new

@@ -22,6 +22,7 @@ from ..sdk.math import (
     valuation,
     vault_terms,
 )
+from ..sdk.uniswap import amount_out
 
 
 @dataclass
@@ -39,6 +40,9 @@ class BlockState:
         terms: symbol → margin-call terms.
         calls: vault id → LiquidationEngine.MarginCallState tuple, for vaults in a margin call.
         gas_limit: the block gas limit (None: unknown).
+        reserves: flash mode: symbol → (token reserve, pUSD reserve) of its Uniswap v2 pair; absent: no pair.
+        flash_fee_rate: flash mode with the flash mint: pUSD's flash fee rate, WAD.
+        max_loan: flash mode with the flash mint: pUSD's maxFlashLoan, WAD (None otherwise).
     """
 
     number: int
@@ -53,6 +57,9 @@ class BlockState:
     terms: dict[str, MarginCallTerms] = field(default_factory=dict)
     calls: dict[int, Any] = field(default_factory=dict)
     gas_limit: int | None = None
+    reserves: dict[str, tuple[int, int]] = field(default_factory=dict)
+    flash_fee_rate: int = 0
+    max_loan: int | None = None
 
 
 @dataclass
@@ -67,11 +74,12 @@ class Decision:
 
 @dataclass(frozen=True)
 class Batch:
-    """One transaction to send: vault ids in strictly ascending order (liquidateBatch requires it) and the most
-    pUSD (WAD) it may burn."""
+    """One transaction to send: vault ids in strictly ascending order (liquidateBatch requires it), the most pUSD
+    (WAD) it may burn, and in flash mode what the sale should leave after paying, before gas (pUSD WAD)."""
 
     vault_ids: tuple[int, ...]
     cost: int
+    earned: int = 0
 
 
 def decide(state: BlockState, token_symbol: dict[str, str], params: LiquidationParams) -> Decision:
@@ -129,10 +137,10 @@ def allowance(plan: LiquidationPlan) -> int:
     return plan.cost + plan.cost // 1000 + 1
 
 
-#: Gas of a single liquidation, an upper bound: 166,898 after a margin call and up to 218,884 with two collaterals
+#: Gas of a single liquidation, an upper bound: 170,876 after a margin call and up to about 223,000 with two collaterals
 #: (benchmarks/results/gas.md; the default demo's gas_per_liquidation max). Used to price and size, never as a limit.
 GAS_FIRST_VAULT = 220_000
-#: Gas of each further vault in a liquidateBatch, an upper bound (54,059 per vault in a batch of 20, one collateral).
+#: Gas of each further vault in a liquidateBatch, an upper bound (54,072 per vault in a batch of 20, one collateral).
 GAS_NEXT_VAULT = 70_000
 
 
@@ -174,8 +182,67 @@ def profit(plan: LiquidationPlan, gas: int, terms: GasTerms) -> int:
     return plan.seized_value - plan.cost - terms.gas_cost(gas)
 
 
+def seized_amounts(state: BlockState, token_symbol: dict[str, str],
+                   plans: list[tuple[int, LiquidationPlan]]) -> dict[int, dict[str, int]]:
+    """What each plan takes out of its vault, per collateral: vault id → symbol → amount (token units). As the
+    VaultEngine books it (``_takeCollateral``): the whole balance at fraction 1, else balance·fraction/WAD rounded
+    down, and nothing of an unpriced collateral."""
+    by_id = {v[0]: v for v in state.vaults}
+    out: dict[int, dict[str, int]] = {}
+    for vault_id, plan in plans:
+        _, _, _, tokens, amounts, _, _ = by_id[vault_id]
+        taken: dict[str, int] = {}
+        for token, amount in zip(tokens, amounts):
+            sym = token_symbol[token.lower()]
+            if state.prices.get(sym) is not None:
+                taken[sym] = amount if plan.fraction == WAD else amount * plan.fraction // WAD
+        out[vault_id] = taken
+    return out
+
+
+@dataclass
+class Sales:
+    """Flash mode's market: what the seized collateral sells for on token/pUSD pairs, as the sales of one block
+    add up (each sale moves its pair's price for the next).
+
+    Attributes:
+        reserves: symbol → (token reserve, pUSD reserve) of its pair; a symbol without a pair is absent.
+        flash_fee_rate: pUSD's flash fee, WAD share of the loan (0 for the callback mode, which borrows nothing).
+        max_loan: the largest flash mint now (pUSD's maxFlashLoan, WAD), which bounds each batch's cost; None for
+            the callback mode.
+        sold: symbol → amount already counted in this block's sales.
+    """
+
+    reserves: dict[str, tuple[int, int]]
+    flash_fee_rate: int = 0
+    max_loan: int | None = None
+    sold: dict[str, int] = field(default_factory=dict)
+
+    def proceeds(self, taken: dict[str, int]) -> int | None:
+        """pUSD (WAD) that selling ``taken`` (symbol → amount) adds after the sales counted so far, or None when a
+        collateral cannot be sold: no pair, an empty one, or an amount too small to pay out anything (Uniswap v2
+        reverts such a swap, and the whole liquidation with it)."""
+        total = 0
+        for sym, amount in taken.items():
+            if amount == 0:
+                continue
+            r_in, r_out = self.reserves.get(sym, (0, 0))
+            done = self.sold.get(sym, 0)
+            added = amount_out(done + amount, r_in, r_out) - amount_out(done, r_in, r_out)
+            if added == 0:
+                return None
+            total += added
+        return total
+
+    def count(self, taken: dict[str, int]) -> None:
+        """Add ``taken`` to the sales of this block."""
+        for sym, amount in taken.items():
+            self.sold[sym] = self.sold.get(sym, 0) + amount
+
+
 def choose(plans: list[tuple[int, LiquidationPlan]], busy: set[int], budget: int, batch_size: int,
-           terms: GasTerms | None = None) -> tuple[list[Batch], list[tuple[int, str]]]:
+           terms: GasTerms | None = None, sales: Sales | None = None,
+           seized: dict[int, dict[str, int]] | None = None) -> tuple[list[Batch], list[tuple[int, str]]]:
     """Pick, in the order given (lowest health first), the vaults to liquidate now, and batch them.
 
     Args:
@@ -186,31 +253,61 @@ def choose(plans: list[tuple[int, LiquidationPlan]], busy: set[int], budget: int
         terms: gas prices and the profit rule (default: gas not priced).
     Returns:
         (batches, skips): batches ids ascending within each; skips as (vault id, ``pending`` | ``inventory`` |
-        ``unprofitable``). A vault is unprofitable when its profit, with the gas of a further vault in a batch
-        (GAS_NEXT_VAULT), is below ``terms.min_profit``.
+        ``unprofitable`` | ``no market`` | ``sale short`` | ``flash max``). A vault is unprofitable when its profit,
+        with the gas of a further vault in a batch (GAS_NEXT_VAULT), is below ``terms.min_profit``.
+        Flash mode (``sales`` and ``seized``, from seized_amounts): no inventory is needed and the profit is what the
+        seized collateral sells for after the sales chosen before it (the slippage), less the cost, the flash fee
+        and gas. A vault whose collateral cannot be sold is skipped (``no market``), and so is one whose sale would
+        not pay its cost and flash fee (``sale short``: the transaction would revert), whatever ``min_profit`` says,
+        and one that costs more than one flash mint may lend (``flash max``); a batch's cost stays within it.
     """
     terms = terms or GasTerms()
-    chosen: list[tuple[int, int]] = []
+    chosen: list[tuple[int, int, int]] = []  # (vault id, pUSD set aside, flash mode: expected earnings)
     skips: list[tuple[int, str]] = []
     spent = 0
+    loan_cap = sales.max_loan if sales is not None else None
     for vault_id, plan in plans:
         if vault_id in busy:
             skips.append((vault_id, "pending"))
             continue
-        if terms.min_profit is not None and profit(plan, GAS_NEXT_VAULT, terms) < terms.min_profit:
-            skips.append((vault_id, "unprofitable"))
-            continue
         need = allowance(plan)
-        if spent + need > budget:
-            skips.append((vault_id, "inventory"))
-            continue
-        chosen.append((vault_id, need))
+        earned = 0
+        if sales is not None:
+            proceeds = sales.proceeds(seized[vault_id])
+            if proceeds is None:
+                skips.append((vault_id, "no market"))
+                continue
+            if loan_cap is not None and need > loan_cap:
+                skips.append((vault_id, "flash max"))
+                continue
+            earned = proceeds - need - mul_div_up(need, sales.flash_fee_rate, WAD)
+            if earned < 0:
+                skips.append((vault_id, "sale short"))
+                continue
+            if terms.min_profit is not None and earned - terms.gas_cost(GAS_NEXT_VAULT) < terms.min_profit:
+                skips.append((vault_id, "unprofitable"))
+                continue
+            sales.count(seized[vault_id])
+        else:
+            if terms.min_profit is not None and profit(plan, GAS_NEXT_VAULT, terms) < terms.min_profit:
+                skips.append((vault_id, "unprofitable"))
+                continue
+            if spent + need > budget:
+                skips.append((vault_id, "inventory"))
+                continue
+        chosen.append((vault_id, need, earned))
         spent += need
     size = terms.max_batch(batch_size)
-    batches = [
-        Batch(tuple(sorted(v for v, _ in chosen[i : i + size])), sum(n for _, n in chosen[i : i + size]))
-        for i in range(0, len(chosen), size)
-    ]
+    groups: list[list[tuple[int, int, int]]] = []
+    for entry in chosen:  # in order; a new batch when one is full or (flash mint) its loan would pass the cap
+        last = groups[-1] if groups else None
+        if last is None or len(last) == size or (
+                loan_cap is not None and sum(n for _, n, _ in last) + entry[1] > loan_cap):
+            groups.append([entry])
+        else:
+            last.append(entry)
+    batches = [Batch(tuple(sorted(v for v, _, _ in g)), sum(n for _, n, _ in g), sum(e for _, _, e in g))
+               for g in groups]
     return batches, skips
 
 

@@ -239,24 +239,20 @@ contract VaultEngineTest is ProtocolFixture {
     }
 
     function test_seize_is_for_the_liquidation_engine_only() public {
-        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.OnlyLiquidationEngine.selector, address(this)));
-        engine.seize(vault, address(this), 1, 0, WAD, 0);
-        vm.startPrank(address(liquidation));
-        // The liquidation engine seizes only vaults it valued with debt; a vault without any repays and takes nothing.
-        uint256 supply = pusd.totalSupply();
-        assertEq(engine.seize(99, address(this), 1, 0, WAD, 0), 0);
-        assertEq(pusd.totalSupply(), supply);
-        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.InvalidSeizeFraction.selector, WAD + 1));
-        engine.seize(vault, address(this), 1, 0, WAD + 1, 0);
-        vm.stopPrank();
         IVaultEngine.Seizure[] memory seizures = new IVaultEngine.Seizure[](1);
         seizures[0] = IVaultEngine.Seizure(vault, 1, 0, WAD, 0);
         vm.expectRevert(abi.encodeWithSelector(IVaultEngine.OnlyLiquidationEngine.selector, address(this)));
-        engine.seizeBatch(seizures, address(this));
-        seizures[0].fraction = WAD + 1;
-        vm.prank(address(liquidation));
+        engine.seizeBatch(seizures, address(this), "");
+        vm.startPrank(address(liquidation));
+        // The liquidation engine seizes only vaults it valued with debt; a vault without any repays and takes nothing.
+        uint256 supply = pusd.totalSupply();
+        seizures[0].vaultId = 99;
+        assertEq(engine.seizeBatch(seizures, address(this), ""), 0);
+        assertEq(pusd.totalSupply(), supply);
+        seizures[0] = IVaultEngine.Seizure(vault, 1, 0, WAD + 1, 0);
         vm.expectRevert(abi.encodeWithSelector(IVaultEngine.InvalidSeizeFraction.selector, WAD + 1));
-        engine.seizeBatch(seizures, address(this));
+        engine.seizeBatch(seizures, address(this), "");
+        vm.stopPrank();
     }
 
     function test_heal_cancels_bad_debt_against_the_surplus() public {
