@@ -7,11 +7,13 @@ liquidation is mined in the block after the one where it saw the vault unsafe.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -19,12 +21,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import BLOCK_SECONDS
 from web3 import Web3
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
 from plimsoll.demo.run import DEFAULT_CONFIG, deploy_with_ape
-from plimsoll.sdk.anvil import Anvil, dev_private_key, free_port
+from plimsoll.sdk.anvil import Anvil, dev_private_key, free_port, send_in_blocks
 from plimsoll.sdk.contracts import PROJECT_ROOT, Manifest, Protocol, load_abi
 from plimsoll.sdk.math import WAD
 
@@ -116,6 +119,20 @@ def start_keeper(anvil, manifest_path: Path, log: Path, *extra: str, account: in
 def stop(proc: subprocess.Popen) -> None:
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0, proc.stderr.read().decode()
+
+
+def liquidated_in_next_block(anvil, w3, manifest_path: Path, log: Path, *extra: str, account: int = KEEPER):
+    """Start a keeper, mine one block and require its liquidation of vault 1 mined in the block after the one it
+    decided on; stop it and return the receipt."""
+    proc = start_keeper(anvil, manifest_path, log, *extra, account=account)
+    try:
+        w3.provider.make_request("evm_mine", [])
+        sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
+        receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+    finally:
+        stop(proc)
+    assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
+    return receipt
 
 
 def test_dry_run_decides_like_the_contract_and_sends_nothing(chain):
@@ -228,26 +245,54 @@ def test_the_watchdog_ends_a_keeper_that_hears_no_new_head(chain):
     assert [e["seconds"] for e in events(log) if e["event"] == "watchdog"] == [2.0]
 
 
-def test_live_keeper_margin_calls_in_the_next_block_and_waits(called_chain):
+class _Webhook(http.server.BaseHTTPRequestHandler):
+    """Records the JSON bodies POSTed to it (a margin-call notice receiver)."""
+
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's name)
+        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_live_keeper_margin_calls_in_the_next_block_waits_and_notifies_the_owner(called_chain):
     """With margin calls offered, the keeper calls the unsafe vault in the next block, then leaves it alone in its
-    grace window (MarginCallRequired would refuse a liquidation before the call; MarginCallGracePeriod after)."""
+    grace window (MarginCallRequired would refuse a liquidation before the call; MarginCallGracePeriod after). The
+    owner gets a notice: a log line and a POST to the --notify-url webhook, with the call's terms."""
     anvil, w3, p, manifest_path, work = called_chain
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     log = work / "calls.log"
-    proc = start_keeper(anvil, manifest_path, log)
+    proc = start_keeper(anvil, manifest_path, log, "--notify-url", f"http://127.0.0.1:{server.server_port}/calls")
     try:
         w3.provider.make_request("evm_mine", [])
         sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
         receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
         w3.provider.make_request("evm_mine", [])
         wait_for(log, lambda e: e["event"] == "skip" and e["vault"] == 1 and e["reason"] == "margin call grace")
+        notice = wait_for(log, lambda e: e["event"] == "margin_call_notice")
+        deadline = time.monotonic() + 30
+        while not _Webhook.received and time.monotonic() < deadline:
+            time.sleep(0.05)
     finally:
         stop(proc)
+        server.shutdown()
     assert receipt["status"] == 1
     assert receipt["blockNumber"] == sent["block"] + 1
     calls = p.liquidation.events.MarginCall().process_receipt(receipt, errors=DISCARD)
     assert [e["args"]["vaultId"] for e in calls] == [1]
     assert p.engine.functions.inMarginCall(1).call()
     assert not [e for e in events(log) if e["event"] == "mined" and not e["ok"]]
+    call = calls[0]["args"]
+    expected = {"vault": 1, "owner": w3.eth.accounts[ALICE], "deadline": call["deadline"],
+                "hard_floor": call["hardFloor"], "premium": call["premium"], "health_factor": call["healthFactor"],
+                "block": receipt["blockNumber"], "tx": sent["tx"]}
+    assert {k: notice[k] for k in expected} == expected
+    assert _Webhook.received == [{"event": "margin_call", **expected}]
 
 
 # ---------------------------------------------------------------- issue 7 (e): a node that is not there
@@ -320,14 +365,7 @@ def test_a_failing_oracle_degrades_only_the_vaults_it_prices(fresh):
     with pytest.raises(ContractLogicError):
         oracle.functions.price().call()
     log = work / "oracle.log"
-    proc = start_keeper(anvil, manifest_path, log)
-    try:
-        w3.provider.make_request("evm_mine", [])
-        sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
-        receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
-    finally:
-        stop(proc)
-    assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
+    liquidated_in_next_block(anvil, w3, manifest_path, log)
     assert not [e for e in events(log) if e["event"] == "block_error"]
 
 
@@ -380,27 +418,98 @@ def test_a_collateral_listed_after_the_manifest_does_not_stop_the_keeper(fresh):
 # ---------------------------------------------------------------- issue 7 (c), (d): spam vaults
 
 
-def test_empty_and_debt_free_vaults_cost_the_keeper_nothing_per_block(fresh):
-    """300 vaults opened with 1 wei each (permissionless and cheap) beside the two with debt: the keeper reads only
-    the two, one per call with --read-chunk 1 (every vault ever opened in one eth_call is what a spammer could push
-    past the node's gas cap)."""
+def test_a_flood_of_20000_empty_vaults_costs_the_keeper_nothing_and_it_still_liquidates_at_once(fresh):
+    """20,000 vaults opened with 1 wei each (permissionless and cheap) beside the two with debt: the keeper reads
+    only the two, one per call with --read-chunk 1 (every vault ever opened in one eth_call is what a spammer could
+    push past the node's gas cap), then keeps them cached and reads nothing more; the unsafe vault is liquidated
+    in the block after the keeper saw it, once."""
     anvil, w3, p, manifest_path, work = fresh
     spammer = w3.eth.accounts[3]
     weth = p.tokens["WETH"]
     weth.functions.mint(spammer, 10**6).transact({"from": spammer})
     weth.functions.approve(p.engine.address, 2**256 - 1).transact({"from": spammer})
-    for _ in range(300):
-        p.engine.functions.open(weth.address, 1).transact({"from": spammer})
-    assert p.engine.functions.vaultCount().call() == 302
+    send_in_blocks(w3, [(spammer, p.engine.functions.open(weth.address, 1))] * 20_000, "spam", 300_000)
+    assert p.engine.functions.vaultCount().call() == 20_002
     log = work / "spam.log"
-    proc = start_keeper(anvil, manifest_path, log, "--dry-run", "--read-chunk", "1")
-    try:
-        w3.provider.make_request("evm_mine", [])
-        wait_for(log, lambda e: e["event"] == "dry_run" and e["vaults"] == [1])
-    finally:
-        stop(proc)
+    receipt = liquidated_in_next_block(anvil, w3, manifest_path, log, "--read-chunk", "1")
+    liquidations = p.liquidation.events.Liquidate().get_logs(from_block=0)
+    assert [(e["args"]["vaultId"], e["transactionHash"]) for e in liquidations] == [(1, receipt["transactionHash"])]
     reads = [e for e in events(log) if e["event"] == "read"]
-    assert reads and all(e["vaults"] == 2 and e["calls"] == 2 for e in reads)
+    # the first block reads the two, one per call; later blocks keep them cached and read only what events named
+    assert reads[0]["vaults"] == 2 and reads[0]["calls"] == 2 and reads[0]["cached"] == 2
+    assert sum(e["vaults"] for e in reads[1:]) <= 1  # vault 1 again, after its liquidation named it
+
+
+def test_the_position_cache_equals_the_chain_after_every_kind_of_vault_change(tmp_path_factory):
+    """An in-process keeper (dry run) works every block while vaults change in every way an event reports: margin
+    call, deposit, cure (premium booked), borrow, repay, withdraw, NFT transfer, portfolio margin, repay in full
+    (the vault leaves), a new vault, a liquidation by someone else. After each block its cached states and
+    margin-call states equal a fresh read of every indexed vault, and it read only the vaults the block named."""
+    import asyncio
+
+    from web3 import AsyncWeb3, WebSocketProvider
+
+    from plimsoll.keeper.bot import MAX_MESSAGE, Keeper, KeeperConfig
+
+    work = tmp_path_factory.mktemp("keeper-cache")
+    for anvil, w3, p, manifest_path, _ in _deployed(work, DEFAULT_CONFIG):
+        admin, keeper_acct, alice, carol = w3.eth.accounts
+        e, weth, lq = p.engine.functions, p.tokens["WETH"], p.liquidation.functions
+
+        def tx(fn, sender):
+            h = fn.transact({"from": sender})
+            assert w3.eth.wait_for_transaction_receipt(h)["status"] == 1
+
+        weth.functions.mint(alice, 20 * WAD).transact({"from": alice})
+        steps = [  # (what happens, vaults the keeper reads again at the next block)
+            ("margin call", lambda: tx(lq.marginCall(1), carol), 1),
+            ("deposit", lambda: tx(e.deposit(1, weth.address, 2 * WAD), alice), 1),
+            ("cure", lambda: tx(lq.cure(1), alice), 1),
+            ("borrow", lambda: tx(e.borrow(2, 1_000 * WAD, keeper_acct), keeper_acct), 1),
+            ("repay", lambda: tx(e.repay(2, 500 * WAD), keeper_acct), 1),
+            ("withdraw", lambda: tx(e.withdraw(2, weth.address, WAD, keeper_acct), keeper_acct), 1),
+            ("transfer", lambda: tx(e.transferFrom(alice, carol, 1), alice), 1),
+            ("portfolio margin", lambda: tx(e.setPortfolioMargin(1, True), carol), 1),
+            ("pUSD to carol", lambda: tx(p.pusd.functions.transfer(carol, 20_000 * WAD), keeper_acct), 0),
+            ("repay in full", lambda: tx(e.repay(1, 2**256 - 1), carol), 1),
+            ("new vault", lambda: tx(e.open(weth.address, 10 * WAD), alice), 0),  # named, but without debt: not indexed
+            ("its borrow", lambda: tx(e.borrow(3, 13_000 * WAD, alice), alice), 1),
+            ("crash", lambda: tx(p.feeds["WETH"].functions.updateAnswer(1_200 * 10**8), admin), 0),
+            ("liquidation", lambda: tx(lq.liquidate(3), keeper_acct), 1),
+        ]
+
+        async def run():
+            cfg = KeeperConfig(ws_url=anvil.ws_url, manifest=Manifest.load(manifest_path),
+                               private_key=dev_private_key(KEEPER), dry_run=True)
+            keeper = Keeper(cfg)
+            reads = []
+            keeper.emit = lambda event, **f: reads.append(f["vaults"]) if event == "read" else None
+            provider = WebSocketProvider(anvil.ws_url, websocket_kwargs={"max_size": MAX_MESSAGE})
+            await provider.connect()
+            keeper.w3 = AsyncWeb3(provider)
+            try:
+                await keeper._setup()
+                await keeper.on_block(w3.eth.block_number)
+                assert reads == [2] and set(keeper.positions.states) == {1, 2}
+                for what, act, read in steps:
+                    act()
+                    head = w3.eth.block_number
+                    await keeper.on_block(head)
+                    indexed = sorted(keeper.index.vault_ids)
+                    truth = {v[0]: tuple(v) for v in p.lens.functions.vaults(indexed).call(block_identifier=head)
+                             if v[2]}
+                    calls = {v: tuple(lq.marginCallOf(v).call(block_identifier=head)) for v, s in truth.items()
+                             if s[6]}
+                    assert keeper.positions.states == truth, what
+                    assert {v: tuple(c) for v, c in keeper.positions.calls.items()} == calls, what
+                    assert reads[-1] == read, what
+            finally:
+                keeper.store.close()
+                await provider.disconnect()
+            return keeper
+
+        keeper = asyncio.run(run())
+        assert set(keeper.positions.states) == {2}  # vault 1 repaid, vault 3 liquidated in full at $1,200
 
 
 # ---------------------------------------------------------------- issue 7 (2): state that survives
@@ -408,14 +517,19 @@ def test_empty_and_debt_free_vaults_cost_the_keeper_nothing_per_block(fresh):
 
 def _unsafe_second_vault(w3, p) -> int:
     """Alice opens a second WETH vault and borrows 15,000 against it at $2,000, then WETH returns to $1,700: both
-    her vaults are unsafe. Returns the new vault's id."""
+    her vaults are unsafe. Five transactions, each waited for: Anvil may answer a send before it has mined the
+    block. Returns the new vault's id."""
     admin, alice = w3.eth.accounts[0], w3.eth.accounts[ALICE]
-    p.feeds["WETH"].functions.updateAnswer(2_000 * 10**8).transact({"from": admin})
-    p.tokens["WETH"].functions.mint(alice, 10 * WAD).transact({"from": alice})
-    p.engine.functions.open(p.tokens["WETH"].address, 10 * WAD).transact({"from": alice})
+
+    def mined(fn, sender):
+        assert w3.eth.wait_for_transaction_receipt(fn.transact({"from": sender}))["status"] == 1
+
+    mined(p.feeds["WETH"].functions.updateAnswer(2_000 * 10**8), admin)
+    mined(p.tokens["WETH"].functions.mint(alice, 10 * WAD), alice)
+    mined(p.engine.functions.open(p.tokens["WETH"].address, 10 * WAD), alice)
     vault_id = p.engine.functions.vaultCount().call()
-    p.engine.functions.borrow(vault_id, 15_000 * WAD, alice).transact({"from": alice})
-    p.feeds["WETH"].functions.updateAnswer(1_700 * 10**8).transact({"from": admin})
+    mined(p.engine.functions.borrow(vault_id, 15_000 * WAD, alice), alice)
+    mined(p.feeds["WETH"].functions.updateAnswer(1_700 * 10**8), admin)
     return vault_id
 
 
@@ -559,15 +673,22 @@ def test_a_stuck_liquidation_is_replaced_with_the_same_nonce_and_higher_fees_and
     it waits in the pool (Anvil drops a transaction priced under the base fee instead of keeping it). Two blocks
     later (--stuck-blocks 2) the keeper simulates it again and re-signs it with the same nonce, a gas limit that
     fits a block, and fees bumped enough for the node to accept the replacement; the replacement is mined in the
-    next block, and no second nonce ever carries the vault."""
+    next block, and no second nonce ever carries the vault.
+
+    The block clock is pinned: the liquidation's gas depends on the seconds since the last accrual (`rpow` loops
+    over their bits), so the estimate two blocks later differs by a few gas units. The block's limit is set
+    `short` gas under the first gas limit, far more than that, so the new estimate × 1.3 still exceeds it and the
+    replacement's gas limit is exactly the block's."""
     anvil, w3, p, manifest_path, work = fresh
+    short = 1_000
+    w3.provider.make_request("anvil_setBlockTimestampInterval", [BLOCK_SECONDS])
     w3.provider.make_request("evm_setAutomine", [False])
     log = work / "stuck.log"
     proc = start_keeper(anvil, manifest_path, log, "--stuck-blocks", "2")
     try:
         w3.provider.make_request("evm_mine", [])
         sent = wait_for(log, lambda e: e["event"] == "sent" and e["vaults"] == [1])
-        w3.provider.make_request("evm_setBlockGasLimit", [hex(sent["gas_limit"] - 1)])
+        w3.provider.make_request("evm_setBlockGasLimit", [hex(sent["gas_limit"] - short)])
         for _ in range(2):  # two blocks it cannot enter
             w3.provider.make_request("evm_mine", [])
             at = w3.eth.block_number
@@ -580,12 +701,12 @@ def test_a_stuck_liquidation_is_replaced_with_the_same_nonce_and_higher_fees_and
     assert replaced["old"] == sent["tx"] and replaced["nonce"] == sent["nonce"]
     assert replaced["block"] == sent["block"] + 2
     assert replaced["max_fee"] >= replaced["old_max_fee"] * 1.125 and replaced["tip"] >= replaced["old_tip"] * 1.125
-    assert replaced["gas_limit"] == sent["gas_limit"] - 1  # the block's limit: the estimate × 1.3 is the same
+    assert replaced["gas_limit"] == sent["gas_limit"] - short  # the block's limit, under the estimate × 1.3
     assert mined["block"] == replaced["block"] + 1
     assert (mined["tx"], mined["ok"], mined["vaults"]) == (replaced["tx"], True, [1])
     assert len([e for e in events(log) if e["event"] == "sent"]) == 1
     skips = [e["block"] for e in events(log) if e["event"] == "skip" and e["reason"] == "pending"]
-    assert skips == [sent["block"] + 1, sent["block"] + 2]  # seen unsafe again, left to the pending one
+    assert skips == [sent["block"] + 1]  # seen unsafe again, left to the pending one: logged once, as it starts
     logs = p.liquidation.events.Liquidate().get_logs(from_block=0)
     assert [e["args"]["vaultId"] for e in logs] == [1]
 
@@ -675,3 +796,53 @@ def test_a_node_restarted_from_its_state_file_and_a_restarted_keeper_miss_nothin
         assert sorted(e["args"]["vaultId"] for e in logs) == [1, new_vault]
     finally:
         gen.close()
+
+
+# ---------------------------------------------------------------- issue 7 (3): flash mode
+
+
+def _through_timelock(w3, p, target: str, data: bytes) -> None:
+    """Schedule a call through the Timelock (the deployment's admin), let its delay pass and execute it; the feeds
+    report again after the wait (prices unchanged) so that no oracle goes stale."""
+    admin = w3.eth.accounts[0]
+    timelock = w3.eth.contract(address=p.manifest.contracts["Timelock"], abi=load_abi("Timelock"))
+    op = (target, 0, data, b"\0" * 32, b"\0" * 32)
+    delay = timelock.functions.getMinDelay().call()
+    timelock.functions.schedule(*op, delay).transact({"from": admin})
+    w3.provider.make_request("evm_increaseTime", [delay])
+    w3.provider.make_request("evm_mine", [])
+    for f in p.feeds.values():
+        f.functions.updateAnswer(f.functions.latestRoundData().call()[1]).transact({"from": admin})
+    timelock.functions.execute(*op).transact({"from": admin})
+
+
+@pytest.mark.parametrize("funding", ["callback", "flash-mint"])
+def test_flash_mode_liquidates_with_no_pusd_selling_the_collateral_on_uniswap(fresh, funding):
+    """A keeper account with no pUSD at all, a FlashLiquidator it owns and a real Uniswap v2 WETH/pUSD pair
+    (plimsoll.sdk.uniswap): the keeper liquidates alice's vault in the next block, the sale pays for it, and the
+    profit lands in the keeper's account, as the strategy's slippage-aware estimate said it could."""
+    from plimsoll.sdk import uniswap
+
+    anvil, w3, p, manifest_path, work = fresh
+    admin, flasher = w3.eth.accounts[0], w3.eth.accounts[3]
+    weth = p.tokens["WETH"]
+    # The market maker (admin) borrows pUSD against 200 WETH and seeds a pair at $2,000 (the oracle says $1,700).
+    weth.functions.mint(admin, 300 * WAD).transact({"from": admin})
+    weth.functions.approve(p.engine.address, 2**256 - 1).transact({"from": admin})
+    p.engine.functions.open(weth.address, 200 * WAD).transact({"from": admin})
+    mm_vault = p.engine.functions.vaultCount().call()
+    p.engine.functions.borrow(mm_vault, 200_000 * WAD, admin).transact({"from": admin})
+    uni = uniswap.deploy(w3, admin)
+    uniswap.add_liquidity(uni, admin, weth, p.pusd, 100 * WAD, 200_000 * WAD)
+    flash = _deploy_raw(w3, "FlashLiquidator", p.liquidation.address, uni.router.address, flasher)
+    extra = ["--flash-liquidator", flash.address]
+    if funding == "flash-mint":
+        _through_timelock(w3, p, p.pusd.address, p.pusd.encode_abi("setFlashTerms", [WAD // 1000, 10**6 * WAD]))
+        extra.append("--flash-mint")
+    assert p.pusd.functions.balanceOf(flasher).call() == 0
+    receipt = liquidated_in_next_block(anvil, w3, manifest_path, work / f"flash-{funding}.log", *extra, account=3)
+    done = flash.events.FlashLiquidation().process_receipt(receipt, errors=DISCARD)[0]["args"]
+    assert done["liquidated"] == 1 and done["flashMint"] == (funding == "flash-mint")
+    assert p.pusd.functions.balanceOf(flasher).call() == done["profit"] > 0
+    assert weth.functions.balanceOf(flash.address).call() == 0
+    assert p.engine.functions.vaultCollateral(1).call()[1][0] < 10 * WAD  # collateral was seized
