@@ -42,6 +42,7 @@ REFERENCE = {
     "set_portfolio_margin": (None, None, None, None),
     "borrow_portfolio": ("Morpho borrow (again)", 83_394, None, None),
     "margin_call": (None, None, None, None),
+    "margin_call_batch20_per_vault": (None, None, None, None),
     "cure": (None, None, None, None),
     "liquidate_after_margin_call": ("Morpho liquidate", 103_786, "Aave liquidation", 340_429),
 }
@@ -115,6 +116,7 @@ def measure() -> dict[str, int]:
     partial, full = unsafe_vault(15_000 * WAD), unsafe_vault(15_900 * WAD)
     batch = [unsafe_vault(15_000 * WAD) for _ in range(20)]
     called, cured = unsafe_vault(15_000 * WAD), unsafe_vault(15_000 * WAD)
+    call_batch = [unsafe_vault(15_000 * WAD) for _ in range(20)]
     tx(None, lambda: feed.updateAnswer(1_700 * 10**8, sender=admin))  # partial: HF ≈ 0.963; full: ≈ 0.909
     tx("liquidate_partial", lambda: liquidation.liquidate(partial, sender=liq))
     tx("liquidate_full", lambda: liquidation.liquidate(full, sender=liq))
@@ -124,6 +126,9 @@ def measure() -> dict[str, int]:
 
     tx(None, lambda: liquidation.setMarginCallTerms(weth, *terms, sender=admin))
     tx("margin_call", lambda: liquidation.marginCall(called, sender=liq))
+    r = tx(None, lambda: liquidation.marginCallBatch(call_batch, sender=liq))
+    assert len(r.events.filter(liquidation.MarginCall)) == 20
+    gas["margin_call_batch20_per_vault"] = r.gas_used // 20
     tx(None, lambda: liquidation.marginCall(cured, sender=liq))
     tx(None, lambda: engine.repay(cured, 4_000 * WAD, sender=alice))
     tx("cure", lambda: liquidation.cure(cured, sender=alice))

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from web3 import AsyncWeb3, Web3, WebSocketProvider
 
-from plimsoll.demo.run import DEFAULT_CONFIG, deploy_with_ape
+from plimsoll.demo.run import DEFAULT_CONFIG, deploy_with_ape, percentile
 from plimsoll.keeper.bot import MAX_MESSAGE, Keeper, KeeperConfig
 from plimsoll.sdk.anvil import Anvil, dev_private_key, send_in_blocks
 from plimsoll.sdk.contracts import Manifest, Protocol
@@ -60,12 +60,6 @@ def _open_vaults(w3: Web3, p: Protocol, n: int) -> None:
               for r in opened]
     borrows = [(owner, p.engine.functions.borrow(vault_id, 1_000 * WAD, owner)) for owner, vault_id in vaults]
     send_in_blocks(w3, borrows, "borrow", GAS, progress=_progress)
-
-
-def _percentile(xs: list[float], q: float) -> float:
-    """The q-quantile (0..1) of ``xs``, nearest rank."""
-    ordered = sorted(xs)
-    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
 async def _keeper_work(ws_url: str, manifest: Manifest, state: Path, w3: Web3, p: Protocol) -> dict[str, float]:
@@ -108,8 +102,8 @@ async def _keeper_work(ws_url: str, manifest: Manifest, state: Path, w3: Web3, p
         # is unsafe.
         crash, crash_cpu = await block(set_price(1_100 * 10**8))
         return {"rebuild_s": rebuild, "indexed": len(keeper.index.vault_ids), "discovered": synced["new"],
-                "cold_block_s": cold, "block_p50_s": _percentile(walls, 0.5), "block_p99_s": _percentile(walls, 0.99),
-                "block_cpu_p50_s": _percentile(cpus, 0.5), "block_cpu_max_s": max(cpus), "blocks": BLOCKS,
+                "cold_block_s": cold, "block_p50_s": percentile(walls, 0.5), "block_p99_s": percentile(walls, 0.99),
+                "block_cpu_p50_s": percentile(cpus, 0.5), "block_cpu_max_s": max(cpus), "blocks": BLOCKS,
                 "decided_while_safe": safe_decided, "crash_block_s": crash, "crash_block_cpu_s": crash_cpu,
                 "decided_in_crash": len(decided) - safe_decided, "head": head}
     finally:

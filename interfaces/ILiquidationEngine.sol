@@ -236,6 +236,16 @@ interface ILiquidationEngine {
     /// @return deadline end of the grace window, seconds
     function marginCall(uint256 vaultId) external returns (uint256 deadline);
 
+    /// @notice Call every vault of `vaultIds` that `marginCall` would call now, skipping the others (already in a
+    ///         call, safe, not offered calls, below the hard floor) instead of reverting: a keeper calls a crash's
+    ///         worth of vaults in one transaction, and a rival's call or an owner's repay since it decided undoes
+    ///         nothing. Anyone may call.
+    /// @param vaultIds the vaults, in any order (a repeated id is called once)
+    /// @dev Each call emits MarginCall as `marginCall` does. The caller bounds the list (gas). Reverts
+    ///      InsufficientGasForOracle.
+    /// @return called how many vaults were called
+    function marginCallBatch(uint256[] calldata vaultIds) external returns (uint256 called);
+
     /// @notice End a margin call: book the premium, then require the vault to be at its initial margin (debt at most
     ///         its borrow power). Anyone may call, typically the owner after a deposit or repay.
     /// @param vaultId the vault

@@ -129,6 +129,8 @@ def print_report(report: dict) -> None:
     b = report["blocks_to_liquidate"]
     table.add_row("blocks_to_liquidate p50/p95/max", f"{b['p50']} / {b['p95']} / {b['max']}")
     table.add_row("liquidated in block N+1 (share of episodes)", f"{b.get('share_next_block')} of {b['episodes']}")
+    table.add_row("… within the block gas limit", f"{b.get('share_next_block_within_caps')} "
+                  f"({b.get('vaults_per_block_cap')} vaults a block)")
     table.add_row("insolvent_vaults", str(len(report["insolvent_vaults"])))
     mc = report["margin_calls"]
     table.add_row("margin calls: calls / cures / liquidated after", f"{mc['calls']} / {mc['cures']} / "
@@ -176,8 +178,9 @@ def keeper() -> None:
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Deployment manifest file, instead of --network.")
 @click.option("--dry-run", is_flag=True, help="Decide and log, send no transaction.")
-@click.option("--batch-size", default=25, show_default=True, type=click.IntRange(1, 200),
-              help="Most vaults per liquidateBatch transaction.")
+@click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 500),
+              help="Most vaults per liquidateBatch or marginCallBatch transaction (fewer when the block gas limit "
+                   "requires).")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON log here.")
 @click.option("--read-chunk", default=400, show_default=True, type=click.IntRange(1, 5_000),
               help="Most vaults per VaultLens call (bounds each call's gas and response size).")

@@ -440,6 +440,87 @@ def test_a_flood_of_20000_empty_vaults_costs_the_keeper_nothing_and_it_still_liq
     assert sum(e["vaults"] for e in reads[1:]) <= 1  # vault 1 again, after its liquidation named it
 
 
+def _vaults_of(w3, p, who: int, count: int, debt: int) -> list[int]:
+    """``count`` vaults of account ``who``, 10 WETH and ``debt`` pUSD (WAD) each, mined in blocks of many; their
+    ids (one sender: consecutive)."""
+    acct = w3.eth.accounts[who]
+    weth = p.tokens["WETH"]
+    weth.functions.mint(acct, count * 10 * WAD).transact({"from": acct})
+    weth.functions.approve(p.engine.address, 2**256 - 1).transact({"from": acct})
+    first = p.engine.functions.vaultCount().call() + 1
+    ids = list(range(first, first + count))
+    send_in_blocks(w3, [(acct, p.engine.functions.open(weth.address, 10 * WAD))] * count, "open", 300_000)
+    send_in_blocks(w3, [(acct, p.engine.functions.borrow(v, debt, acct)) for v in ids], "borrow", 300_000)
+    assert p.engine.functions.vaultCount().call() == ids[-1]
+    return ids
+
+
+def test_a_crash_bigger_than_a_block_is_liquidated_over_the_next_blocks_each_sending_only_what_fits(fresh):
+    """60 vaults and alice's fall below HF 1 at once, and a block holds 1,500,000 gas (about 20 liquidations).
+    Automine off, one block at a time: at each block the keeper sends only what the next block can hold (the rest
+    logged `block full`), lowest health first, so every transaction it sends is mined in the very next block, none
+    waits in the pool, and every vault is liquidated once, over consecutive blocks."""
+    anvil, w3, p, manifest_path, work = fresh
+    admin, keeper = w3.eth.accounts[0], w3.eth.accounts[KEEPER]
+    crowd = _vaults_of(w3, p, 3, 60, 13_000 * WAD)  # HF 1.11 at $1,700, 0.98 at $1,500
+    weth = p.tokens["WETH"]
+    weth.functions.mint(keeper, 1_000 * WAD).transact({"from": keeper})
+    p.engine.functions.open(weth.address, 1_000 * WAD).transact({"from": keeper})  # the keeper's pUSD inventory
+    p.engine.functions.borrow(p.engine.functions.vaultCount().call(), 900_000 * WAD, keeper).transact({"from": keeper})
+    p.feeds["WETH"].functions.updateAnswer(1_500 * 10**8).transact({"from": admin})
+    unsafe = {1, *crowd}
+    w3.provider.make_request("evm_setAutomine", [False])
+    w3.provider.make_request("evm_setBlockGasLimit", [hex(1_500_000)])
+    log = work / "crash.log"
+    proc = start_keeper(anvil, manifest_path, log)
+    try:
+        for _ in range(12):
+            w3.provider.make_request("evm_mine", [])
+            at = w3.eth.block_number
+            wait_for(log, lambda e: e["event"] == "worked" and e["block"] == at)
+            if not [e for e in events(log) if e["event"] == "sent" and e["block"] == at]:
+                break  # nothing more to send: the last block's transactions were mined in this one
+    finally:
+        stop(proc)
+    liquidated = [e["args"]["vaultId"] for e in p.liquidation.events.Liquidate().get_logs(from_block=0)]
+    assert sorted(liquidated) == sorted(unsafe)  # every one, once
+    sent = [e for e in events(log) if e["event"] == "sent"]
+    mined = [e for e in events(log) if e["event"] == "mined"]
+    assert len(mined) == len(sent) and all(e["ok"] and e["blocks_after_decision"] == 1 for e in mined)
+    blocks = sorted({e["block"] for e in sent})
+    assert len(blocks) >= 3 and blocks == list(range(blocks[0], blocks[-1] + 1))
+    full = [e for e in events(log) if e["event"] == "skip" and e["reason"] == "block full"]
+    assert full and full[0]["block"] == blocks[0]
+    for b in blocks:  # what the keeper sent at b fits block b + 1: its gas used is within the limit, nothing left
+        block = w3.eth.get_block(b + 1)
+        assert block["gasUsed"] <= block["gasLimit"] == 1_500_000
+        assert {h.to_0x_hex() for h in block["transactions"]} == {e["tx"] for e in sent if e["block"] == b}
+    order = {v: i for i, v in enumerate(liquidated)}  # lowest health first: alice's vault (HF 0.85) in the first
+    assert order[1] < len(liquidated) // 3
+
+
+def test_vaults_due_a_margin_call_are_called_in_one_batch(tmp_path_factory):
+    """WETH offers margin calls: 30 vaults and alice's fall between the hard floor (0.92) and HF 1 at once. The
+    keeper calls all 31 with one marginCallBatch in the next block."""
+    work = tmp_path_factory.mktemp("keeper-call-batch")
+    for anvil, w3, p, manifest_path, _ in _deployed(work, DEFAULT_CONFIG):
+        crowd = _vaults_of(w3, p, 3, 30, 13_000 * WAD)  # HF 0.98 at $1,500
+        p.feeds["WETH"].functions.updateAnswer(1_500 * 10**8).transact({"from": w3.eth.accounts[0]})
+        # alice's vault: 10 WETH, 15,000 pUSD: HF 0.85 at $1,500, below the floor: liquidated, not called
+        log = work / "calls.log"
+        proc = start_keeper(anvil, manifest_path, log)
+        try:
+            w3.provider.make_request("evm_mine", [])
+            sent = wait_for(log, lambda e: e["event"] == "sent" and len(e["vaults"]) > 1 and 1 not in e["vaults"])
+            receipt = w3.eth.wait_for_transaction_receipt(sent["tx"], timeout=30)
+        finally:
+            stop(proc)
+        calls = p.liquidation.events.MarginCall().process_receipt(receipt, errors=DISCARD)
+        assert sorted(e["args"]["vaultId"] for e in calls) == crowd == sorted(sent["vaults"])
+        assert receipt["status"] == 1 and receipt["blockNumber"] == sent["block"] + 1
+        assert all(p.engine.functions.inMarginCall(v).call() for v in crowd)
+
+
 def test_the_position_cache_equals_the_chain_after_every_kind_of_vault_change(tmp_path_factory):
     """An in-process keeper (dry run) works every block while vaults change in every way an event reports: margin
     call, deposit, cure (premium booked), borrow, repay, withdraw, NFT transfer, portfolio margin, repay in full

@@ -16,6 +16,9 @@ from plimsoll.keeper.metrics import KeeperMetrics
 from plimsoll.keeper.positions import PositionCache, named_vaults, vault_topics
 from plimsoll.keeper.store import KeeperStore, PendingTx
 from plimsoll.keeper.strategy import (
+    GAS_FIRST_VAULT,
+    GAS_MARGIN_CALL,
+    GAS_NEXT_CALL,
     GAS_NEXT_VAULT,
     Batch,
     BlockState,
@@ -23,6 +26,7 @@ from plimsoll.keeper.strategy import (
     Sales,
     allowance,
     bumped,
+    call_batches,
     choose,
     decide,
     replacement_fees,
@@ -64,10 +68,52 @@ def test_decide_orders_unsafe_vaults_lowest_health_first_and_leaves_safe_and_deb
     assert d.calls == [] and d.skips == []
 
 
+def test_decide_plans_at_most_limit_unsafe_vaults_lowest_health_first_and_leaves_the_rest_for_the_next_block():
+    # HF = 8,500 / debt: vault 2 (debt 12,000) is the lowest, then 3 (11,000), then 1 (10,000); 4 is safe.
+    vaults = [_vault(1, 10_000 * WAD, 10 * WAD), _vault(2, 12_000 * WAD, 10 * WAD), _vault(3, 11_000 * WAD, 10 * WAD),
+              _vault(4, 8_000 * WAD, 10 * WAD)]
+    d = decide(_state(vaults), {WETH: "WETH"}, PARAMS, limit=2)
+    assert [v for v, _ in d.plans] == [2, 3] and d.skips == [(1, "block full")]
+    assert decide(_state(vaults), {WETH: "WETH"}, PARAMS, limit=0).skips == [(2, "block full"), (3, "block full"),
+                                                                               (1, "block full")]
+    assert [v for v, _ in decide(_state(vaults), {WETH: "WETH"}, PARAMS).plans] == [2, 3, 1]
+
+
+def test_choose_fills_the_block_room_at_worst_case_gas_and_leaves_the_rest():
+    plans = [(v, _plan(v, 100 * WAD)) for v in (5, 3, 8, 1, 9)]
+    # One batch opening (220,000) and two vaults joining it (70,000 each): 360,000 gas, a gas limit of 468,000.
+    room = (GAS_FIRST_VAULT + 2 * GAS_NEXT_VAULT) * 13 // 10
+    batches, skips = choose(plans, set(), 10**30, 25, GasTerms(room=room))
+    assert [b.vault_ids for b in batches] == [(3, 5, 8)] and skips == [(1, "block full"), (9, "block full")]
+    # Batches of two: the first (290,000 gas) fits, the second's gas limit (220,000 × 1.3) no longer fits after it.
+    batches, skips = choose(plans, set(), 10**30, 2, GasTerms(room=room))
+    assert [b.vault_ids for b in batches] == [(3, 5)] and [v for v, _ in skips] == [8, 1, 9]
+    assert [b.vault_ids for b in choose(plans, set(), 10**30, 2, GasTerms(room=290_000 + 377_000))[0]] == [
+        (3, 5), (1, 8)]  # then 290,000 used and a limit of 290,000 × 1.3 for the second
+    # One gas short, the third vault no longer fits; no room given, all of them in one batch.
+    assert choose(plans, set(), 10**30, 25, GasTerms(room=room - 1))[0][0].vault_ids == (3, 5)
+    assert choose(plans, set(), 10**30, 25, GasTerms(room=None))[0][0].vault_ids == (1, 3, 5, 8, 9)
+    # Once the node has estimated a further vault at 45,000 gas, that replaces the worst case:
+    # (220,000 + 4 × 45,000) × 1.3 = 520,000.
+    assert choose(plans, set(), 10**30, 25, GasTerms(room=520_000, vault_gas=45_000)) == (
+        [Batch((1, 3, 5, 8, 9), 5 * allowance(plans[0][1]))], [])
+    batches, skips = choose(plans, set(), 10**30, 25, GasTerms(room=519_999, vault_gas=45_000))
+    assert batches[0].vault_ids == (1, 3, 5, 8) and skips == [(9, "block full")]
+
+
+def test_margin_calls_are_batched_within_the_block_room():
+    # A first batch of two (its gas), then a second one's first vault at its gas limit (× 1.3).
+    room = GAS_MARGIN_CALL + GAS_NEXT_CALL + GAS_MARGIN_CALL * 13 // 10
+    assert call_batches([7, 3, 9, 4, 1], 2, room) == ([(7, 3), (9,)], [4, 1], 2 * GAS_MARGIN_CALL + GAS_NEXT_CALL)
+    assert call_batches([7, 3, 9], 25, room) == ([(7, 3)], [9], GAS_MARGIN_CALL + GAS_NEXT_CALL)
+    assert call_batches([7], 25, GAS_MARGIN_CALL * 13 // 10 - 1) == ([], [7], 0)
+    assert call_batches([], 25, 0) == ([], [], 0)
+
+
 def test_decide_skips_unknown_collateral_and_full_caps_and_calls_callable_vaults():
     vaults = [_vault(1, 9_000 * WAD, 10 * WAD), _vault(2, 9_000 * WAD, 10 * WAD, token=NEW)]
     capped = decide(_state(vaults, rooms={"WETH": 0}), {WETH: "WETH"}, PARAMS)
-    assert capped.plans == [] and capped.skips == [(1, "volume cap"), (2, "unknown collateral")]
+    assert capped.plans == [] and capped.skips == [(2, "unknown collateral"), (1, "volume cap")]
     offered = {"WETH": MarginCallTerms(grace_period=3_600, hard_floor=WAD * 9 // 10, premium=RAY)}
     called = decide(_state(vaults[:1], terms=offered), {WETH: "WETH"}, PARAMS)
     assert called.calls == [1] and called.plans == []
@@ -124,6 +170,7 @@ def test_choose_skips_vaults_whose_gas_costs_more_than_their_bonus_and_sizes_bat
     # 30M gas / 1.3 = 23,076,923: 220,000 for the first vault, then 326 more at 70,000: the block allows 327.
     assert terms.max_batch(500) == 327 and terms.max_batch(25) == 25
     assert replace(terms, block_gas=300_000).max_batch(25) == 1
+    assert replace(terms, vault_gas=50_000).max_batch(500) == 458  # once estimated: 1 + 22,856,923 // 50,000
 
 
 def test_amount_out_is_uniswap_v2s_formula():

@@ -24,7 +24,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import requests
 import yaml
@@ -275,8 +275,12 @@ def size_for_market(raw: dict[str, Any], rounds: dict[str, list[Point]], held: d
     return out
 
 
-def _percentile(xs: list[int], q: float) -> int | None:
-    """Nearest-rank percentile of integers (None for an empty list)."""
+T = TypeVar("T", int, float)
+
+
+def percentile(xs: list[T], q: float) -> T | None:
+    """The nearest-rank ``q``-quantile (0..1) of ``xs``: the smallest value with at least q·n values at or below it
+    (None for an empty list)."""
     if not xs:
         return None
     s = sorted(xs)
@@ -573,10 +577,21 @@ class Demo:
         # Latency is the keeper's: vaults that were margin-called wait out their grace window by design.
         called_ids = {ev["args"]["vaultId"]
                       for ev in p.liquidation.events.MarginCall().get_logs(from_block=first, to_block=last)}
+        gas = []
+        for tx, evs in gas_by_tx.items():
+            used = self.w3.eth.get_transaction_receipt(tx)["gasUsed"]
+            gas += [used // len(evs)] * len(evs)
+        # What one block can hold: its gas limit over the median gas of a liquidated vault.
+        capacity = self.w3.eth.get_block(last)["gasLimit"] // percentile(gas, 0.5) if gas else 0
         open_since: dict[int, int] = {}
         delays: list[int] = []
+        due = done = 0  # within caps: vaults waiting that block b could hold, and those it liquidated
         ever_unsafe: set[int] = set()
         for b in range(first, last + 1):
+            waiting = {vid for vid in open_since if vid not in called_ids}
+            taken = sum(1 for vid in liq_by_block.get(b, []) if vid in waiting)
+            due += min(len(waiting), capacity)
+            done += min(taken, len(waiting), capacity)
             for vid in liq_by_block.get(b, []):
                 if vid in open_since:
                     since = open_since.pop(vid)
@@ -593,10 +608,6 @@ class Demo:
                     open_since.pop(vid)  # recovered without a liquidation
         liquidated = {ev["args"]["vaultId"] for ev in events} & user_ids
         final_unsafe = (monitor.unsafe.get(last) or set()) & user_ids
-        gas = []
-        for tx, evs in gas_by_tx.items():
-            used = self.w3.eth.get_transaction_receipt(tx)["gasUsed"]
-            gas += [used // len(evs)] * len(evs)
         rec = reconcile(self.p, last)
         portfolio_ids = {s.vault_id for s in specs if s.portfolio}
         written_off = p.engine.events.BadDebtWrittenOff().get_logs(from_block=first, to_block=last)
@@ -616,10 +627,14 @@ class Demo:
             "unsafe_never_liquidated": sorted(ever_unsafe - liquidated - called_ids),
             "still_unsafe_at_end": len(final_unsafe),
             "blocks_to_liquidate": {
-                "p50": _percentile(delays, 0.50), "p95": _percentile(delays, 0.95), "max": max(delays, default=None),
+                "p50": percentile(delays, 0.50), "p95": percentile(delays, 0.95), "max": max(delays, default=None),
                 "episodes": len(delays),
                 # liquidated in block N+1, N being the first block the monitor saw the vault unsafe
                 "share_next_block": round(delays.count(1) / len(delays), 4) if delays else None,
+                # The same within the block gas limit: over the blocks, the vaults liquidated out of those waiting
+                # (unsafe at the block before, not margin-called), counting at most what the block could hold.
+                "share_next_block_within_caps": round(done / due, 4) if due else None,
+                "vaults_per_block_cap": capacity,
             },
             "liquidations": len(events),
             "full_liquidations": sum(1 for ev in events if ev["args"]["full"]),
@@ -645,7 +660,7 @@ class Demo:
                 "bad_debt": rad_to_wad_str(sum(uncovered[v] for v in portfolio_ids)),
             },
             "surplus": rad_to_wad_str(p.engine.functions.surplusRad().call(block_identifier=last)),
-            "gas_per_liquidation": {"p50": _percentile(gas, 0.5), "max": max(gas, default=None)},
+            "gas_per_liquidation": {"p50": percentile(gas, 0.5), "max": max(gas, default=None)},
             "block_time_s": self.opts.block_time,
             "price_rounds": n_rounds,
             "blocks": last - first + 1,

@@ -39,14 +39,14 @@ from web3.exceptions import BlockNotFound, ContractLogicError, ProviderConnectio
 from ..sdk.contracts import Manifest, PinnedRead, Protocol, load_abi
 from ..sdk.math import MAX_UINT256, LiquidationParams, MarginCallTerms, accrue
 from ..sdk.reconcile import collateral_params, reconcile
-from .dispatcher import Dispatcher
+from .dispatcher import Call, Dispatcher
 from .errors import KeeperError
 from .index import REORG_WINDOW, VaultIndex
 from .metrics import KeeperMetrics, serve
 from .positions import PositionCache, named_vaults, vault_topics
 from .store import KeeperStore
 from ..sdk.uniswap import artifact
-from .strategy import BlockState, GasTerms, Sales, choose, decide, seized_amounts
+from .strategy import GAS_NEXT_VAULT, BlockState, GasTerms, Sales, call_batches, choose, decide, seized_amounts
 
 log = logging.getLogger("plimsoll.keeper")
 
@@ -73,7 +73,7 @@ class KeeperConfig:
         state_url: SQLAlchemy URL of the state database (default: in memory, lost at exit; the CLI defaults to an
             SQLite file beside the manifest).
         dry_run: decide and log, send nothing.
-        batch_size: most vaults per liquidateBatch transaction.
+        batch_size: most vaults per liquidateBatch or marginCallBatch transaction.
         gas_margin: gas limit = estimate × this.
         priority_fee_wei: EIP-1559 tip.
         connect_timeout: seconds to reach the node at start (retrying with backoff); then KeeperError.
@@ -103,7 +103,7 @@ class KeeperConfig:
     private_key: str
     state_url: str = "sqlite://"
     dry_run: bool = False
-    batch_size: int = 25
+    batch_size: int = 100
     gas_margin: float = 1.3
     priority_fee_wei: int = 10**9
     connect_timeout: float = 30.0
@@ -455,17 +455,26 @@ class Keeper:
             return
         state = await self.read_state(block)
         self._gas_token_price = state.prices.get(self.cfg.gas_token)
-        d = decide(state, self.token_symbol, self.params)
-        skips = list(d.skips)
+        # What the next block can still take: its gas limit less what the keeper's pending transactions may use.
+        # Only that much is decided and sent; the rest waits for the next block instead of queueing in the pool.
+        room = state.gas_limit - self.dispatcher.pending_gas
         busy = self.dispatcher.busy
-        for vault_id in d.calls:
-            if vault_id not in busy:
+        vault_gas = self.dispatcher.vault_gas or GAS_NEXT_VAULT
+        d = decide(state, self.token_symbol, self.params, limit=len(busy) + max(0, room) // vault_gas)
+        groups, left, gas = call_batches([v for v in d.calls if v not in busy], self.cfg.batch_size, max(0, room),
+                                         self.cfg.gas_margin)
+        skips = d.skips + [(v, "block full") for v in left]
+        calls = []
+        for ids in groups:
+            for vault_id in ids:
                 self.emit("margin_call", block=number, vault=vault_id)
-                await self.dispatcher.send(number, state.base_fee, self.liquidation.functions.marginCall(vault_id),
-                                           (vault_id,), 0, heard_at=heard_at)
-        if d.plans:
-            skips += await self.liquidate(state, d.plans, heard_at)
-        self._log_skips(number, skips)
+            fn = (self.liquidation.functions.marginCall(ids[0]) if len(ids) == 1
+                  else self.liquidation.functions.marginCallBatch(list(ids)))
+            calls.append(Call(fn, ids))
+        batches, more = self.liquidate(state, d.plans, room - gas) if d.plans else ([], [])
+        await self.dispatcher.send_all(number, state.base_fee, calls + batches, heard_at,
+                                       state.gas_limit - self.dispatcher.pending_gas)
+        self._log_skips(number, skips + more)
         if not self.cfg.quiet:
             self.emit("worked", block=number, ms=round(1000 * (time.perf_counter() - wall), 1),
                       cpu_ms=round(1000 * (time.process_time() - cpu), 1))
@@ -542,14 +551,15 @@ class Keeper:
         if not self.cfg.quiet:
             self.emit("read", block=number, vaults=len(vaults), calls=len(chunks), cached=len(self.positions.states))
 
-    async def liquidate(self, state: BlockState, plans: list, heard_at: float | None = None) -> list[tuple[int, str]]:
-        """Send liquidations for the unsafe vaults that are not pending: within the pUSD inventory, or in flash mode
-        as far as the sales of the seized collateral pay for them. Returns the vaults left alone, with the reason
-        (strategy.choose)."""
+    def liquidate(self, state: BlockState, plans: list, room: int) -> tuple[list[Call], list[tuple[int, str]]]:
+        """The liquidations to send for the unsafe vaults that are not pending: within the pUSD inventory (or in
+        flash mode as far as the sales of the seized collateral pay for them) and within ``room``, the gas the next
+        block has left. Returns the calls, and the vaults left alone with the reason (strategy.choose)."""
         budget = state.inventory - self.dispatcher.committed
         terms = GasTerms(gas_price=state.base_fee + self.cfg.priority_fee_wei,
                          gas_token_price=state.prices.get(self.cfg.gas_token), block_gas=state.gas_limit,
-                         gas_margin=self.cfg.gas_margin, min_profit=self.cfg.min_profit)
+                         gas_margin=self.cfg.gas_margin, min_profit=self.cfg.min_profit, room=room,
+                         vault_gas=self.dispatcher.vault_gas)
         sales = seized = None
         if self.flash is not None:
             sales = Sales(state.reserves, state.flash_fee_rate, state.max_loan)
@@ -561,6 +571,7 @@ class Keeper:
             if vault_id in chosen:
                 self.emit("decide", block=state.number, vault=vault_id, hf=plan.health_factor, repay=plan.repay,
                           fee=plan.protocol_fee, fraction=plan.fraction, seized=plan.seized_value, full=plan.full)
+        calls = []
         for b in batches:
             ids = list(b.vault_ids)
             # Flash mode: the executor reverts if the sale leaves less than half of what it should (a sandwich then
@@ -575,5 +586,5 @@ class Keeper:
                 fn = self.flash.functions.liquidate(ids, floor)
             bonus = (b.earned if self.flash is not None
                      else sum(by_id[v].seized_value - by_id[v].cost for v in b.vault_ids))
-            await self.dispatcher.send(state.number, state.base_fee, fn, b.vault_ids, b.cost, bonus, heard_at)
-        return skips
+            calls.append(Call(fn, b.vault_ids, b.cost, bonus))
+        return calls, skips

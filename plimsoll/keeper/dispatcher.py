@@ -1,6 +1,7 @@
 """The keeper's transaction dispatcher: one serial sender with a local nonce.
 
-Every call is simulated (gas estimate) before it is signed and sent; each transaction is recorded in the state
+A block's calls are simulated together (gas estimates, concurrently), then signed and sent in order, as far as
+the next block's gas has room for them; each transaction is recorded in the state
 database before it is sent and until it is mined or dropped, so that after a restart (or a crash at any point)
 its vaults stay busy and are not sent twice. A transaction still pending ``stuck_blocks`` blocks after its
 broadcast is replaced: the same call and nonce, fees bumped by 12.5 % or more, never beyond the fee cap nor beyond
@@ -9,8 +10,9 @@ what the liquidation earns (strategy.replacement_fees).
 
 from __future__ import annotations
 
+import asyncio
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from eth_account.signers.local import LocalAccount
@@ -21,7 +23,22 @@ from ..sdk.contracts import calldata
 from ..sdk.errors import describe
 from .metrics import KeeperMetrics
 from .store import KeeperStore, PendingTx
-from .strategy import replacement_fees
+from .strategy import GAS_FIRST_VAULT, replacement_fees
+
+
+#: Gas estimates in flight at once when a block's calls are simulated together.
+ESTIMATE_CONCURRENCY = 50
+
+
+@dataclass(frozen=True)
+class Call:
+    """One contract call to send: the bound function, the vaults it carries, the most pUSD (WAD) it may burn (0 for
+    a margin call) and the bonus it should earn (pUSD WAD, as planned)."""
+
+    fn: Any
+    vault_ids: tuple[int, ...]
+    cost: int = 0
+    bonus: int = 0
 
 
 class Dispatcher:
@@ -50,6 +67,10 @@ class Dispatcher:
         self.pending: dict[str, PendingTx] = {}
         self._capped: set[str] = set()  # stuck transactions whose replacement the caps forbid (logged once)
         self.nonce = 0
+        #: gas of each further vault in the largest liquidation batch last estimated ((estimate − GAS_FIRST_VAULT)
+        #: / (vaults − 1), rounded up), for planning the next block's room; None until a batch of two or more was
+        #: estimated.
+        self.vault_gas: int | None = None
         self.stats = {"sent": 0, "replaced": 0, "liquidated_vaults": 0, "margin_calls": 0, "reverted": 0}
 
     def restore(self) -> None:
@@ -73,34 +94,72 @@ class Dispatcher:
         """pUSD (WAD) that pending transactions may burn."""
         return sum(tx.cost for tx in self.pending.values())
 
-    async def send(self, block: int, base_fee: int, fn: Any, vault_ids: tuple[int, ...], cost: int, bonus: int = 0,
-                   heard_at: float | None = None) -> str | None:
-        """Simulate, sign and send one contract call for ``vault_ids`` decided at ``block``.
+    @property
+    def pending_gas(self) -> int:
+        """Gas limits of the pending transactions: what they may still take of the next block."""
+        return sum(tx.gas for tx in self.pending.values())
+
+    async def send_all(self, block: int, base_fee: int, calls: list["Call"], heard_at: float | None = None,
+                       room: int | None = None) -> list[str | None]:
+        """Simulate every call at once (one gas estimate each, ``ESTIMATE_CONCURRENCY`` in flight), then sign and
+        send them in order, each with the next nonce.
 
         Args:
-            block: the block the decision was made at.
+            block: the block the decisions were made at.
             base_fee: that block's base fee, wei (max fee = 2 × base fee + tip).
-            fn: the bound contract function.
-            vault_ids: the vaults it carries.
-            cost: pUSD (WAD) it may burn (0 for a margin call).
-            bonus: the bonus it should earn, pUSD WAD, as planned.
+            calls: what to send, most urgent first.
             heard_at: monotonic time the block's head was heard (for the head→broadcast latency).
+            room: gas the next block has left for them. A call is sent only while the estimates of those sent before
+                it plus its own gas limit fit (a block takes a transaction whose gas limit fits what is left after
+                the gas used before it); the rest are logged as ``block_full`` and decided again at the next block.
+                None: no bound.
         Returns:
-            the transaction hash, or None when it was not sent (dry run, simulation reverted, node refused; each
-            logged).
+            per call, the transaction hash, or None when it was not sent (dry run, simulation reverted, block full,
+            node refused; each logged).
         """
         if self.dry_run:
-            self.emit("dry_run", block=block, vaults=list(vault_ids))
-            return None
-        data = calldata(fn)  # encoded once, for the simulation and the transaction
-        try:
-            gas = await self.w3.eth.estimate_gas({"from": self.account.address, "to": fn.address, "data": data})
-        except (ContractLogicError, Web3Exception) as e:
-            self.emit("simulation_failed", block=block, vaults=list(vault_ids), error=describe(e))
-            return None
-        record = PendingTx("", tuple(vault_ids), block, cost, self.nonce, bonus, fn.address, data,
-                           int(gas * self.gas_margin), 2 * base_fee + self.priority_fee_wei, self.priority_fee_wei,
-                           block)
+            for c in calls:
+                self.emit("dry_run", block=block, vaults=list(c.vault_ids))
+            return [None] * len(calls)
+        data = [calldata(c.fn) for c in calls]  # encoded once, for the simulation and the transaction
+        estimates: list[Any] = []
+        for i in range(0, len(calls), ESTIMATE_CONCURRENCY):
+            estimates += await asyncio.gather(
+                *(self.w3.eth.estimate_gas({"from": self.account.address, "to": c.fn.address, "data": d})
+                  for c, d in zip(calls[i : i + ESTIMATE_CONCURRENCY], data[i : i + ESTIMATE_CONCURRENCY])),
+                return_exceptions=True)
+        # From the largest batch: a vault costs less the more share a batch (warm slots), so a small batch's
+        # figure would undersize the big ones; a small last batch that no longer fits is left below.
+        sized = [(len(c.vault_ids), gas) for c, gas in zip(calls, estimates)
+                 if c.cost and len(c.vault_ids) > 1 and isinstance(gas, int)]
+        if sized:
+            n, gas = max(sized)
+            self.vault_gas = max(1, -(-(gas - GAS_FIRST_VAULT) // (n - 1)))
+        sent: list[str | None] = []
+        full: list[int] = []
+        for c, d, gas in zip(calls, data, estimates):
+            if isinstance(gas, BaseException):
+                if not isinstance(gas, (ContractLogicError, Web3Exception)):
+                    raise gas
+                self.emit("simulation_failed", block=block, vaults=list(c.vault_ids), error=describe(gas))
+                sent.append(None)
+                continue
+            limit = int(gas * self.gas_margin)
+            if room is not None and limit > room:
+                full += c.vault_ids
+                sent.append(None)
+                continue
+            sent.append(await self._send_one(block, base_fee, c, d, limit, heard_at))
+            if room is not None and sent[-1] is not None:
+                room -= gas
+        if full:
+            self.emit("block_full", block=block, vaults=full)
+        return sent
+
+    async def _send_one(self, block: int, base_fee: int, c: "Call", data: bytes, gas: int,
+                        heard_at: float | None) -> str | None:
+        record = PendingTx("", c.vault_ids, block, c.cost, self.nonce, c.bonus, c.fn.address, data, gas,
+                           2 * base_fee + self.priority_fee_wei, self.priority_fee_wei, block)
         record = await self._broadcast(record)
         if record is None:
             # Most likely a nonce gap after an outside transaction: resynchronise and let the next block retry.
@@ -111,7 +170,7 @@ class Dispatcher:
             self.metrics.latency.observe(latency)
         self.nonce += 1
         self.stats["sent"] += 1
-        self.emit("sent", block=block, tx=record.tx_hash, vaults=list(vault_ids), gas_limit=record.gas,
+        self.emit("sent", block=block, tx=record.tx_hash, vaults=list(c.vault_ids), gas_limit=record.gas,
                   nonce=record.nonce, latency_ms=None if latency is None else round(1000 * latency, 1))
         return record.tx_hash
 
@@ -172,10 +231,10 @@ class Dispatcher:
         """Follow the pending transactions at ``block`` (base fee ``base_fee``, wei; gas limit ``block_gas``): log
         the mined ones, free the vaults of dropped ones, replace stuck ones (``gas_token_price``: pUSD WAD per gas
         token, for the profit cap; None: only the fee cap)."""
-        for tx_hash, tx in list(self.pending.items()):
-            try:
-                receipt = await self.w3.eth.get_transaction_receipt(tx_hash)
-            except TransactionNotFound:
+        pending = list(self.pending.items())
+        receipts = await asyncio.gather(*(self._receipt(tx_hash) for tx_hash, _ in pending))
+        for (tx_hash, tx), receipt in zip(pending, receipts):
+            if receipt is None:
                 try:
                     await self.w3.eth.get_transaction(tx_hash)
                     await self._replace_if_stuck(tx, block, base_fee, block_gas, gas_token_price)
@@ -197,10 +256,17 @@ class Dispatcher:
                 self.metrics.liquidated.inc(len(tx.vault_ids))
                 self.metrics.pnl_pusd.inc(tx.bonus / 10**18)
             else:
-                self.stats["margin_calls"] += 1
-                self.metrics.margin_calls.inc()
+                self.stats["margin_calls"] += len(tx.vault_ids)
+                self.metrics.margin_calls.inc(len(tx.vault_ids))
             self.emit("mined", block=receipt["blockNumber"], tx=tx_hash, ok=ok, vaults=list(tx.vault_ids),
                       gas_used=receipt["gasUsed"], blocks_after_decision=receipt["blockNumber"] - tx.sent_block)
+
+    async def _receipt(self, tx_hash: str) -> Any:
+        """The transaction's receipt, or None while it is not mined."""
+        try:
+            return await self.w3.eth.get_transaction_receipt(tx_hash)
+        except TransactionNotFound:
+            return None
 
     def _forget(self, tx_hash: str) -> None:
         del self.pending[tx_hash]

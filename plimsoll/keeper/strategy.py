@@ -82,7 +82,8 @@ class Batch:
     earned: int = 0
 
 
-def decide(state: BlockState, token_symbol: dict[str, str], params: LiquidationParams) -> Decision:
+def decide(state: BlockState, token_symbol: dict[str, str], params: LiquidationParams,
+           limit: int | None = None) -> Decision:
     """Decide every vault of ``state``.
 
     A vault below maintenance whose collaterals all offer margin calls and that is above its hard floor is called
@@ -90,14 +91,20 @@ def decide(state: BlockState, token_symbol: dict[str, str], params: LiquidationP
     has no room waits; a vault holding a collateral ``token_symbol`` (lower-case token address → symbol) does not
     know is skipped.
 
+    Every vault is valued (one health factor each); only the unsafe ones are then taken, lowest health first, and
+    at most ``limit`` of them become calls or plans: a crash that makes thousands unsafe plans what the next block
+    can carry, not all of them (the rest are skipped as ``block full`` and decided again at the next block).
+
     Args:
         state: the block's state.
         token_symbol: lower-case collateral token address → symbol.
         params: the LiquidationEngine's parameters.
+        limit: most margin calls plus plans (None: no limit).
     Returns:
-        the Decision; plans sorted by health factor, lowest first.
+        the Decision; calls and plans by health factor, lowest first.
     """
     d = Decision()
+    unsafe: list[tuple[int, Any, list[str], Any]] = []  # (vault id, valuation, symbols, margin-call state)
     for vault_id, _owner, normalized, tokens, amounts, portfolio, in_call in state.vaults:
         if normalized == 0:
             continue
@@ -111,7 +118,12 @@ def decide(state: BlockState, token_symbol: dict[str, str], params: LiquidationP
         if call is not None:  # the premium that liquidate() books first
             premium = pending_premium(v.debt, call[3], call[1], call[0], state.timestamp)
             v = replace(v, debt=v.debt + premium)
-        if not v.liquidatable:
+        if v.liquidatable:
+            unsafe.append((vault_id, v, symbols, call))
+    unsafe.sort(key=lambda u: u[1].health_factor)  # stable: equal health keeps the index's order
+    for vault_id, v, symbols, call in unsafe:
+        if limit is not None and len(d.calls) + len(d.plans) >= limit:
+            d.skips.append((vault_id, "block full"))
             continue
         action = margin_call_action(
             v.health_factor, vault_terms([state.terms.get(sym, MarginCallTerms()) for sym in symbols]),
@@ -127,7 +139,6 @@ def decide(state: BlockState, token_symbol: dict[str, str], params: LiquidationP
                 d.skips.append((vault_id, "volume cap"))
             else:
                 d.plans.append((vault_id, plan))
-    d.plans.sort(key=lambda x: x[1].health_factor)
     return d
 
 
@@ -142,6 +153,35 @@ def allowance(plan: LiquidationPlan) -> int:
 GAS_FIRST_VAULT = 220_000
 #: Gas of each further vault in a liquidateBatch, an upper bound (54,072 per vault in a batch of 20, one collateral).
 GAS_NEXT_VAULT = 70_000
+#: Gas of a marginCall, or of the first vault in a marginCallBatch, an upper bound (109,935 measured,
+#: benchmarks/results/gas.md).
+GAS_MARGIN_CALL = 130_000
+#: Gas of each further vault in a marginCallBatch, an upper bound (benchmarks/results/gas.md: margin_call_batch20).
+GAS_NEXT_CALL = 90_000
+
+
+def call_batches(vault_ids: list[int], batch_size: int, room: int,
+                 gas_margin: float = 1.3) -> tuple[list[tuple[int, ...]], list[int], int]:
+    """Group the vaults to margin-call, in order, into batches of at most ``batch_size``, as far as ``room`` (gas)
+    holds their worst case (GAS_MARGIN_CALL for a batch's first vault, GAS_NEXT_CALL for each further one): the
+    batches before the last at their gas, the last at its gas limit (× ``gas_margin``), as a block includes them.
+
+    Returns:
+        (batches, left, gas): the batches; the vaults that did not fit (``block full``); the batches' worst-case gas.
+    """
+    batches: list[list[int]] = []
+    closed = current = 0
+    for i, vault_id in enumerate(vault_ids):
+        opens = not batches or len(batches[-1]) == batch_size
+        before, batch = (closed + current, GAS_MARGIN_CALL) if opens else (closed, current + GAS_NEXT_CALL)
+        if before + int(batch * gas_margin) > room:
+            return [tuple(b) for b in batches], vault_ids[i:], closed + current
+        if opens:
+            batches.append([vault_id])
+        else:
+            batches[-1].append(vault_id)
+        closed, current = before, batch
+    return [tuple(b) for b in batches], [], closed + current
 
 
 @dataclass(frozen=True)
@@ -156,6 +196,11 @@ class GasTerms:
         gas_margin: the keeper's gas limit = estimate × this.
         min_profit: the least profit (pUSD WAD) a vault must bring after its gas; None: liquidate regardless (a
             protocol-run keeper that puts solvency before profit).
+        room: gas the next block has left for the keeper's new transactions (its gas limit less the keeper's
+            pending transactions and this block's margin calls); batches are planned within it. None: no bound.
+        vault_gas: gas of each further vault in a batch as the node last estimated one ((estimate −
+            GAS_FIRST_VAULT) / (vaults − 1)), which replaces the worst case GAS_NEXT_VAULT in planning the room;
+            None: not known yet.
     """
 
     gas_price: int = 0
@@ -163,17 +208,20 @@ class GasTerms:
     block_gas: int | None = None
     gas_margin: float = 1.3
     min_profit: int | None = 0
+    room: int | None = None
+    vault_gas: int | None = None
 
     def gas_cost(self, gas: int) -> int:
         """``gas`` priced in pUSD WAD, rounded up (0 when the gas token's price is unknown)."""
         return mul_div_up(gas * self.gas_price, self.gas_token_price, WAD) if self.gas_token_price else 0
 
     def max_batch(self, batch_size: int) -> int:
-        """Most vaults per batch: ``batch_size``, fewer when the block gas limit cannot hold their worst case."""
+        """Most vaults per batch: ``batch_size``, fewer when the block gas limit cannot hold their gas × ``gas_margin``
+        (GAS_FIRST_VAULT, then ``vault_gas`` or else GAS_NEXT_VAULT for each further vault)."""
         if self.block_gas is None:
             return batch_size
         room = int(self.block_gas / self.gas_margin) - GAS_FIRST_VAULT
-        return max(1, min(batch_size, 1 + room // GAS_NEXT_VAULT))
+        return max(1, min(batch_size, 1 + room // (self.vault_gas or GAS_NEXT_VAULT)))
 
 
 def profit(plan: LiquidationPlan, gas: int, terms: GasTerms) -> int:
@@ -253,8 +301,12 @@ def choose(plans: list[tuple[int, LiquidationPlan]], busy: set[int], budget: int
         terms: gas prices and the profit rule (default: gas not priced).
     Returns:
         (batches, skips): batches ids ascending within each; skips as (vault id, ``pending`` | ``inventory`` |
-        ``unprofitable`` | ``no market`` | ``sale short`` | ``flash max``). A vault is unprofitable when its profit,
-        with the gas of a further vault in a batch (GAS_NEXT_VAULT), is below ``terms.min_profit``.
+        ``unprofitable`` | ``no market`` | ``sale short`` | ``flash max`` | ``block full``). A vault is unprofitable
+        when its profit, with the gas of a further vault in a batch (GAS_NEXT_VAULT), is below ``terms.min_profit``.
+        A vault whose gas (GAS_FIRST_VAULT opening a batch; joining one, ``terms.vault_gas`` or else the worst case
+        GAS_NEXT_VAULT) no longer fits ``terms.room`` waits for the next block (``block full``): the batches before
+        its own at their gas, its own at its gas limit (× ``gas_margin``), as a block includes transactions. What
+        the block cannot hold is not sent to queue (the dispatcher then checks each batch's own estimate).
         Flash mode (``sales`` and ``seized``, from seized_amounts): no inventory is needed and the profit is what the
         seized collateral sells for after the sales chosen before it (the slippage), less the cost, the flash fee
         and gas. A vault whose collateral cannot be sold is skipped (``no market``), and so is one whose sale would
@@ -262,9 +314,10 @@ def choose(plans: list[tuple[int, LiquidationPlan]], busy: set[int], budget: int
         and one that costs more than one flash mint may lend (``flash max``); a batch's cost stays within it.
     """
     terms = terms or GasTerms()
-    chosen: list[tuple[int, int, int]] = []  # (vault id, pUSD set aside, flash mode: expected earnings)
+    groups: list[list[tuple[int, int, int]]] = []  # batches of (vault id, pUSD set aside, flash: expected earnings)
     skips: list[tuple[int, str]] = []
-    spent = 0
+    spent = closed = current = 0  # gas of the closed batches and of the last one
+    size = terms.max_batch(batch_size)
     loan_cap = sales.max_loan if sales is not None else None
     for vault_id, plan in plans:
         if vault_id in busy:
@@ -287,25 +340,30 @@ def choose(plans: list[tuple[int, LiquidationPlan]], busy: set[int], budget: int
             if terms.min_profit is not None and earned - terms.gas_cost(GAS_NEXT_VAULT) < terms.min_profit:
                 skips.append((vault_id, "unprofitable"))
                 continue
-            sales.count(seized[vault_id])
-        else:
-            if terms.min_profit is not None and profit(plan, GAS_NEXT_VAULT, terms) < terms.min_profit:
-                skips.append((vault_id, "unprofitable"))
-                continue
-            if spent + need > budget:
-                skips.append((vault_id, "inventory"))
-                continue
-        chosen.append((vault_id, need, earned))
-        spent += need
-    size = terms.max_batch(batch_size)
-    groups: list[list[tuple[int, int, int]]] = []
-    for entry in chosen:  # in order; a new batch when one is full or (flash mint) its loan would pass the cap
+        elif terms.min_profit is not None and profit(plan, GAS_NEXT_VAULT, terms) < terms.min_profit:
+            skips.append((vault_id, "unprofitable"))
+            continue
+        elif spent + need > budget:
+            skips.append((vault_id, "inventory"))
+            continue
+        # In order: a new batch when the last is full or (flash mint) its loan would pass the cap.
         last = groups[-1] if groups else None
-        if last is None or len(last) == size or (
-                loan_cap is not None and sum(n for _, n, _ in last) + entry[1] > loan_cap):
-            groups.append([entry])
+        opens = last is None or len(last) == size or (
+            loan_cap is not None and sum(n for _, n, _ in last) + need > loan_cap)
+        added = GAS_FIRST_VAULT if opens else terms.vault_gas or GAS_NEXT_VAULT
+        # A block takes a transaction whose gas limit (gas × margin) fits what the ones before it used.
+        before, batch = (closed + current, added) if opens else (closed, current + added)
+        if terms.room is not None and before + int(batch * terms.gas_margin) > terms.room:
+            skips.append((vault_id, "block full"))
+            continue
+        if sales is not None:
+            sales.count(seized[vault_id])
+        if opens:
+            groups.append([(vault_id, need, earned)])
         else:
-            last.append(entry)
+            last.append((vault_id, need, earned))
+        spent += need
+        closed, current = before, batch
     batches = [Batch(tuple(sorted(v for v, _, _ in g)), sum(n for _, n, _ in g), sum(e for _, _, e in g))
                for g in groups]
     return batches, skips

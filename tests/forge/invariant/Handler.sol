@@ -462,6 +462,28 @@ contract Handler is Test {
         _checkCallFlag(id);
     }
 
+    /// @notice Anyone calls three vaults from a random start in one batch, the first listed again at the end: the count
+    ///         it returns must be the vaults newly in a call, and every call flag must agree with its call.
+    function marginCallBatch(uint256 vaultSeed) external surplusKept {
+        if (vaults.length < 3) return; // three distinct vaults, then the first again
+        uint256[] memory ids = new uint256[](4);
+        bool[] memory before = new bool[](3);
+        for (uint256 i; i < 3; ++i) {
+            ids[i] = vaults[(vaultSeed + i) % vaults.length];
+            before[i] = engine.inMarginCall(ids[i]);
+        }
+        ids[3] = ids[0];
+        try liquidation.marginCallBatch(ids) returns (uint256 called) {
+            ++calls["margin call batch"];
+            uint256 opened;
+            for (uint256 i; i < 3; ++i) {
+                if (!before[i] && engine.inMarginCall(ids[i])) ++opened;
+                _checkCallFlag(ids[i]);
+            }
+            if (opened != called) ++brokenLiquidation;
+        } catch {}
+    }
+
     /// @notice The owner repays what restores the initial margin, then cures.
     function cure(uint256 vaultSeed) external surplusKept {
         uint256 id = _calledVault(vaultSeed);

@@ -81,7 +81,7 @@ abstract contract ProtocolInvariantBase is ProtocolFixture {
         selectors[30] = Handler.setBonusCurve.selector;
         selectors[31] = Handler.setLiquidationCap.selector;
         selectors[32] = Handler.marginCall.selector;
-        selectors[33] = Handler.marginCall.selector;
+        selectors[33] = Handler.marginCallBatch.selector;
         selectors[34] = Handler.cure.selector;
         selectors[35] = Handler.setMarginCallTerms.selector;
         selectors[36] = Handler.pause.selector;

@@ -418,6 +418,36 @@ contract MarginEngineTest is ProtocolFixture {
         liquidation.marginCall(healthy);
     }
 
+    function test_margin_call_batch_calls_the_eligible_and_skips_the_rest() public {
+        liquidation.setMarginCallTerms(address(weth), 1 hours, 0.92e18, PREMIUM);
+        // 10 WETH each; at $1,500 HF = 12,750 / debt.
+        uint256 callable = _openVault(ALICE, address(weth), 10 * WAD, 13_000 * WAD); // 0.981
+        uint256 mixed = _openVault(ALICE, address(weth), 10 * WAD, 13_000 * WAD);
+        vm.prank(ALICE);
+        engine.deposit(mixed, address(wbtc), 1); // WBTC offers no margin calls
+        uint256 healthy = _openVault(ALICE, address(weth), 10 * WAD, 1_000 * WAD); // 12.75
+        uint256 deep = _openVault(ALICE, address(weth), 10 * WAD, 15_500 * WAD); // 0.823: below the floor
+        uint256 called = _openVault(ALICE, address(weth), 10 * WAD, 13_500 * WAD); // 0.944, called before
+        _setWethPrice(1_500e8);
+        liquidation.marginCall(called);
+        uint256 deadline = liquidation.marginCallOf(called).deadline;
+
+        uint256 hf = engine.healthFactor(callable);
+        uint256[] memory ids = new uint256[](6);
+        (ids[0], ids[1], ids[2], ids[3], ids[4], ids[5]) = (healthy, callable, mixed, deep, called, callable);
+        vm.expectEmit(address(liquidation));
+        emit ILiquidationEngine.MarginCall(callable, block.timestamp + 1 hours, 0.92e18, PREMIUM, hf);
+        vm.prank(KEEPER);
+        assertEq(liquidation.marginCallBatch(ids), 1);
+        assertTrue(engine.inMarginCall(callable));
+        assertEq(liquidation.marginCallOf(callable).deadline, block.timestamp + 1 hours);
+        assertEq(liquidation.marginCallOf(called).deadline, deadline); // its call and terms untouched
+        assertFalse(engine.inMarginCall(healthy));
+        assertFalse(engine.inMarginCall(mixed));
+        assertFalse(engine.inMarginCall(deep));
+        assertEq(liquidation.marginCallBatch(new uint256[](0)), 0);
+    }
+
     function test_margin_call_terms_are_bounded_and_owner_only() public {
         vm.expectRevert(
             abi.encodeWithSelector(ILiquidationEngine.InvalidMarginCallTerms.selector, address(weth), 3 days + 1, 0.92e18, PREMIUM)
