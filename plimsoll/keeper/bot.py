@@ -189,6 +189,10 @@ class Keeper:
             sub_id = await self.w3.eth.subscribe("newHeads")
             reader = asyncio.create_task(self._read_heads())
             reader.add_done_callback(lambda _: self._wake.set())  # a lost connection wakes the loop to report it
+            # Ready once subscribed: every head from here on is heard (one mined before could be missed).
+            self.emit("ready", keeper=self.account.address, network=self.cfg.manifest.network,
+                      dry_run=self.cfg.dry_run, state=self.store.url, scanned_to=self.index.scanned_to,
+                      vaults=len(self.index.vault_ids))
             try:
                 await self._work(reader)
             finally:
@@ -257,8 +261,6 @@ class Keeper:
                                      self.cfg.stuck_blocks, self.cfg.fee_cap_wei)
         self._load_state()
         await self.dispatcher.start()
-        self.emit("ready", keeper=self.account.address, network=m.network, dry_run=self.cfg.dry_run,
-                  state=self.store.url, scanned_to=self.index.scanned_to, vaults=len(self.index.vault_ids))
 
     async def _setup_flash(self, c) -> None:
         """Flash mode: the FlashLiquidator (owned by this keeper's account) and its router's Uniswap v2 factory.
@@ -450,10 +452,16 @@ class Keeper:
             self.emit("reorg", block=number, scan_from=synced["reorg_from"])
         if synced["new"]:
             self.emit("vaults_discovered", block=number, new=synced["new"], total=len(self.index.vault_ids))
-        await self.dispatcher.check(number, block["baseFeePerGas"], block["gasLimit"], self._gas_token_price)
+        check = self.dispatcher.check(number, block["baseFeePerGas"], block["gasLimit"], self._gas_token_price)
         if not self.index.vault_ids:
+            await check
             return
-        state = await self.read_state(block)
+        # Following the pending transactions and reading the block are independent: both at once, and both finished
+        # (whatever fails) before anything is decided.
+        checked, state = await asyncio.gather(check, self.read_state(block), return_exceptions=True)
+        for outcome in (checked, state):
+            if isinstance(outcome, BaseException):
+                raise outcome
         self._gas_token_price = state.prices.get(self.cfg.gas_token)
         # What the next block can still take: its gas limit less what the keeper's pending transactions may use.
         # Only that much is decided and sent; the rest waits for the next block instead of queueing in the pool.
