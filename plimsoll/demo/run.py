@@ -683,21 +683,27 @@ class Demo:
         feeds = {f.address for f in p.feeds.values()}
         decimals = {sym: self.cfg.collateral(sym).decimals for sym in p.tokens}
         round_index: dict[int, int | None] = {}
+        seized: dict[str, dict[int, list]] = {}  # tx hash → vault id → its CollateralSeized events (a batch: many)
+        prices: dict[tuple[str, int], int] = {}
         total = 0
         for ev in events:
-            b, idx = ev["blockNumber"], ev["transactionIndex"]
+            b, idx, tx = ev["blockNumber"], ev["transactionIndex"], ev["transactionHash"]
             if b not in round_index:
                 txs = self.w3.eth.get_block(b, full_transactions=True)["transactions"]
                 round_index[b] = next((t["transactionIndex"] for t in txs if t["to"] in feeds), None)
             first_round = round_index[b]
             at = b if first_round is not None and first_round < idx else b - 1
-            receipt = self.w3.eth.get_transaction_receipt(ev["transactionHash"])
-            seized = [s for s in p.engine.events.CollateralSeized().process_receipt(receipt, errors=DISCARD)
-                      if s["args"]["vaultId"] == ev["args"]["vaultId"]]
+            if tx not in seized:  # one receipt per transaction, decoded once
+                by_vault: dict[int, list] = defaultdict(list)
+                receipt = self.w3.eth.get_transaction_receipt(tx)
+                for s in p.engine.events.CollateralSeized().process_receipt(receipt, errors=DISCARD):
+                    by_vault[s["args"]["vaultId"]].append(s)
+                seized[tx] = by_vault
             value = 0
-            for s in seized:
+            for s in seized[tx].get(ev["args"]["vaultId"], []):
                 sym = p.symbol_of(s["args"]["token"])
-                price = p.oracles[sym].functions.price().call(block_identifier=at)
-                value += s["args"]["amount"] * price // 10 ** decimals[sym]
+                if (sym, at) not in prices:
+                    prices[sym, at] = p.oracles[sym].functions.price().call(block_identifier=at)
+                value += s["args"]["amount"] * prices[sym, at] // 10 ** decimals[sym]
             total += value - ev["args"]["repaid"]
         return total
