@@ -58,6 +58,8 @@ READ_CONCURRENCY = 50
 FLASH_PROFIT_KEPT = 2
 #: Seconds a margin-call webhook may take before the notice is logged as failed.
 NOTIFY_TIMEOUT = 5.0
+#: Most blocks' worth of gas sent in one look (a keeper slower than the chain fills the blocks until its next).
+MAX_BLOCKS_AHEAD = 4
 
 __all__ = ["Keeper", "KeeperConfig", "KeeperError"]
 
@@ -131,6 +133,7 @@ class Keeper:
         self.cfg = config
         self.account = Account.from_key(config.private_key)
         self._latest_head: int | None = None
+        self._last_worked = 0  # the last block decided on
         self._wake = asyncio.Event()
         self._stopping = False
         #: True once the bot works block by block (before that, a stop request cancels the start instead).
@@ -259,6 +262,7 @@ class Keeper:
         self.dispatcher = Dispatcher(self.w3, self.account, chain_id, self.store, self.emit, self.metrics,
                                      self.cfg.gas_margin, self.cfg.priority_fee_wei, self.cfg.dry_run,
                                      self.cfg.stuck_blocks, self.cfg.fee_cap_wei)
+        self.dispatcher.head = lambda: self._latest_head
         self._load_state()
         await self.dispatcher.start()
 
@@ -463,9 +467,13 @@ class Keeper:
             if isinstance(outcome, BaseException):
                 raise outcome
         self._gas_token_price = state.prices.get(self.cfg.gas_token)
-        # What the next block can still take: its gas limit less what the keeper's pending transactions may use.
-        # Only that much is decided and sent; the rest waits for the next block instead of queueing in the pool.
-        room = state.gas_limit - self.dispatcher.pending_gas
+        # What the blocks until the keeper's next look can still take: a block's gas limit for each block its last
+        # one took (it works the newest head, so a keeper slower than the chain looks every few blocks), less what
+        # its pending transactions may use. Only that much is decided and sent; the rest waits for the next look
+        # instead of queueing in the pool.
+        ahead = min(MAX_BLOCKS_AHEAD, max(1, number - self._last_worked)) if self._last_worked else 1
+        self._last_worked = number
+        room = state.gas_limit * ahead - self.dispatcher.pending_gas
         busy = self.dispatcher.busy
         vault_gas = self.dispatcher.vault_gas or GAS_NEXT_VAULT
         d = decide(state, self.token_symbol, self.params, limit=len(busy) + max(0, room) // vault_gas)
@@ -481,7 +489,7 @@ class Keeper:
             calls.append(Call(fn, ids))
         batches, more = self.liquidate(state, d.plans, room - gas) if d.plans else ([], [])
         await self.dispatcher.send_all(number, state.base_fee, calls + batches, heard_at,
-                                       state.gas_limit - self.dispatcher.pending_gas)
+                                       state.gas_limit * ahead - self.dispatcher.pending_gas)
         self._log_skips(number, skips + more)
         if not self.cfg.quiet:
             self.emit("worked", block=number, ms=round(1000 * (time.perf_counter() - wall), 1),

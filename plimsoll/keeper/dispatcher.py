@@ -67,6 +67,8 @@ class Dispatcher:
         self.pending: dict[str, PendingTx] = {}
         self._capped: set[str] = set()  # stuck transactions whose replacement the caps forbid (logged once)
         self.nonce = 0
+        #: the newest head heard (the keeper's, updated while it works); None: the decision's block stands in
+        self.head: Callable[[], int | None] = lambda: None
         #: gas of each further vault in the largest liquidation batch last estimated ((estimate − GAS_FIRST_VAULT)
         #: / (vaults − 1), rounded up), for planning the next block's room; None until a batch of two or more was
         #: estimated.
@@ -158,8 +160,10 @@ class Dispatcher:
 
     async def _send_one(self, block: int, base_fee: int, c: "Call", data: bytes, gas: int,
                         heard_at: float | None) -> str | None:
+        # Stuck is counted from the head at the broadcast, not from the decision's block: a keeper that took longer
+        # than a block to decide must not take its own fresh transaction for a stuck one.
         record = PendingTx("", c.vault_ids, block, c.cost, self.nonce, c.bonus, c.fn.address, data, gas,
-                           2 * base_fee + self.priority_fee_wei, self.priority_fee_wei, block)
+                           2 * base_fee + self.priority_fee_wei, self.priority_fee_wei, max(block, self.head() or 0))
         record = await self._broadcast(record)
         if record is None:
             # Most likely a nonce gap after an outside transaction: resynchronise and let the next block retry.
