@@ -196,8 +196,9 @@ class GasTerms:
         gas_margin: the keeper's gas limit = estimate × this.
         min_profit: the least profit (pUSD WAD) a vault must bring after its gas; None: liquidate regardless (a
             protocol-run keeper that puts solvency before profit).
-        room: gas the next block has left for the keeper's new transactions (its gas limit less the keeper's
-            pending transactions and this block's margin calls); batches are planned within it. None: no bound.
+        room: gas the blocks until the keeper's next look have left for its new transactions (their gas limits
+            less its pending transactions and this look's margin calls); batches are planned within it. None: no
+            bound.
         vault_gas: gas of each further vault in a batch as the node last estimated one ((estimate −
             GAS_FIRST_VAULT) / (vaults − 1)), which replaces the worst case GAS_NEXT_VAULT in planning the room;
             None: not known yet.
