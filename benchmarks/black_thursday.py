@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -35,6 +36,12 @@ from plimsoll.demo.run import DEFAULT_CONFIG, Demo, DemoOptions, percentile
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
 START, END = "2020-03-12T00:00", "2020-03-13T12:00"
+
+
+def commit() -> str:
+    """The commit measured (short hash), marked when the working tree differs from it."""
+    run = lambda *args: subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    return run("rev-parse", "--short", "HEAD") + (" with uncommitted changes" if run("status", "--porcelain") else "")
 
 
 def main() -> None:
@@ -88,6 +95,7 @@ def main() -> None:
         "reconciliation_ok": report["reconciliation"]["ok"],
         "duration_s": report["duration_s"],
         "machine": f"{os.cpu_count()} cores",
+        "commit": commit(),
     }
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "black_thursday.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -114,7 +122,7 @@ def main() -> None:
     (OUT / "black_thursday.md").write_text(
         "# Black Thursday at scale\n\n`.venv/bin/python benchmarks/black_thursday.py --vaults N` on this machine "
         f"({result['machine']}; Anvil, the demo's monitor and the keeper alongside), {result['window']}, "
-        "no margin calls, one block a second.\n\n| measure | value |\n| --- | ---: |\n"
+        f"no margin calls, one block a second; commit {result['commit']}.\n\n| measure | value |\n| --- | ---: |\n"
         + "".join(f"| {a} | {v} |\n" for a, v in rows))
     print((OUT / "black_thursday.md").read_text())
 

@@ -26,13 +26,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from web3 import AsyncWeb3, Web3, WebSocketProvider
+from web3 import Web3
 
 from plimsoll.demo.run import DEFAULT_CONFIG, deploy_with_ape, percentile
 from plimsoll.keeper.bot import MAX_MESSAGE, Keeper, KeeperConfig
 from plimsoll.sdk.anvil import Anvil, dev_private_key, send_in_blocks
 from plimsoll.sdk.contracts import Manifest, Protocol
 from plimsoll.sdk.math import WAD
+from plimsoll.sdk.websocket import WaitingWebSocketProvider, async_web3
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
@@ -71,9 +72,9 @@ async def _keeper_work(ws_url: str, manifest: Manifest, state: Path, w3: Web3, p
     keeper = Keeper(cfg)
     decided = []  # vaults decided: margin-called (WETH offers margin calls) or liquidated
     keeper.emit = lambda event, **f: decided.append(f["vault"]) if event in ("decide", "margin_call") else None
-    provider = WebSocketProvider(ws_url, websocket_kwargs={"max_size": MAX_MESSAGE})
+    provider = WaitingWebSocketProvider(ws_url, websocket_kwargs={"max_size": MAX_MESSAGE})
     await provider.connect()
-    keeper.w3 = AsyncWeb3(provider)
+    keeper.w3 = async_web3(provider)
     feed, admin = p.feeds["WETH"].functions, w3.eth.accounts[0]
 
     def set_price(answer: int) -> int:

@@ -528,9 +528,8 @@ def test_the_position_cache_equals_the_chain_after_every_kind_of_vault_change(tm
     margin-call states equal a fresh read of every indexed vault, and it read only the vaults the block named."""
     import asyncio
 
-    from web3 import AsyncWeb3, WebSocketProvider
-
     from plimsoll.keeper.bot import MAX_MESSAGE, Keeper, KeeperConfig
+    from plimsoll.sdk.websocket import WaitingWebSocketProvider, async_web3
 
     work = tmp_path_factory.mktemp("keeper-cache")
     for anvil, w3, p, manifest_path, _ in _deployed(work, DEFAULT_CONFIG):
@@ -565,9 +564,9 @@ def test_the_position_cache_equals_the_chain_after_every_kind_of_vault_change(tm
             keeper = Keeper(cfg)
             reads = []
             keeper.emit = lambda event, **f: reads.append(f["vaults"]) if event == "read" else None
-            provider = WebSocketProvider(anvil.ws_url, websocket_kwargs={"max_size": MAX_MESSAGE})
+            provider = WaitingWebSocketProvider(anvil.ws_url, websocket_kwargs={"max_size": MAX_MESSAGE})
             await provider.connect()
-            keeper.w3 = AsyncWeb3(provider)
+            keeper.w3 = async_web3(provider)
             try:
                 await keeper._setup()
                 await keeper.on_block(w3.eth.block_number)

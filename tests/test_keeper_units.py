@@ -1,6 +1,7 @@
 """The keeper's parts that need no node: its decisions (strategy), its state database (store), its vault index
-with reorg handling (index, driven by a chain written down as block hashes and Borrow events) and its position
-cache (positions)."""
+with reorg handling (index, driven by a chain written down as block hashes and Borrow events), its position
+cache (positions) and how its dispatcher reads a simulation's answers (written down as they come from Anvil and
+geth)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import asyncio
 from dataclasses import replace
 
 import pytest
+from eth_account import Account
 from prometheus_client import generate_latest
+from web3.exceptions import ContractLogicError, Web3RPCError
 
+from plimsoll.keeper.dispatcher import COLD_PREMIUM, METHOD_NOT_FOUND, REVERTED, Dispatcher
 from plimsoll.keeper.errors import StateError
 from plimsoll.keeper.index import VaultIndex, fork_point
 from plimsoll.keeper.metrics import KeeperMetrics
@@ -34,7 +38,15 @@ from plimsoll.keeper.strategy import (
 )
 from plimsoll.sdk.contracts import load_abi
 from plimsoll.sdk.uniswap import amount_out
-from plimsoll.sdk.math import RAY, WAD, CollateralParams, LiquidationParams, LiquidationPlan, MarginCallTerms
+from plimsoll.sdk.math import (
+    RAY,
+    WAD,
+    CollateralParams,
+    LiquidationParams,
+    LiquidationPlan,
+    MarginCallTerms,
+    valuation,
+)
 
 WETH, NEW = "0x" + "11" * 20, "0x" + "22" * 20
 ENGINE = "0x" + "ee" * 20
@@ -66,6 +78,27 @@ def test_decide_orders_unsafe_vaults_lowest_health_first_and_leaves_safe_and_deb
     assert [v for v, _ in d.plans] == [3, 2]
     assert [p.health_factor for _, p in d.plans] == [WAD * 85 // 100, 8_500 * WAD // 9_000]
     assert d.calls == [] and d.skips == []
+
+
+def test_decide_takes_a_vault_as_safe_without_valuing_it_only_beyond_doubt_to_the_last_wei():
+    """The floating-point screen never hides an unsafe vault: at the boundary (maintenance = debt, HF exactly 1:
+    safe; one wei more debt: unsafe), for isolated and portfolio vaults, large and dust-sized, decide finds exactly
+    the vaults that the exact valuation finds unsafe."""
+    shocked = replace(WETH_PARAMS, maintenance_shocks=(-1_500, -3_000), initial_shocks=(-2_000, -3_500))
+    state = _state([])
+    state.params = {"WETH": shocked}
+    vaults, unsafe = [], set()
+    for i, weth in enumerate([1, 3, 10**9 + 7, 7 * WAD // 3, 12_345 * WAD + 1]):
+        for portfolio in (False, True):
+            v = valuation(0, RAY, [(weth, 1_000 * WAD, shocked)], portfolio)
+            for extra in (0, 1):
+                vault_id = len(vaults) + 1
+                vaults.append((vault_id, "0x" + "aa" * 20, v.maintenance + extra, [WETH], [weth], portfolio, False))
+                if extra:
+                    unsafe.add(vault_id)
+    state.vaults = vaults
+    d = decide(state, {WETH: "WETH"}, PARAMS)
+    assert {v for v, _ in d.plans} | {v for v, _ in d.skips} | set(d.calls) == unsafe
 
 
 def test_decide_plans_at_most_limit_unsafe_vaults_lowest_health_first_and_leaves_the_rest_for_the_next_block():
@@ -434,3 +467,81 @@ def test_position_cache_reads_everything_cold_then_only_what_events_named():
     assert set(cache.states) == {2, 5}
     cache.invalidate()  # a reorg, a takeover
     assert cache.stale(indexed) == [1, 2, 5] and not cache.states
+
+
+# ---------------------------------------------------------------- simulation (a node written down as its answers)
+
+
+class _Node:
+    """A node written down as its answers to a simulation: eth_createAccessList's response (an error response
+    raises, as web3's request manager does); eth_call, which with a gas limit succeeds from ``needs`` gas on and
+    without one raises the decoded revert, as web3 does; and eth_estimateGas."""
+
+    def __init__(self, access_list_response, needs=0):
+        self.response, self.needs, self.asked = access_list_response, needs, []
+        self.manager, self.eth = self, self
+
+    async def socket_request(self, method, params):
+        self.asked.append(method)
+        if "error" in self.response:
+            raise Web3RPCError(self.response["error"]["message"], rpc_response=self.response)
+        return self.response["result"]
+
+    async def call(self, tx, block):
+        if "gas" not in tx:
+            self.asked.append("decode")
+            raise ContractLogicError("NotLiquidatable(vaultId=5, healthFactor=1)")
+        self.asked.append("eth_call")
+        if tx["gas"] < self.needs:
+            raise ContractLogicError("InsufficientGasForOracle(gasLeft=184587, needed=208174)")
+        return b""
+
+    async def estimate_gas(self, tx, block):
+        self.asked.append("eth_estimateGas")
+        return 300_000
+
+
+def _dispatcher(node):
+    return Dispatcher(node, Account.create(), 31337, None, lambda *a, **k: None, None, 1.3, 0, dry_run=False)
+
+
+_USED = {"result": {"gasUsed": hex(200_000), "accessList": [
+    {"address": ENGINE, "storageKeys": ["0x" + "01" * 32, "0x" + "02" * 32]}, {"address": WETH, "storageKeys": []}]}}
+
+
+def test_a_simulation_counts_what_the_access_list_prepaid_and_checks_its_gas_limit_in_a_second_execution():
+    node = _Node(_USED, needs=int(200_400 * 1.3))
+    assert asyncio.run(_dispatcher(node).simulate(ENGINE, "0x")) == (200_000 + COLD_PREMIUM * 4, int(200_400 * 1.3))
+    assert node.asked == ["eth_createAccessList", "eth_call"]
+
+
+def test_a_gas_limit_too_low_for_what_the_call_needs_beyond_what_it_uses_is_estimated_instead():
+    node = _Node(_USED, needs=int(200_400 * 1.3) + 1)  # e.g. the engine's reserve for an oracle call
+    assert asyncio.run(_dispatcher(node).simulate(ENGINE, "0x")) == (200_400, int(300_000 * 1.3))
+    assert node.asked == ["eth_createAccessList", "eth_call", "eth_estimateGas"]
+
+
+@pytest.mark.parametrize("response", [
+    {"error": {"code": REVERTED, "message": "execution reverted", "data": "0xd8edc336"}},  # Anvil
+    {"result": {"gasUsed": hex(30_000), "accessList": [], "error": "execution reverted"}},  # geth
+])
+def test_a_reverting_simulation_raises_the_decoded_revert_from_an_eth_call(response):
+    node = _Node(response)
+    with pytest.raises(ContractLogicError, match="NotLiquidatable"):
+        asyncio.run(_dispatcher(node).simulate(ENGINE, "0x"))
+    assert node.asked == ["eth_createAccessList", "decode"]
+
+
+def test_a_node_without_eth_create_access_list_is_simulated_with_eth_estimate_gas_from_then_on():
+    node = _Node({"error": {"code": METHOD_NOT_FOUND, "message": "the method does not exist"}})
+    d = _dispatcher(node)
+    assert asyncio.run(d.simulate(ENGINE, "0x")) == (300_000, 390_000)
+    assert asyncio.run(d.simulate(ENGINE, "0x")) == (300_000, 390_000)
+    assert node.asked == ["eth_createAccessList", "eth_estimateGas", "eth_estimateGas"]
+
+
+def test_any_other_node_error_in_a_simulation_is_raised_as_it_is():
+    node = _Node({"error": {"code": -32000, "message": "header not found"}})
+    with pytest.raises(Web3RPCError, match="header not found"):
+        asyncio.run(_dispatcher(node).simulate(ENGINE, "0x", 12))
+    assert node.asked == ["eth_createAccessList"]

@@ -33,7 +33,7 @@ from typing import Any
 import requests
 
 from eth_account import Account
-from web3 import AsyncWeb3, LegacyWebSocketProvider, Web3, WebSocketProvider
+from web3 import AsyncWeb3, LegacyWebSocketProvider, Web3
 from web3.exceptions import BlockNotFound, ContractLogicError, ProviderConnectionError
 
 from ..sdk.contracts import Manifest, PinnedRead, Protocol, load_abi
@@ -46,6 +46,7 @@ from .metrics import KeeperMetrics, serve
 from .positions import PositionCache, named_vaults, vault_topics
 from .store import KeeperStore
 from ..sdk.uniswap import artifact
+from ..sdk.websocket import WaitingWebSocketProvider, async_web3
 from .strategy import GAS_NEXT_VAULT, BlockState, GasTerms, Sales, call_batches, choose, decide, seized_amounts
 
 log = logging.getLogger("plimsoll.keeper")
@@ -76,7 +77,7 @@ class KeeperConfig:
             SQLite file beside the manifest).
         dry_run: decide and log, send nothing.
         batch_size: most vaults per liquidateBatch or marginCallBatch transaction.
-        gas_margin: gas limit = estimate × this.
+        gas_margin: gas limit = simulated gas × this.
         priority_fee_wei: EIP-1559 tip.
         connect_timeout: seconds to reach the node at start (retrying with backoff); then KeeperError.
         read_chunk: most vaults per VaultLens call (bounds each eth_call's gas and response size).
@@ -174,7 +175,8 @@ class Keeper:
         self.emit("connecting", url=url, timeout_s=self.cfg.connect_timeout)
         # Retries with web3's backoff, bounded in time by the timeout (not by a count of attempts). Messages up to
         # MAX_MESSAGE: a burst of events in one block range can exceed the websockets default of 1 MiB.
-        provider = WebSocketProvider(url, websocket_kwargs={"max_size": MAX_MESSAGE}, max_connection_retries=1_000)
+        provider = WaitingWebSocketProvider(url, websocket_kwargs={"max_size": MAX_MESSAGE},
+                                            max_connection_retries=1_000)
         try:
             await asyncio.wait_for(provider.connect(), self.cfg.connect_timeout)
         except (asyncio.TimeoutError, ProviderConnectionError, OSError) as e:
@@ -187,7 +189,7 @@ class Keeper:
                 except OSError as e:
                     raise KeeperError(f"cannot serve metrics at {self.cfg.metrics_host}:{self.cfg.metrics_port}: "
                                       f"{e}") from e
-            self.w3 = AsyncWeb3(provider)
+            self.w3 = async_web3(provider)
             await self._setup()
             sub_id = await self.w3.eth.subscribe("newHeads")
             reader = asyncio.create_task(self._read_heads())
@@ -480,16 +482,19 @@ class Keeper:
         groups, left, gas = call_batches([v for v in d.calls if v not in busy], self.cfg.batch_size, max(0, room),
                                          self.cfg.gas_margin)
         skips = d.skips + [(v, "block full") for v in left]
-        calls = []
+        calls = [Call(self.liquidation.functions.marginCall(ids[0]) if len(ids) == 1
+                      else self.liquidation.functions.marginCallBatch(list(ids)), ids) for ids in groups]
+        batches, more = self.liquidate(state, d.plans, room - gas) if d.plans else ([], [])
+        await self.dispatcher.send_all(number, state.base_fee, calls + batches, heard_at, room)
+        # Logged once sent: thousands of lines in a crash block must not delay the broadcast.
         for ids in groups:
             for vault_id in ids:
                 self.emit("margin_call", block=number, vault=vault_id)
-            fn = (self.liquidation.functions.marginCall(ids[0]) if len(ids) == 1
-                  else self.liquidation.functions.marginCallBatch(list(ids)))
-            calls.append(Call(fn, ids))
-        batches, more = self.liquidate(state, d.plans, room - gas) if d.plans else ([], [])
-        await self.dispatcher.send_all(number, state.base_fee, calls + batches, heard_at,
-                                       state.gas_limit * ahead - self.dispatcher.pending_gas)
+        chosen = {v for b in batches for v in b.vault_ids}
+        for vault_id, plan in d.plans:
+            if vault_id in chosen:
+                self.emit("decide", block=number, vault=vault_id, hf=plan.health_factor, repay=plan.repay,
+                          fee=plan.protocol_fee, fraction=plan.fraction, seized=plan.seized_value, full=plan.full)
         self._log_skips(number, skips + more)
         if not self.cfg.quiet:
             self.emit("worked", block=number, ms=round(1000 * (time.perf_counter() - wall), 1),
@@ -581,12 +586,7 @@ class Keeper:
             sales = Sales(state.reserves, state.flash_fee_rate, state.max_loan)
             seized = seized_amounts(state, self.token_symbol, plans)
         batches, skips = choose(plans, self.dispatcher.busy, budget, self.cfg.batch_size, terms, sales, seized)
-        chosen = {v for b in batches for v in b.vault_ids}
         by_id = dict(plans)
-        for vault_id, plan in plans:
-            if vault_id in chosen:
-                self.emit("decide", block=state.number, vault=vault_id, hf=plan.health_factor, repay=plan.repay,
-                          fee=plan.protocol_fee, fraction=plan.fraction, seized=plan.seized_value, full=plan.full)
         calls = []
         for b in batches:
             ids = list(b.vault_ids)

@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from eth_utils import to_checksum_address
+
 from ..sdk.math import (
+    BPS,
+    RAY,
     WAD,
     CollateralParams,
     LiquidationParams,
@@ -105,9 +109,21 @@ def decide(state: BlockState, token_symbol: dict[str, str], params: LiquidationP
     """
     d = Decision()
     unsafe: list[tuple[int, Any, list[str], Any]] = []  # (vault id, valuation, symbols, margin-call state)
+    floor = _maintenance_floor_factors(state, token_symbol)
+    rate = state.rate / RAY
     for vault_id, _owner, normalized, tokens, amounts, portfolio, in_call in state.vaults:
         if normalized == 0:
             continue
+        if not in_call:
+            # Safe beyond doubt in floating point: not valued exactly (most vaults at most blocks; a tenth of the
+            # cost). A vault with an unknown collateral has no factor and goes on to be skipped by name.
+            factors = floor[portfolio]
+            try:
+                lower = sum(a * factors[t] for a, t in zip(amounts, tokens))
+            except KeyError:
+                lower = 0.0
+            if lower >= normalized * rate * SAFE_BEYOND_DOUBT:
+                continue
         symbols = [token_symbol.get(token.lower()) for token in tokens]
         if None in symbols:
             d.skips.append((vault_id, "unknown collateral"))
@@ -140,6 +156,28 @@ def decide(state: BlockState, token_symbol: dict[str, str], params: LiquidationP
             else:
                 d.plans.append((vault_id, plan))
     return d
+
+
+#: How far a vault's floating-point lower bound on maintenance must exceed its debt to be taken as safe without
+#: its exact valuation: far beyond the relative error of a few float operations (1e-15) and the exact math's
+#: rounding (a few wei on values of 1e18 and more).
+SAFE_BEYOND_DOUBT = 1 + 1e-9
+
+
+def _maintenance_floor_factors(state: BlockState, token_symbol: dict[str, str]) -> dict[bool, dict[str, float]]:
+    """Per margin mode (False: isolated, True: portfolio), token address (as in the VaultLens states and in
+    lower case) → a float f such that Σ amount·f over a vault's collateral is at most its maintenance: price /
+    10^decimals × the liquidation threshold (isolated), or × (1 + the collateral's most negative maintenance shock)
+    (portfolio: the minimum over scenarios of the sums is at least the sum of each collateral's worst). An unpriced
+    collateral counts 0, as in the engine; a token ``token_symbol`` does not know has no factor."""
+    out: dict[bool, dict[str, float]] = {False: {}, True: {}}
+    for token, symbol in token_symbol.items():
+        price, p = state.prices.get(symbol), state.params[symbol]
+        per_token = (price or 0) / 10**p.decimals
+        for spelling in (token, to_checksum_address(token)):
+            out[False][spelling] = per_token * p.liquidation_threshold / WAD
+            out[True][spelling] = per_token * (BPS + min(p.maintenance_shocks, default=-BPS)) / BPS
+    return out
 
 
 def allowance(plan: LiquidationPlan) -> int:
@@ -193,13 +231,13 @@ class GasTerms:
         gas_token_price: pUSD WAD per gas token (the WETH oracle's price on Ethereum); None when unknown (then
             gas is not priced and no vault is skipped as unprofitable).
         block_gas: the block gas limit (a batch's worst-case gas × gas_margin must fit); None: no bound.
-        gas_margin: the keeper's gas limit = estimate × this.
+        gas_margin: the keeper's gas limit = simulated gas × this.
         min_profit: the least profit (pUSD WAD) a vault must bring after its gas; None: liquidate regardless (a
             protocol-run keeper that puts solvency before profit).
         room: gas the blocks until the keeper's next look have left for its new transactions (their gas limits
             less its pending transactions and this look's margin calls); batches are planned within it. None: no
             bound.
-        vault_gas: gas of each further vault in a batch as the node last estimated one ((estimate −
+        vault_gas: gas of each further vault in a batch as the node last simulated one ((gas −
             GAS_FIRST_VAULT) / (vaults − 1)), which replaces the worst case GAS_NEXT_VAULT in planning the room;
             None: not known yet.
     """
@@ -307,7 +345,7 @@ def choose(plans: list[tuple[int, LiquidationPlan]], busy: set[int], budget: int
         A vault whose gas (GAS_FIRST_VAULT opening a batch; joining one, ``terms.vault_gas`` or else the worst case
         GAS_NEXT_VAULT) no longer fits ``terms.room`` waits for the next block (``block full``): the batches before
         its own at their gas, its own at its gas limit (× ``gas_margin``), as a block includes transactions. What
-        the block cannot hold is not sent to queue (the dispatcher then checks each batch's own estimate).
+        the block cannot hold is not sent to queue (the dispatcher then checks each batch's own simulated gas).
         Flash mode (``sales`` and ``seized``, from seized_amounts): no inventory is needed and the profit is what the
         seized collateral sells for after the sales chosen before it (the slippage), less the cost, the flash fee
         and gas. A vault whose collateral cannot be sold is skipped (``no market``), and so is one whose sale would

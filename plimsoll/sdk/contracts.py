@@ -96,6 +96,19 @@ def calldata(fn: Any) -> str:
     return "0x" + (function_abi_to_4byte_selector(fn.abi) + encode(types, fn.args)).hex()
 
 
+def read_at(fn: Any, block: int) -> Any:
+    """``fn.call(block_identifier=block)`` on a synchronous Web3, encoded (``calldata``) and decoded with eth_abi
+    directly: web3's own encoder takes 300 ms for the ids of 5,000 vaults, this 26 ms. One output: the value;
+    several: a tuple; arrays and structs as tuples.
+
+    Raises:
+        web3's ContractLogicError (or a subclass) when the call reverts.
+    """
+    out = decode([abi_type(o) for o in fn.abi["outputs"]],
+                 fn.w3.eth.call({"to": fn.address, "data": calldata(fn)}, block_identifier=block))
+    return out[0] if len(out) == 1 else out
+
+
 class PinnedRead:
     """A contract read whose arguments never change, made at any block: calldata encoded once (``calldata``), the
     answer decoded with eth_abi (one output: the value; several: a tuple; arrays and structs as tuples).
