@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 from eth_account import Account
 from prometheus_client import generate_latest
-from web3.exceptions import ContractLogicError, Web3RPCError
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
 from plimsoll.keeper.dispatcher import COLD_PREMIUM, METHOD_NOT_FOUND, REVERTED, Dispatcher
 from plimsoll.keeper.errors import StateError
@@ -545,3 +545,35 @@ def test_any_other_node_error_in_a_simulation_is_raised_as_it_is():
     with pytest.raises(Web3RPCError, match="header not found"):
         asyncio.run(_dispatcher(node).simulate(ENGINE, "0x", 12))
     assert node.asked == ["eth_createAccessList"]
+
+
+class _Pool:
+    """A node that knows a transaction neither as pending nor as mined (dropped, or between its pool and a block
+    being mined), with ``nonce`` transactions of the keeper's counted."""
+
+    def __init__(self, nonce):
+        self.nonce, self.eth = nonce, self
+
+    async def get_transaction_receipt(self, tx_hash):
+        raise TransactionNotFound(tx_hash)
+
+    async def get_transaction(self, tx_hash):
+        raise TransactionNotFound(tx_hash)
+
+    async def get_transaction_count(self, address, block):
+        return self.nonce
+
+
+def test_a_transaction_the_node_does_not_know_is_lost_only_when_still_unknown_a_block_later():
+    store = KeeperStore("sqlite://", 1, ENGINE, 0, "0x00")
+    logged = []
+    d = Dispatcher(_Pool(nonce=7), Account.create(), 31337, store, lambda event, **f: logged.append(event),
+                   KeeperMetrics(), 1.3, 0, dry_run=False)
+    tx = PendingTx("0xt1", (1, 3), 120, WAD, 7, WAD, ENGINE, "0xdeadbeef", 300_000, 2 * 10**9, 10**9, 121)
+    store.add_pending(tx)
+    d.restore()
+    for block in (121, 121):  # mined meanwhile, perhaps: its vaults stay busy
+        asyncio.run(d.check(block, 10**9, 30_000_000))
+        assert d.busy == {1, 3} and logged == []
+    asyncio.run(d.check(122, 10**9, 30_000_000))
+    assert d.busy == set() and logged == ["tx_lost"] and d.nonce == 7 and store.load().pending == ()

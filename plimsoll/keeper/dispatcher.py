@@ -76,6 +76,7 @@ class Dispatcher:
         self.gas_margin, self.priority_fee_wei, self.dry_run = gas_margin, priority_fee_wei, dry_run
         self.pending: dict[str, PendingTx] = {}
         self._capped: set[str] = set()  # stuck transactions whose replacement the caps forbid (logged once)
+        self._unseen: dict[str, int] = {}  # pending transaction → the block at which the node first knew it not
         self.nonce = 0
         #: the newest head heard (the keeper's, updated while it works); None: the decision's block stands in
         self.head: Callable[[], int | None] = lambda: None
@@ -299,7 +300,7 @@ class Dispatcher:
 
     async def check(self, block: int, base_fee: int, block_gas: int, gas_token_price: int | None = None) -> None:
         """Follow the pending transactions at ``block`` (base fee ``base_fee``, wei; gas limit ``block_gas``): log
-        the mined ones, free the vaults of dropped ones, replace stuck ones (``gas_token_price``: pUSD WAD per gas
+        the mined ones, free the vaults of dropped ones (unknown to the node at two blocks), replace stuck ones (``gas_token_price``: pUSD WAD per gas
         token, for the profit cap; None: only the fee cap)."""
         pending = list(self.pending.items())
         receipts = await asyncio.gather(*(self._receipt(tx_hash) for tx_hash, _ in pending))
@@ -307,10 +308,16 @@ class Dispatcher:
             if receipt is None:
                 try:
                     await self.w3.eth.get_transaction(tx_hash)
+                    self._unseen.pop(tx_hash, None)
                     await self._replace_if_stuck(tx, block, base_fee, block_gas, gas_token_price)
                     continue  # still pending
                 except TransactionNotFound:
-                    # Dropped by the node: free its vaults for the next decision and resynchronise the nonce.
+                    # Neither pending nor mined. While a node mines a block, a transaction can be out of its pool
+                    # and not yet in a block (Anvil at 10,000 vaults: six batches declared lost were mined, and
+                    # their vaults sent again failed 'nonce too low'): lost only when still unseen a block later.
+                    # Then dropped by the node: free its vaults for the next decision and resynchronise the nonce.
+                    if self._unseen.setdefault(tx_hash, block) == block:
+                        continue
                     self._forget(tx_hash)
                     self.nonce = await self.w3.eth.get_transaction_count(self.account.address, "pending")
                     self.emit("tx_lost", block=block, tx=tx_hash, vaults=list(tx.vault_ids))
@@ -339,6 +346,7 @@ class Dispatcher:
             return None
 
     def _forget(self, tx_hash: str) -> None:
+        self._unseen.pop(tx_hash, None)
         del self.pending[tx_hash]
         self.store.remove_pending(tx_hash)
 
