@@ -85,20 +85,23 @@ def test_decide_takes_a_vault_as_safe_without_valuing_it_only_beyond_doubt_to_th
     safe; one wei more debt: unsafe), for isolated and portfolio vaults, large and dust-sized, decide finds exactly
     the vaults that the exact valuation finds unsafe."""
     shocked = replace(WETH_PARAMS, maintenance_shocks=(-1_500, -3_000), initial_shocks=(-2_000, -3_500))
-    state = _state([])
-    state.params = {"WETH": shocked}
-    vaults, unsafe = [], set()
-    for i, weth in enumerate([1, 3, 10**9 + 7, 7 * WAD // 3, 12_345 * WAD + 1]):
-        for portfolio in (False, True):
-            v = valuation(0, RAY, [(weth, 1_000 * WAD, shocked)], portfolio)
-            for extra in (0, 1):
-                vault_id = len(vaults) + 1
-                vaults.append((vault_id, "0x" + "aa" * 20, v.maintenance + extra, [WETH], [weth], portfolio, False))
-                if extra:
-                    unsafe.add(vault_id)
-    state.vaults = vaults
-    d = decide(state, {WETH: "WETH"}, PARAMS)
-    assert {v for v, _ in d.plans} | {v for v, _ in d.skips} | set(d.calls) == unsafe
+    # At $1/3 a WETH, 4 and 5 wei are worth 1.13 and 1.17 wei of maintenance in real numbers, 0 in the engine's.
+    for price in (1_000 * WAD, WAD // 3):
+        state = _state([], price=price)
+        state.params = {"WETH": shocked}
+        vaults, unsafe = [], set()
+        for weth in [1, 4, 5, 10**9 + 7, 7 * WAD // 3, 12_345 * WAD + 1]:
+            for portfolio in (False, True):
+                v = valuation(0, RAY, [(weth, price, shocked)], portfolio)
+                for extra in (0, 1):
+                    vault_id = len(vaults) + 1
+                    vaults.append((vault_id, "0x" + "aa" * 20, v.maintenance + extra, [WETH], [weth], portfolio,
+                                   False))
+                    if extra:
+                        unsafe.add(vault_id)
+        state.vaults = vaults
+        d = decide(state, {WETH: "WETH"}, PARAMS)
+        assert {v for v, _ in d.plans} | {v for v, _ in d.skips} | set(d.calls) == unsafe
 
 
 def test_decide_plans_at_most_limit_unsafe_vaults_lowest_health_first_and_leaves_the_rest_for_the_next_block():

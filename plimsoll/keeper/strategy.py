@@ -122,7 +122,9 @@ def decide(state: BlockState, token_symbol: dict[str, str], params: LiquidationP
                 lower = sum(a * factors[t] for a, t in zip(amounts, tokens))
             except KeyError:
                 lower = 0.0
-            if lower >= normalized * rate * SAFE_BEYOND_DOUBT:
+            # Exact maintenance is at most 2 wei a collateral under the real one (two floors), exact debt 1 wei
+            # over (rounded up).
+            if lower >= normalized * rate * SAFE_BEYOND_DOUBT + 2 * len(tokens) + 1:
                 continue
         symbols = [token_symbol.get(token.lower()) for token in tokens]
         if None in symbols:
@@ -158,9 +160,9 @@ def decide(state: BlockState, token_symbol: dict[str, str], params: LiquidationP
     return d
 
 
-#: How far a vault's floating-point lower bound on maintenance must exceed its debt to be taken as safe without
-#: its exact valuation: far beyond the relative error of a few float operations (1e-15) and the exact math's
-#: rounding (a few wei on values of 1e18 and more).
+#: How far a vault's floating-point lower bound on maintenance must exceed its debt, relatively, to be taken as safe
+#: without its exact valuation: far beyond the relative error of a few float operations (1e-15); the exact math's
+#: rounding is added in wei.
 SAFE_BEYOND_DOUBT = 1 + 1e-9
 
 
@@ -172,7 +174,9 @@ def _maintenance_floor_factors(state: BlockState, token_symbol: dict[str, str]) 
     collateral counts 0, as in the engine; a token ``token_symbol`` does not know has no factor."""
     out: dict[bool, dict[str, float]] = {False: {}, True: {}}
     for token, symbol in token_symbol.items():
-        price, p = state.prices.get(symbol), state.params[symbol]
+        price, p = state.prices.get(symbol), state.params.get(symbol)
+        if p is None:
+            continue
         per_token = (price or 0) / 10**p.decimals
         for spelling in (token, to_checksum_address(token)):
             out[False][spelling] = per_token * p.liquidation_threshold / WAD
