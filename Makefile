@@ -6,6 +6,7 @@
 #   make slither   - Slither over contracts/, checked against toolchain/slither-triage.json
 #   make bench     - gas benchmark -> benchmarks/results/gas.{json,md}
 #   make bench-keeper - keeper at 10,000 vaults (index rebuild, block work) -> benchmarks/results/keeper.{json,md}
+#   make bench-risk - cascade simulator, 100,000 vaults x 24 scenarios -> benchmarks/results/cascade.{json,md}
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -18,7 +19,7 @@ export PATH := $(BIN):$(ANVIL_DIR):$(FORGE_DIR):$(PATH)
 
 SOURCES := $(shell find contracts interfaces -name '*.sol' -not -path '*/.cache/*')
 
-.PHONY: setup compile demo test test-fast forge-test pytest slither coverage bench bench-keeper clean
+.PHONY: setup compile demo test test-fast forge-test pytest slither coverage bench bench-keeper bench-risk clean
 
 setup: $(VENV)/.installed node_modules/.installed .solcx/solc-v0.8.28
 
@@ -68,6 +69,9 @@ coverage: setup
 
 bench: compile
 	$(BIN)/python benchmarks/gas.py
+
+bench-risk: setup
+	$(BIN)/python benchmarks/cascade.py
 
 bench-keeper: compile
 	$(BIN)/python benchmarks/keeper.py --vaults 10000

@@ -2,7 +2,9 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {SignedMath} from "@openzeppelin/contracts/utils/math/SignedMath.sol";
 
+import {IPortfolioMargin} from "@plimsoll/interfaces/IPortfolioMargin.sol";
 import {IRiskSteward} from "@plimsoll/interfaces/IRiskSteward.sol";
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
@@ -27,6 +29,7 @@ contract RiskSteward is IRiskSteward, AccessControl {
     uint256 public constant MIN_COOLDOWN = 1 hours;
 
     bytes32 internal constant RISK_PARAMETERS = "riskParameters";
+    bytes32 internal constant SCENARIO_SHOCKS = "scenarioShocks";
     bytes32 internal constant SUPPLY_CAP = "supplyCap";
     bytes32 internal constant DEBT_CEILING = "debtCeiling";
     bytes32 internal constant DUST = "dust";
@@ -77,6 +80,25 @@ contract RiskSteward is IRiskSteward, AccessControl {
         _requireStep("liquidationThreshold", token, c.liquidationThreshold, liquidationThreshold, step);
         _requireStep("liquidationBonus", token, c.liquidationBonus, liquidationBonus, step);
         vaultEngine.setRiskParameters(token, ltv, liquidationThreshold, liquidationBonus);
+    }
+
+    /// @inheritdoc IRiskSteward
+    function shiftScenarioShocks(address token, int256 shift) external onlyRole(STEWARD_ROLE) {
+        _cooldown(SCENARIO_SHOCKS, token);
+        uint256 maxStep = _bounds.riskStep;
+        if (SignedMath.abs(shift) > maxStep) revert ShockShiftTooLarge(token, shift, maxStep);
+        IPortfolioMargin portfolio = vaultEngine.portfolio();
+        (int256[][] memory initial, int256[][] memory maintenance) = portfolio.scenarioGrids();
+        if (maintenance.length == 0) revert NoScenarioGrids();
+        uint256 j = _column(token);
+        for (uint256 s; s < initial.length; ++s) {
+            initial[s][j] += shift;
+        }
+        for (uint256 s; s < maintenance.length; ++s) {
+            maintenance[s][j] += shift;
+        }
+        emit ScenarioShocksShifted(token, shift);
+        portfolio.setScenarioGrids(initial, maintenance);
     }
 
     /// @inheritdoc IRiskSteward
@@ -133,6 +155,15 @@ contract RiskSteward is IRiskSteward, AccessControl {
         ) revert InvalidBounds(b.riskStep, b.relativeStep, b.feeStep, b.cooldown);
         _bounds = b;
         emit BoundsSet(b.riskStep, b.relativeStep, b.feeStep, b.cooldown);
+    }
+
+    /// @dev `token`'s column in the grids: its index in the engine's listing order.
+    function _column(address token) internal view returns (uint256) {
+        address[] memory tokens = vaultEngine.collateralTokens();
+        for (uint256 j; j < tokens.length; ++j) {
+            if (tokens[j] == token) return j;
+        }
+        revert IVaultEngine.UnknownCollateral(token);
     }
 
     /// @dev One change per group and token per cooldown; the first change is never held back.

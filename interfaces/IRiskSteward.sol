@@ -5,7 +5,8 @@ pragma solidity ^0.8.28;
 /// @notice Risk parameters that move only within bounds (docs/governance.md). The steward (STEWARD_ROLE) may move
 ///         each risk parameter by at most a bounded step per change, and change it again only after a cooldown;
 ///         anything larger goes through the timelock. The contract holds RISK_ADMIN_ROLE in the VaultEngine and
-///         exposes nothing else, so a steward key can never list a token, replace an oracle or set the grids.
+///         exposes nothing else, so a steward key can never list a token, replace an oracle or reshape the
+///         portfolio-margin grids (it may only shift one collateral's shocks, as it may move its haircuts).
 /// @dev Step rules, per change: LTV, liquidation threshold and liquidation bonus move by at most `riskStep` (WAD,
 ///      absolute); supply cap, debt ceiling, dust and liquidation cap by at most `relativeStep` of their current value
 ///      (WAD fraction, below 1: a zero value, i.e. a closed supply cap or an uncapped liquidation volume, can be
@@ -32,12 +33,19 @@ interface IRiskSteward {
     error InvalidBounds(uint256 riskStep, uint256 relativeStep, uint256 feeStep, uint256 cooldown);
     /// @notice An address argument is the zero address.
     error ZeroAddress();
+    /// @notice A shift of `token`'s scenario shocks larger than riskStep in size.
+    error ShockShiftTooLarge(address token, int256 shift, uint256 maxStep);
+    /// @notice Portfolio margin has no grids yet: there is nothing to shift.
+    error NoScenarioGrids();
 
     /// @notice The timelock set the bounds.
     event BoundsSet(uint256 riskStep, uint256 relativeStep, uint256 feeStep, uint256 cooldown);
     /// @notice The steward moved `parameter` of `token` (zero for a global parameter) from `oldValue` to `newValue`
     ///         (units of the parameter); the engine emits its own event too.
     event StewardUpdate(bytes32 indexed parameter, address indexed token, uint256 oldValue, uint256 newValue);
+    /// @notice The steward shifted every scenario shock of `token`, in both grids, by `shift` (signed WAD); the
+    ///         PortfolioMargin emits the new grids too.
+    event ScenarioShocksShifted(address indexed token, int256 shift);
 
     /// @notice Move a collateral type's LTV, liquidation threshold and liquidation bonus (WAD), each by at most
     ///         riskStep. STEWARD_ROLE only; cooldown group "riskParameters".
@@ -49,6 +57,17 @@ interface IRiskSteward {
     ///      checks (UnknownCollateral, InvalidRiskParameters, RiskParametersConflict, ScenarioGridLooserThanHaircut).
     function setRiskParameters(address token, uint256 ltv, uint256 liquidationThreshold, uint256 liquidationBonus)
         external;
+
+    /// @notice Shift a collateral type's shock by `shift` in every scenario of both portfolio-margin grids, so that
+    ///         its portfolio scenarios can follow its haircuts: a lower LT or LTV needs shocks at least as severe
+    ///         first (ScenarioGridLooserThanHaircut). STEWARD_ROLE only; cooldown group "scenarioShocks".
+    /// @param token a listed collateral
+    /// @param shift signed WAD, whole basis points, |shift| <= riskStep (negative: more severe)
+    /// @dev Shifting one column of both grids by the same amount keeps every maintenance scenario covered by an
+    ///      initial one. The PortfolioMargin re-checks the grids as for the timelock. Reverts
+    ///      AccessControlUnauthorizedAccount, CooldownActive, ShockShiftTooLarge, NoScenarioGrids, UnknownCollateral,
+    ///      and the PortfolioMargin's checks (InvalidShock, ScenarioGridLooserThanHaircut).
+    function shiftScenarioShocks(address token, int256 shift) external;
 
     /// @notice Move a collateral type's supply cap (token decimals) by at most relativeStep of its current value.
     ///         STEWARD_ROLE only; cooldown group "supplyCap".
@@ -90,8 +109,8 @@ interface IRiskSteward {
 
     /// @notice When `parameter` of `token` (zero for a global parameter) last changed through the steward, seconds
     ///         (0: never).
-    /// @param parameter the cooldown group: "riskParameters", "supplyCap", "debtCeiling", "dust", "stabilityFee",
-    ///        "liquidationCap"
+    /// @param parameter the cooldown group: "riskParameters", "scenarioShocks", "supplyCap", "debtCeiling", "dust",
+    ///        "stabilityFee", "liquidationCap"
     /// @param token the collateral type, or the zero address
     function lastUpdate(bytes32 parameter, address token) external view returns (uint256);
 }

@@ -333,6 +333,237 @@ def risk_grid(prices, confidence, mixes, config_path):
     Console().print(table)
 
 
+def _default_prices() -> tuple[str, ...]:
+    from .demo.prices import market_dir
+
+    return (f"WETH={market_dir() / 'Binance_ETHUSDT_1h.csv'}", f"WBTC={market_dir() / 'Binance_BTCUSDT_1h.csv'}")
+
+
+@risk.command("params")
+@click.option("--prices", "prices", multiple=True, metavar="SYMBOL=PATH",
+              help="Hourly CryptoDataDownload CSV per collateral. Default: WETH and WBTC from the market data folder "
+                   "($PLIMSOLL_MARKET_DATA or ../shared/data/market).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Deployment configuration: current parameters, steward bounds, grids (default "
+                   "scripts/config/local.yaml).")
+@click.option("--confidence", default=0.99, show_default=True, type=click.FloatRange(0.9, 0.9999),
+              help="Tail confidence of the bonus and LT rules.")
+@click.option("--liquidation-hours", default=2, show_default=True, type=click.IntRange(1, 168),
+              help="Hours from HF 1 to the liquidation (grace period + keeper): the LT rule's horizon.")
+@click.option("--sale-hours", default=1, show_default=True, type=click.IntRange(1, 168),
+              help="Hours a liquidator holds seized collateral: the bonus rule's horizon.")
+@click.option("--sale-cost", default=0.005, show_default=True, type=click.FloatRange(0, 0.5),
+              help="Gas and slippage of a liquidation, fraction of the value seized (added to the bonus).")
+@click.option("--borrow-confidence", default=0.95, show_default=True, type=click.FloatRange(0.5, 0.9999),
+              help="Confidence that a fresh maximum loan survives --borrow-hours without a margin call (LTV rule).")
+@click.option("--borrow-hours", default=24, show_default=True, type=click.IntRange(1, 720), help="See --borrow-confidence.")
+@click.option("--model", type=click.Choice(["ewma", "garch"]), default="ewma", show_default=True,
+              help="Volatility forecast of the predictive margin: RiskMetrics EWMA (λ 0.94) or GARCH(1,1)-t refitted "
+                   "monthly on the past only.")
+@click.option("--drawdown", default=0.2, show_default=True, type=click.FloatRange(0.01, 0.99),
+              help="A 24-hour loss at least this large is a drawdown episode in the backtest.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("risk-output"),
+              show_default=True, help="Folder for params.json, params.csv and backtest-SYMBOL.csv.")
+def risk_params(prices, config_path, confidence, liquidation_hours, sale_hours, sale_cost, borrow_confidence,
+                borrow_hours, model, drawdown, out_dir):
+    """Recommend LTV, liquidation threshold and liquidation bonus per collateral from the tails of its price history
+    (docs/risk.md), tighten LT ahead of storms from a volatility forecast (predictive margin, backtested on the same
+    history), and give the step the risk steward may send today, checked against the engine's rules.
+
+    Writes OUT/params.json (everything), OUT/params.csv (one row per collateral) and OUT/backtest-SYMBOL.csv (the
+    daily forecast and LT path)."""
+    import csv
+    import json
+
+    from .demo.prices import MarketDataError
+    from .risk.advice import CSV_COLUMNS, advise, csv_rows
+    from .risk.params import Horizons
+    from .sdk.config import ConfigError, load_config
+
+    paths = _parse_prices(prices or _default_prices())
+    horizons = Horizons(confidence, sale_hours, sale_cost, liquidation_hours, borrow_confidence, borrow_hours)
+    with Progress(TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True) as bar:
+        task = bar.add_task("starting", total=None)
+        try:
+            cfg = load_config(config_path or Path(__file__).resolve().parents[1] / "scripts" / "config" / "local.yaml")
+            report, days = advise(paths, cfg, horizons, model, drawdown, lambda step: bar.update(task, description=step))
+        except (MarketDataError, ConfigError, ValueError) as e:
+            raise click.UsageError(str(e)) from e
+        except KeyError as e:
+            raise click.UsageError(f"--prices names a collateral the configuration does not list: {e}") from e
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "params.json").write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+    with open(out_dir / "params.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, CSV_COLUMNS)
+        writer.writeheader()
+        writer.writerows(csv_rows(report))
+    for s, frame in days.items():
+        frame.to_csv(out_dir / f"backtest-{s}.csv", index_label="day", float_format="%.6g")
+
+    table = Table(title=f"Recommended parameters ({confidence:.2%} ES; LT over {liquidation_hours} h, bonus over "
+                        f"{sale_hours} h + {sale_cost:.2%}, LTV {borrow_confidence:.0%} VaR over {borrow_hours} h)")
+    for col in ("collateral", "ES sale", "ES liq.", "VaR borrow", "LTV", "LT", "bonus (range)", "LT today",
+                "current LTV/LT/LB", "steward today", "reverts"):
+        table.add_column(col, justify="right")
+    for s, c in report["collaterals"].items():
+        ev, t, cur, p = c["evidence"], c["target"], c["current"], c["proposal"]
+        table.add_row(
+            s, f"{ev['sale_es']:.2%}", f"{ev['liquidation_es']:.2%}", f"{ev['borrow_var']:.2%}", t["ltv"],
+            t["liquidation_threshold"], f"{t['bonus']} – {t['bonus_max']}", c["today"]["liquidation_threshold"],
+            f"{cur['ltv']}/{cur['liquidation_threshold']}/{cur['liquidation_bonus']}",
+            f"{p['ltv']}/{p['liquidation_threshold']}/{p['liquidation_bonus']}", c["reverts"] or "no",
+        )
+    Console().print(table)
+    bt_table = Table(title=f"Predictive margin backtest ({model}; drawdown = 24 h loss ≥ {drawdown:.0%})")
+    for col in ("collateral", "drawdowns", "tightened before", "lead days", "breaches static → steward",
+                "calm-day cost"):
+        bt_table.add_column(col, justify="right")
+    for s, bt in report["backtest"].items():
+        leads = [e["lead_days"] for e in bt["episodes"] if e["tightened"]]
+        bt_table.add_row(
+            s, str(len(bt["episodes"])), str(bt["tightened_before"]), ", ".join(map(str, leads)) or "–",
+            f"{bt['breaches_static']} → {bt['breaches_dynamic']} of {bt['hours']:,} h", f"{bt['calm_cost']:.2%}",
+        )
+    Console().print(bt_table)
+    console.print(f"wrote {out_dir / 'params.json'}, {out_dir / 'params.csv'} and the daily paths in "
+                  f"{out_dir}/backtest-*.csv")
+
+
+def _parse_scenario(value: str, symbols: list[str]) -> list[float]:
+    """'WETH=-0.3,WBTC=-0.2' → shocks in ``symbols`` order (a collateral not named: 0)."""
+    shocks = dict.fromkeys(symbols, 0.0)
+    for part in value.split(","):
+        sym, sep, x = part.partition("=")
+        if not sep or sym.strip() not in shocks:
+            raise click.BadParameter(f"expected SYMBOL=FRACTION with SYMBOL among {symbols}, got {part!r}",
+                                     param_hint="--scenario")
+        try:
+            shocks[sym.strip()] = float(x)
+        except ValueError as e:
+            raise click.BadParameter(f"not a number: {x!r}", param_hint="--scenario") from e
+        if not -1 <= shocks[sym.strip()] <= 10:
+            raise click.BadParameter(f"a shock is a fraction in [-1, 10], got {x}", param_hint="--scenario")
+    return [shocks[s] for s in symbols]
+
+
+@risk.command("stress")
+@click.option("--rpc", "rpc_url", required=True, help="JSON-RPC URL, http(s):// or ws(s)://.")
+@click.option("--network", "network", metavar="NAME", help="Deployment: reads deployments/NAME.json.")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Deployment manifest JSON (instead of --network).")
+@click.option("--block", "block", type=click.IntRange(min=0), help="Block to read (default: the one before the head).")
+@click.option("--scenario", "scenarios", multiple=True, metavar="SYM=FRACTION,...",
+              help="A joint shock, e.g. 'WETH=-0.3,WBTC=-0.2'; repeat for more. Default: 24 scenarios, every "
+                   "collateral falling by the same 2.5 % to 60 %.")
+@click.option("--steps", default=1, show_default=True, type=click.IntRange(1, 10_000),
+              help="Steps to reach each shock (1 = at once); each step is a keeper round at those prices.")
+@click.option("--step-seconds", default=3600.0, show_default=True, type=click.FloatRange(min=1),
+              help="Seconds between steps.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("risk-output"),
+              show_default=True, help="Folder for stress.json and stress.csv.")
+def risk_stress(rpc_url, network, manifest, block, scenarios, steps, step_seconds, out_dir):
+    """Stress today's vaults: read every vault and parameter at one block, move the prices along each scenario, and
+    run Plimsoll's own liquidation rules step by step (margin calls and their grace, the growing bonus, partial
+    liquidation to the target health, volume caps, bad-debt write-off) with the cascade simulator (docs/risk.md).
+    No owner is assumed to answer a margin call. Writes OUT/stress.json and OUT/stress.csv."""
+    import csv
+    import json
+
+    import numpy as np
+    from web3 import HTTPProvider, LegacyWebSocketProvider, Web3
+
+    from .risk.cascade import simulate
+    from .risk.chain import read_state, shock_paths
+    from .sdk.contracts import DEPLOYMENTS_DIR, Manifest, ManifestError, Protocol
+
+    if bool(network) == bool(manifest):
+        raise click.UsageError("give exactly one of --network NAME or --manifest PATH")
+    try:
+        m = Manifest.load(manifest or DEPLOYMENTS_DIR / f"{network}.json")
+    except (ManifestError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+    w3 = Web3(LegacyWebSocketProvider(rpc_url) if rpc_url.startswith("ws") else HTTPProvider(rpc_url))
+    try:
+        state = read_state(Protocol(w3, m), block if block is not None else w3.eth.block_number - 1)
+    except Exception as e:  # any failure to read the chain: one clear line, exit 1
+        raise click.ClickException(f"cannot read the deployment at {rpc_url}: {e!r}") from e
+    if state.unpriced:
+        raise click.ClickException(f"no price for {state.unpriced} at block {state.block}: cannot stress from it")
+    if scenarios:
+        shocks = np.array([_parse_scenario(s, state.symbols) for s in scenarios])
+    else:
+        shocks = -np.repeat(np.linspace(0.025, 0.60, 24)[:, None], len(state.symbols), axis=1)
+    closing = float(state.rules.grace_period.max()) + 2
+    times, prices = shock_paths(state.prices, shocks, steps, step_seconds, closing)
+    out = simulate(state.book, state.rules, times, prices)
+    rows = [
+        {**{f"shock_{sym}": round(float(shocks[s, c]), 4) for c, sym in enumerate(state.symbols)},
+         "vaults_liquidated": int(out.liquidated[s].sum()), "liquidations": int(out.liquidations[s]),
+         "repaid": round(float(out.repaid[s]), 2), "borrower_penalty": round(float(out.borrower_penalty[s]), 2),
+         "penalty_per_repaid": round(float(out.borrower_penalty[s] / out.repaid[s]), 6) if out.repaid[s] else None,
+         "bad_debt": round(float(out.bad_debt[s]), 2), "wiped_out": int(out.wiped_out[s].sum()),
+         "margin_calls": int(out.calls[s])}
+        for s in range(len(shocks))
+    ]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "stress.json").write_text(json.dumps({
+        "block": state.block, "timestamp": state.timestamp, "vaults_with_debt": int(state.book.debt.size),
+        "debt": round(float(state.book.debt.sum()), 2),
+        "prices": dict(zip(state.symbols, map(float, state.prices))), "steps": steps, "step_seconds": step_seconds,
+        "scenarios": rows,
+        "series": {k: v.tolist() for k, v in out.series.items()}, "times": times.tolist(),
+    }, indent=2) + "\n")
+    with open(out_dir / "stress.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    table = Table(title=f"Stress at block {state.block}: {state.book.debt.size:,} vaults with debt, "
+                        f"{state.book.debt.sum():,.0f} pUSD")
+    for col in (*[f"{s} shock" for s in state.symbols], "liquidated", "liquidations", "repaid", "penalty",
+                "bad debt", "wiped out"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(*[f"{r[f'shock_{s}']:+.1%}" for s in state.symbols], f"{r['vaults_liquidated']:,}",
+                      f"{r['liquidations']:,}", f"{r['repaid']:,.0f}", f"{r['borrower_penalty']:,.0f}",
+                      f"{r['bad_debt']:,.0f}", f"{r['wiped_out']:,}")
+    Console().print(table)
+    console.print(f"wrote {out_dir / 'stress.json'} and {out_dir / 'stress.csv'}")
+
+
+@risk.command("calibrate")
+@click.option("--workdir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("demo-output"),
+              show_default=True, help="A finished `plimsoll demo` run: its vaults.json, rounds.json, config.yaml and "
+                                      "report.json.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the comparison here.")
+def risk_calibrate(workdir, json_path):
+    """Simulate a demo run off-chain with the cascade simulator (same vaults, same price rounds, same configuration)
+    and compare with what the contracts did: the same liquidated and insolvent vaults, total repaid within 1 %, the
+    liquidation count within 5 %, debt written off within 1 % (docs/risk.md). Exit code 1 when they disagree."""
+    import json
+
+    from .risk.calibrate import CalibrationInputError, calibrate
+
+    try:
+        result = calibrate(workdir)
+    except CalibrationInputError as e:
+        raise click.UsageError(str(e)) from e
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2) + "\n")
+    table = Table(title=f"Calibration on {workdir}: {'agrees' if result['ok'] else 'DISAGREES'}")
+    for col in ("", "chain", "simulated"):
+        table.add_column(col, justify="right")
+    for key in result["chain"]:
+        table.add_row(key, str(result["chain"][key]), str(result["simulated"][key]))
+    Console().print(table)
+    for name, passed in result["checks"].items():
+        console.print(f"{'ok  ' if passed else 'FAIL'} {name.replace('_', ' ')}")
+    if result["only_on_chain"] or result["only_simulated"]:
+        console.print(f"liquidated only on-chain: {result['only_on_chain']}; only simulated: {result['only_simulated']}")
+    if not result["ok"]:
+        sys.exit(1)
+
+
 # ---------------------------------------------------------------------------------------------- abi
 @main.command()
 def abi() -> None:

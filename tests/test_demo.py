@@ -34,6 +34,16 @@ def assert_reconciles(report: dict) -> None:
     assert rec["vaults"] == report["vaults"] + 1 and rec["unpriced_vaults"] == 0  # the users' and the keeper's
 
 
+def assert_calibrated(workdir: Path, report: dict) -> None:
+    """The cascade simulator (plimsoll.risk) replays the same run off-chain and reproduces what the contracts did:
+    the same liquidated and insolvent vaults, repaid and written-off debt within 1 %, the count within 5 %."""
+    from plimsoll.risk.calibrate import calibrate
+
+    result = calibrate(workdir)
+    assert result["ok"], result
+    assert result["simulated"]["liquidated"] == report["liquidated"]
+
+
 def test_black_thursday_replay_every_unsafe_vault_is_liquidated_next_block(tmp_path):
     eth, btc = market_dir() / "Binance_ETHUSDT_1h.csv", market_dir() / "Binance_BTCUSDT_1h.csv"
     if not (eth.exists() and btc.exists()):
@@ -54,6 +64,7 @@ def test_black_thursday_replay_every_unsafe_vault_is_liquidated_next_block(tmp_p
     # Bad debt is reported, not asserted: with only the hourly candle points (no 2 % steps), a wick gaps many
     # vaults from healthy to underwater in one round, and no liquidation policy can prevent that.
     assert_reconciles(report)
+    assert_calibrated(tmp_path, report)
 
 
 def test_short_demo_run(tmp_path):
@@ -63,6 +74,7 @@ def test_short_demo_run(tmp_path):
     assert set(report) >= {"vaults", "became_liquidatable", "liquidated", "missed", "blocks_to_liquidate",
                            "bad_debt", "surplus", "gas_per_liquidation", "block_time_s", "price_rounds"}
     assert_reconciles(report)
+    assert_calibrated(tmp_path, report)
 
 
 def _scaled(source: Path, factor: str, out: Path) -> Path:

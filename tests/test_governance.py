@@ -4,6 +4,8 @@ but never repayment or liquidation, and anyone burns pUSD against bad debt. Bloc
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import ape
 import pytest
 
@@ -90,6 +92,107 @@ def test_steward_moves_within_bounds_without_delay(g, admin, chain):
         chain.pending_timestamp = at + 86_400
         steward.setDebtCeiling(ceiling, sender=admin)
         assert engine.debtCeiling() == ceiling
+
+
+def _revert_name(call) -> str:
+    """The custom error ``call()`` reverts with, by name, whichever contract raised it: ape decodes only the called
+    contract's own errors, the exported ABIs (plimsoll.sdk.errors) those of the contracts it calls too."""
+    from ape.exceptions import ContractLogicError
+
+    from plimsoll.sdk.errors import decode_revert
+
+    with pytest.raises(ContractLogicError) as e:
+        call()
+    abi = getattr(e.value, "abi", None)
+    return abi.name if abi is not None else decode_revert(e.value.revert_message).split("(")[0]
+
+
+def _grids(engine, project):
+    initial, maintenance = project.PortfolioMargin.at(engine.portfolio()).scenarioGrids()
+    return [list(r) for r in initial], [list(r) for r in maintenance]
+
+
+def test_steward_shifts_one_collaterals_scenario_shocks_within_its_step(g, project, admin, alice, chain):
+    """The steward may move a collateral's portfolio scenarios as it may move its haircuts: every shock of that
+    collateral, in both grids, by at most riskStep, once a cooldown; the PortfolioMargin re-checks the grids."""
+    engine, steward, weth = g["engine"], g["steward"], g["weth"]
+    initial, maintenance = _grids(engine, project)
+    j = list(engine.collateralTokens()).index(weth.address)
+    step = WAD // 50
+    with isolated(chain):
+        with ape.reverts(steward.AccessControlUnauthorizedAccount):
+            steward.shiftScenarioShocks(weth, -step, sender=alice)
+        with ape.reverts(steward.ShockShiftTooLarge, token=weth.address, shift=-step - 10**14, maxStep=step):
+            steward.shiftScenarioShocks(weth, -step - 10**14, sender=admin)
+        with ape.reverts(steward.UnknownCollateral, token=alice.address):
+            steward.shiftScenarioShocks(alice, -step, sender=admin)
+        # Up by one basis point: the worst WETH maintenance shock, −15 %, would be looser than LT − 1 = −15 %.
+        assert _revert_name(lambda: steward.shiftScenarioShocks(weth, 10**14, sender=admin)) == (
+            "ScenarioGridLooserThanHaircut"
+        )
+        tx = steward.shiftScenarioShocks(weth, -step, sender=admin)
+        assert tx.events.filter(steward.ScenarioShocksShifted)[0].shift == -step
+        after_initial, after_maintenance = _grids(engine, project)
+        for before, after in ((initial, after_initial), (maintenance, after_maintenance)):
+            assert after == [[x - step if k == j else x for k, x in enumerate(row)] for row in before]
+        at = chain.blocks[tx.block_number].timestamp
+        with ape.reverts(steward.CooldownActive, readyAt=at + 86_400):
+            steward.shiftScenarioShocks(weth, step, sender=admin)
+        chain.pending_timestamp = at + 86_400
+        steward.shiftScenarioShocks(weth, step, sender=admin)
+        assert _grids(engine, project) == (initial, maintenance)
+
+
+def test_shifting_shocks_needs_grids(cfg, project, admin):
+    from dataclasses import replace
+
+    plain = deploy_script.deploy(replace(cfg, initial_grid=(), maintenance_grid=()), admin, "no-grids")
+    steward = project.RiskSteward.at(plain.contracts["RiskSteward"])
+    with ape.reverts(steward.NoScenarioGrids):
+        steward.shiftScenarioShocks(plain.collaterals["WETH"].token, -(WAD // 100), sender=admin)
+
+
+def test_the_risk_tools_proposal_is_sent_by_the_steward_as_it_is(g, project, admin, chain):
+    """`plimsoll risk params` on the history and the configuration deployed here: the proposal it prints (each
+    collateral's shock shift, then its parameters) goes through the RiskSteward unchanged, and the engine ends with
+    exactly those parameters. Without the shift, the chain reverts where the tool's mirror says it would."""
+    from plimsoll.demo.prices import market_dir
+    from plimsoll.risk.advice import advise
+    from plimsoll.risk.params import RiskParameters, check_sequence
+
+    eth, btc = market_dir() / "Binance_ETHUSDT_1h.csv", market_dir() / "Binance_BTCUSDT_1h.csv"
+    if not (eth.exists() and btc.exists()):
+        pytest.skip(f"market data not found in {market_dir()} (set PLIMSOLL_MARKET_DATA)")
+    cfg = load_config(ROOT / "scripts" / "config" / "local.yaml")
+    report, _ = advise({"WETH": eth, "WBTC": btc}, cfg)
+    engine, steward = g["engine"], g["steward"]
+    listed = [c.symbol for c in cfg.collaterals]
+    tokens = dict(zip(listed, engine.collateralTokens()))
+    proposals = {
+        s: RiskParameters(**{k: int(v) for k, v in c["proposal_wad"].items()}) for s, c in report["collaterals"].items()
+    }
+    current = {
+        c.symbol: RiskParameters(c.ltv, c.liquidation_threshold, c.liquidation_bonus) for c in cfg.collaterals
+    }
+    unshifted = check_sequence(current, proposals, listed, cfg.initial_grid, cfg.maintenance_grid)
+    assert any(report["collaterals"][s]["shock_shift"] != "0" for s in listed)  # the history tightens one today
+    with isolated(chain):
+        for s in listed:
+            p = proposals[s]
+            if s in unshifted:
+                assert unshifted[s] == _revert_name(lambda: steward.setRiskParameters(
+                    tokens[s], p.ltv, p.liquidation_threshold, p.liquidation_bonus, sender=admin))
+        for s in listed:
+            assert report["collaterals"][s]["reverts"] is None
+            shift = int(Decimal(report["collaterals"][s]["shock_shift"]) * WAD)
+            if shift:
+                steward.shiftScenarioShocks(tokens[s], shift, sender=admin)
+            p = proposals[s]
+            steward.setRiskParameters(tokens[s], p.ltv, p.liquidation_threshold, p.liquidation_bonus, sender=admin)
+            c = engine.collateralType(tokens[s])
+            assert (c.ltv, c.liquidationThreshold, c.liquidationBonus) == (
+                p.ltv, p.liquidation_threshold, p.liquidation_bonus
+            )
 
 
 def test_guardian_pauses_borrowing_not_repayment(g, admin, alice, chain):

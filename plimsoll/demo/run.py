@@ -242,6 +242,22 @@ def plan_vaults(n: int, prices: dict[str, Decimal], cfg: DeployConfig, seed: int
     return specs
 
 
+def write_replay_inputs(workdir: Path, specs: list[VaultSpec], rounds: dict[str, list[Point]]) -> None:
+    """Write what the replay starts from, for ``plimsoll risk calibrate`` to simulate the same run off-chain:
+    ``vaults.json`` (per user vault: id, collateral in token units, debt WAD at its borrow, margin mode, whether its
+    owner answers a margin call) and ``rounds.json`` (per collateral: [unix seconds, USD price] of every round, the
+    first being the start price)."""
+    vaults = [
+        {"id": s.vault_id, "collateral": {sym: str(a) for sym, a in s.collateral.items()}, "debt": str(s.debt),
+         "portfolio": s.portfolio, "responsive": s.responsive}
+        for s in specs
+    ]
+    (workdir / "vaults.json").write_text(json.dumps(vaults) + "\n")
+    (workdir / "rounds.json").write_text(
+        json.dumps({sym: [[r.time, str(r.price)] for r in rs] for sym, rs in rounds.items()}) + "\n"
+    )
+
+
 def keeper_collateral(specs: list[VaultSpec], price: Decimal, decimals: int) -> int:
     """The keeper's own vault (token units of the first collateral at ``price``): worth 5 times the users' total
     debt, so that borrowing that debt as its pUSD inventory leaves it at LTV 20 %."""
@@ -341,6 +357,7 @@ class Demo:
                 self.progress("deploy", 1, 1)
                 self.p = Protocol(self.w3, Manifest.load(self.manifest_path))
                 self._setup(specs, own)
+                write_replay_inputs(self.opts.workdir, specs, rounds)
                 keeper = self._start_keeper(anvil.ws_url)
                 ids = [s.vault_id for s in specs]
                 monitor = Monitor(self.w3, self.p.lens, ids + [self.keeper_vault], self.w3.eth.block_number).start()
@@ -623,6 +640,7 @@ class Demo:
             "vaults": len(specs),
             "became_liquidatable": len(ever_unsafe),
             "liquidated": len(liquidated),
+            "liquidated_vaults": sorted(liquidated),
             "missed": len(final_unsafe - liquidated),
             # A vault that was margin-called may end without a liquidation (cured, or the price came back): only the
             # others count here.
@@ -645,6 +663,8 @@ class Demo:
             "borrower_penalty": str(Decimal(penalty) / WAD),
             "penalty_per_repaid": str(round(Decimal(penalty) / repaid, 6)) if repaid else None,
             "bad_debt": rad_to_wad_str(p.engine.functions.badDebtRad().call(block_identifier=last)),
+            # debt of insolvent vaults written off, before the surplus covered any of it
+            "written_off": rad_to_wad_str(sum(ev["args"]["debtRad"] for ev in written_off)),
             "insolvent_vaults": insolvent,
             "margin_calls": {
                 "calls": len(p.liquidation.events.MarginCall().get_logs(from_block=first, to_block=last)),

@@ -1,1 +1,2 @@
-"""Risk tooling: scenario grids from price history (stress tests and parameter recommendations come later)."""
+"""Risk engine (docs/risk.md): parameters from price history, the predictive-margin backtest, the cascade simulator
+and its stress test and calibration, and portfolio-margin grids."""

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..demo.prices import load_candles
+from .history import horizon_returns, hourly_closes
 
 HOURS = 24
 
@@ -64,21 +64,12 @@ def load_returns(paths: dict[str, Path], horizon_hours: int = HOURS) -> tuple[tu
 
     Raises:
         MarketDataError: a file is missing or malformed.
-        ValueError: the assets share fewer than two horizons of hours.
+        ValueError: the assets share fewer than two windows of `horizon_hours`.
     """
-    closes: dict[str, dict[int, float]] = {}
-    for sym, path in paths.items():
-        closes[sym] = {c.time: float(c.close) for c in load_candles(path)}
-    symbols = tuple(paths)
-    common = sorted(set.intersection(*(set(c) for c in closes.values())))
-    if len(common) <= 2 * horizon_hours:
+    returns = horizon_returns(hourly_closes(paths), horizon_hours)
+    if len(returns) < 2:
         raise ValueError("the price histories share too few hours")
-    index = {t: i for i, t in enumerate(common)}
-    prices = np.array([[closes[s][t] for s in symbols] for t in common])
-    # A pair of hours exactly `horizon` apart (gaps in the data are skipped, never bridged).
-    starts = [i for i, t in enumerate(common) if index.get(t + horizon_hours * 3600) is not None]
-    ends = [index[common[i] + horizon_hours * 3600] for i in starts]
-    return symbols, prices[ends] / prices[starts] - 1
+    return tuple(paths), returns.to_numpy()
 
 
 def expected_shortfall_scenarios(returns: np.ndarray, confidence: float, mixes: int = 7) -> tuple[np.ndarray, tuple]:
