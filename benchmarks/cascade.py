@@ -23,33 +23,18 @@ import platform
 import statistics
 import subprocess
 import time
-from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 
-from plimsoll.demo.run import plan_vaults
-from plimsoll.risk.cascade import Book, Rules, simulate
+from plimsoll.risk.cascade import Rules, simulate
+from plimsoll.risk.policies import population
 from plimsoll.sdk.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results"
 VAULTS, SCENARIOS, RUNS = 100_000, 24, 5
 START = np.array([2_000.0, 40_000.0])
-
-
-def population(cfg, n: int) -> Book:
-    """The demo's vault spread for ``n`` vaults, as simulator input."""
-    specs = plan_vaults(n, {"WETH": Decimal(2_000), "WBTC": Decimal(40_000)}, cfg, seed=42, portfolio_share=0.5)
-    decimals = np.array([10.0 ** c.decimals for c in cfg.collaterals])
-    symbols = [c.symbol for c in cfg.collaterals]
-    return Book(
-        ids=np.arange(1, n + 1),
-        amounts=np.array([[s.collateral.get(sym, 0) for sym in symbols] for s in specs], dtype=float) / decimals,
-        debt=np.array([s.debt / 1e18 for s in specs]),
-        portfolio=np.array([s.portfolio for s in specs]),
-        responsive=np.array([s.responsive for s in specs]),
-    )
 
 
 def paths(steps: int, grace: float) -> tuple[np.ndarray, np.ndarray]:
@@ -77,7 +62,7 @@ def timed(book, rules, times, prices) -> tuple[list[float], object]:
 def main() -> None:
     cfg = load_config(ROOT / "scripts" / "config" / "local.yaml")
     rules = Rules.from_config(cfg)
-    book = population(cfg, VAULTS)
+    book = population(cfg, VAULTS, START)
     grace = float(rules.grace_period.max())
     result = {
         "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,

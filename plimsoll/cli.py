@@ -429,6 +429,25 @@ def risk_params(prices, config_path, confidence, liquidation_hours, sale_hours, 
                   f"{out_dir}/backtest-*.csv")
 
 
+def _protocol(rpc_url: str, network: str | None, manifest: Path | None):
+    """The deployment named by exactly one of --network / --manifest, on the node at ``rpc_url`` (http or ws).
+
+    Raises:
+        click.UsageError: both or neither given (exit 2). click.ClickException: the manifest cannot be read (exit 1).
+    """
+    from web3 import HTTPProvider, LegacyWebSocketProvider, Web3
+
+    from .sdk.contracts import DEPLOYMENTS_DIR, Manifest, ManifestError, Protocol
+
+    if bool(network) == bool(manifest):
+        raise click.UsageError("give exactly one of --network NAME or --manifest PATH")
+    try:
+        m = Manifest.load(manifest or DEPLOYMENTS_DIR / f"{network}.json")
+    except (ManifestError, OSError) as e:
+        raise click.ClickException(str(e)) from e
+    return Protocol(Web3(LegacyWebSocketProvider(rpc_url) if rpc_url.startswith("ws") else HTTPProvider(rpc_url)), m)
+
+
 def _parse_scenario(value: str, symbols: list[str]) -> list[float]:
     """'WETH=-0.3,WBTC=-0.2' → shocks in ``symbols`` order (a collateral not named: 0)."""
     shocks = dict.fromkeys(symbols, 0.0)
@@ -470,21 +489,13 @@ def risk_stress(rpc_url, network, manifest, block, scenarios, steps, step_second
     import json
 
     import numpy as np
-    from web3 import HTTPProvider, LegacyWebSocketProvider, Web3
 
     from .risk.cascade import simulate
     from .risk.chain import read_state, shock_paths
-    from .sdk.contracts import DEPLOYMENTS_DIR, Manifest, ManifestError, Protocol
 
-    if bool(network) == bool(manifest):
-        raise click.UsageError("give exactly one of --network NAME or --manifest PATH")
+    p = _protocol(rpc_url, network, manifest)
     try:
-        m = Manifest.load(manifest or DEPLOYMENTS_DIR / f"{network}.json")
-    except (ManifestError, OSError) as e:
-        raise click.ClickException(str(e)) from e
-    w3 = Web3(LegacyWebSocketProvider(rpc_url) if rpc_url.startswith("ws") else HTTPProvider(rpc_url))
-    try:
-        state = read_state(Protocol(w3, m), block if block is not None else w3.eth.block_number - 1)
+        state = read_state(p, block if block is not None else p.w3.eth.block_number - 1)
     except Exception as e:  # any failure to read the chain: one clear line, exit 1
         raise click.ClickException(f"cannot read the deployment at {rpc_url}: {e!r}") from e
     if state.unpriced:
@@ -528,6 +539,74 @@ def risk_stress(rpc_url, network, manifest, block, scenarios, steps, step_second
                       f"{r['bad_debt']:,.0f}", f"{r['wiped_out']:,}")
     Console().print(table)
     console.print(f"wrote {out_dir / 'stress.json'} and {out_dir / 'stress.csv'}")
+
+
+@risk.command("compare")
+@click.option("--prices", "prices", multiple=True, metavar="SYMBOL=PATH",
+              help="Hourly CSV per collateral (default: WETH and WBTC from the market data folder).")
+@click.option("--path", "path_names", multiple=True, type=click.Choice(["black_thursday", "may_2021", "generated"]),
+              help="Price paths to compare on (default: all three).")
+@click.option("--vaults", default=10_000, show_default=True, type=click.IntRange(10, 1_000_000),
+              help="Vaults in the population (the demo's spread, seeded).")
+@click.option("--seed", default=42, show_default=True, help="Seed of the vault population.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Plimsoll's configuration (default scripts/config/local.yaml); its LT and bonus serve all policies.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("risk-output"),
+              show_default=True, help="Folder for compare.json and compare.csv.")
+def risk_compare(prices, path_names, vaults, seed, config_path, out_dir):
+    """Compare Plimsoll's liquidation rules with Aave v3's, MakerDAO's, Liquity v1's and Euler v2's on the same vaults
+    and price paths (docs/risk.md): per path and policy the vaults liquidated, liquidations, debt repaid, borrower
+    penalty (value seized above debt repaid), penalty per $ repaid, bad debt and vaults wiped out. Writes
+    OUT/compare.json and OUT/compare.csv."""
+    import csv
+    import json
+
+    from .demo.prices import MarketDataError
+    from .risk.policies import ROWS, population, run_all
+    from .risk.cascade import Rules
+    from .risk.paths import episode_steps
+    from .sdk.config import ConfigError, load_config
+
+    files = _parse_prices(prices or _default_prices())
+    try:
+        cfg = load_config(config_path or Path(__file__).resolve().parents[1] / "scripts" / "config" / "local.yaml")
+        symbols = [c.symbol for c in cfg.collaterals]
+        rules = Rules.from_config(cfg)
+        rows, report = [], {}
+        for name in path_names or ("black_thursday", "may_2021", "generated"):
+            times, steps = episode_steps(name, files, symbols)
+            book = population(cfg, vaults, steps[0], seed)
+            tallies = run_all(book, rules, times, steps)
+            report[name] = {"steps": len(times), "vaults": vaults, "debt": round(float(book.debt.sum()), 2),
+                            "policies": {}}
+            for policy in ROWS:
+                t = tallies[policy]
+                row = {"path": name, "policy": policy, "vaults_liquidated": t.vaults_liquidated,
+                       "liquidations": t.liquidations, "repaid": round(t.repaid, 2),
+                       "borrower_penalty": round(t.borrower_penalty, 2),
+                       "penalty_per_repaid": round(t.penalty_per_repaid, 6), "bad_debt": round(t.bad_debt, 2),
+                       "wiped_out": t.wiped_out}
+                rows.append(row)
+                report[name]["policies"][policy] = row
+    except (MarketDataError, ConfigError, KeyError, ValueError) as e:
+        raise click.UsageError(str(e)) from e
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "compare.json").write_text(json.dumps(report, indent=2) + "\n")
+    with open(out_dir / "compare.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for name, r in report.items():
+        table = Table(title=f"{name}: {vaults:,} vaults, {r['debt']:,.0f} pUSD, {r['steps']} price steps")
+        for col in ("policy", "vaults liquidated", "liquidations", "repaid", "borrower penalty", "per $ repaid",
+                    "bad debt", "wiped out"):
+            table.add_column(col, justify="right")
+        for policy, row in r["policies"].items():
+            table.add_row(policy, f"{row['vaults_liquidated']:,}", f"{row['liquidations']:,}", f"{row['repaid']:,.0f}",
+                          f"{row['borrower_penalty']:,.0f}", f"{row['penalty_per_repaid']:.2%}",
+                          f"{row['bad_debt']:,.0f}", f"{row['wiped_out']:,}")
+        Console().print(table)
+    console.print(f"wrote {out_dir / 'compare.json'} and {out_dir / 'compare.csv'}")
 
 
 @risk.command("calibrate")
@@ -597,22 +676,12 @@ def reconcile_cmd(rpc_url, network, manifest, block, json_path):
     """
     import json
 
-    from web3 import HTTPProvider, LegacyWebSocketProvider, Web3
-
-    from .sdk.contracts import DEPLOYMENTS_DIR, Manifest, ManifestError, Protocol
     from .sdk.reconcile import reconcile
 
-    if bool(network) == bool(manifest):
-        raise click.UsageError("give exactly one of --network NAME or --manifest PATH")
+    p = _protocol(rpc_url, network, manifest)
     try:
-        m = Manifest.load(manifest or DEPLOYMENTS_DIR / f"{network}.json")
-    except (ManifestError, OSError) as e:
-        raise click.ClickException(str(e)) from e
-    provider = LegacyWebSocketProvider(rpc_url) if rpc_url.startswith("ws") else HTTPProvider(rpc_url)
-    w3 = Web3(provider)
-    try:
-        at = block if block is not None else w3.eth.block_number - 1
-        rec = reconcile(Protocol(w3, m), at)
+        at = block if block is not None else p.w3.eth.block_number - 1
+        rec = reconcile(p, at)
     except Exception as e:  # any failure to read the chain: one clear line, exit 1
         raise click.ClickException(f"cannot read the deployment at {rpc_url}: {e!r}") from e
     table = Table(title=f"Plimsoll reconciliation at block {rec.block}")

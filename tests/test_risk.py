@@ -303,3 +303,71 @@ def test_volume_caps_hold_back_partial_liquidations_in_vault_order():
         assert out.seized[0] == pytest.approx(5_000 * m, rel=1e-12)
     touched = [tuple(book.amounts[:, 0] != out.amounts[0, :, 0]) for out in steps]
     assert touched == [(False, True, False), (False, True, True), (True, True, True)]
+
+
+# ------------------------------------------------------------------------------------------- policy comparison
+@pytest.mark.parametrize(
+    ("policy", "price", "expected"),
+    [
+        # HF 0.9633 ≥ 0.95: Aave's close factor, half the debt, once (HF after: 7,756.25 / 7,500 ≥ 1).
+        ("aave", 1_700, (1, 1, 7_500, 7_875, 0, 0)),
+        # HF 0.9067 < 0.95: all of it, collateral worth 1.05 times.
+        ("aave", 1_600, (1, 1, 15_000, 15_750, 0, 0)),
+        # Tab 16,950; the auction clears at 1,520 a WETH: 15,200 for all 10 WETH; 15,000 of it repays the debt.
+        ("maker", 1_600, (1, 1, 15_000, 16_000, 0, 1)),
+        # Collateral ratio 1.067 < 1.10: all the collateral to the Stability Pool, the debt cancelled.
+        ("liquity", 1_600, (1, 1, 15_000, 16_000, 0, 1)),
+        # Discount 1 − 0.9067 = 9.33 %: 16,000 of collateral pays 14,506.67 of debt; 493.33 is left without any.
+        ("euler", 1_600, (1, 1, 16_000 * (1 - (1 - 13_600 / 15_000)), 16_000, 15_000 - 16_000 * 13_600 / 15_000, 1)),
+    ],
+)
+def test_each_reference_rule_on_one_vault_by_hand(policy, price, expected):
+    from dataclasses import replace
+
+    from plimsoll.risk.cascade import Book, Rules
+    from plimsoll.risk.policies import run_reference
+
+    rules = replace(Rules.from_config(_plain_cfg()), stability_rate=0.0)
+    book = Book(np.array([1]), np.array([[10.0, 0.0]]), np.array([15_000.0]), np.array([False]), np.array([False]))
+    times = np.array([0.0, 60.0, 1_000.0])  # the Maker auction clears 600 s after the bark at 60 s
+    prices = np.array([[2_000.0, 40_000.0], [price, 40_000.0], [price, 40_000.0]])
+    t = run_reference(policy, book, rules, times, prices)
+    got = (t.vaults_liquidated, t.liquidations, t.repaid, t.seized, t.bad_debt, t.wiped_out)
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-9)
+
+
+def test_plimsoll_row_is_the_cascade_simulator_and_owners_do_not_answer():
+    from plimsoll.risk.cascade import Book, Rules, simulate
+    from plimsoll.risk.policies import ROWS, run_all
+    from plimsoll.sdk.config import load_config
+
+    from conftest import ROOT
+
+    rules = Rules.from_config(load_config(ROOT / "scripts" / "config" / "local.yaml"))
+    book = Book(np.array([1, 2]), np.array([[10.0, 0.0], [10.0, 0.0]]), np.array([15_000.0, 16_500.0]),
+                np.array([False, False]), np.array([True, True]))
+    times = np.array([0.0, 60.0, 4_000.0])
+    prices = np.array([[2_000.0, 40_000.0], [1_700.0, 40_000.0], [1_700.0, 40_000.0]])
+    tallies = run_all(book, rules, times, prices)
+    assert tuple(tallies) == ROWS
+    quiet = simulate(Book(book.ids, book.amounts, book.debt, book.portfolio, np.array([False, False])), rules, times,
+                     prices)
+    assert tallies["plimsoll"].repaid == quiet.repaid[0] and tallies["plimsoll"].vaults_liquidated == 2
+    # HF 0.963: called (above the 0.92 floor) and liquidated after the grace, its debt grown by the call's premium;
+    # HF 0.876: at once. Without calls: both at once.
+    assert tallies["plimsoll"].liquidations == tallies["plimsoll_no_calls"].liquidations == 2
+    assert tallies["plimsoll"].repaid > tallies["plimsoll_no_calls"].repaid
+
+
+def test_risk_compare_cli_writes_one_row_per_policy(tmp_path: Path):
+    result = CliRunner().invoke(main, ["risk", "compare", "--path", "generated", "--vaults", "200", "--out",
+                                       str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    from plimsoll.risk.policies import ROWS
+
+    report = json.loads((tmp_path / "compare.json").read_text())
+    rows = report["generated"]["policies"]
+    assert tuple(rows) == ROWS and report["generated"]["vaults"] == 200
+    for row in rows.values():
+        assert row["borrower_penalty"] == pytest.approx(row["penalty_per_repaid"] * row["repaid"], rel=1e-4, abs=0.01)
+    assert len((tmp_path / "compare.csv").read_text().splitlines()) == 1 + len(ROWS)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..sdk.config import load_config
 from .cascade import Book, Outcome, Rules, simulate
+from .paths import rounds_to_steps
 
 #: The issue's tolerances: total repaid within 1 %, the liquidation count within 5 %.
 REPAID_TOLERANCE = 0.01
@@ -61,18 +62,11 @@ def replay_inputs(workdir: Path) -> tuple[Book, Rules, np.ndarray, np.ndarray]:
         responsive=np.array([bool(v["responsive"]) for v in vaults]),
     )
     rules = Rules.from_config(cfg)
-    times = sorted({int(t) for rs in rounds.values() for t, _ in rs})
-    prices = np.empty((len(times), len(symbols)))
-    for c, sym in enumerate(symbols):
-        points = {int(t): float(Decimal(p)) for t, p in rounds[sym]}
-        last = points[min(points)]
-        for j, t in enumerate(times):
-            last = points.get(t, last)
-            prices[j, c] = last
+    times, prices = rounds_to_steps({s: [(t, float(Decimal(p))) for t, p in rounds[s]] for s in symbols}, symbols)
     if rules.grace_period.max() > 0:  # the demo lets every open grace window run out, then repeats the last prices
-        times.append(times[-1] + int(rules.grace_period.max()) + 2)
+        times = np.append(times, times[-1] + int(rules.grace_period.max()) + 2)
         prices = np.vstack([prices, prices[-1]])
-    return book, rules, np.array(times, dtype=float), prices
+    return book, rules, times, prices
 
 
 def compare(book: Book, outcome: Outcome, report: dict) -> dict:
