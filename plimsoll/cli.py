@@ -609,6 +609,93 @@ def risk_compare(prices, path_names, vaults, seed, config_path, out_dir):
     console.print(f"wrote {out_dir / 'compare.json'} and {out_dir / 'compare.csv'}")
 
 
+@risk.command("montecarlo")
+@click.option("--prices", "prices", multiple=True, metavar="SYMBOL=PATH",
+              help="Hourly CSV per collateral, the history to bootstrap (default: WETH and WBTC from the market data "
+                   "folder).")
+@click.option("--paths", "n_paths", default=1_000, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Generated price paths.")
+@click.option("--hours", default=24, show_default=True, type=click.IntRange(1, 24 * 30), help="Hours per path.")
+@click.option("--block", default=24, show_default=True, type=click.IntRange(1, 24 * 30),
+              help="Hours per bootstrap block.")
+@click.option("--vaults", default=10_000, show_default=True, type=click.IntRange(10, 1_000_000),
+              help="Vaults in the population (the demo's spread at the history's last prices).")
+@click.option("--seed", default=7, show_default=True, help="Seed of the paths (the population uses seed 42).")
+@click.option("--chunk", default=16, show_default=True, type=click.IntRange(1, 10_000), help="Paths per Dask task.")
+@click.option("--scheduler", metavar="ADDRESS", help="A running Dask scheduler, e.g. tcp://10.0.0.5:8786. Default: a "
+                                                     "local cluster of --workers processes.")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 256), help="Local cluster workers.")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Plimsoll's configuration (default scripts/config/local.yaml).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("risk-output"),
+              show_default=True, help="Folder for montecarlo.json and montecarlo.csv.")
+def risk_montecarlo(prices, n_paths, hours, block, vaults, seed, chunk, scheduler, workers, config_path, out_dir):
+    """Bad debt and borrower losses over many generated price paths (docs/risk.md): block-bootstrapped from the joint
+    hourly history, each run through Plimsoll's liquidation rules by the cascade simulator, on Dask. Writes
+    OUT/montecarlo.json (the distribution and the timing) and OUT/montecarlo.csv (one row per path)."""
+    import csv
+    import json
+    import time
+
+    from .demo.prices import MarketDataError
+    from .risk import montecarlo as mc
+    from .risk.cascade import Rules
+    from .risk.history import hourly_closes
+    from .risk.policies import population
+    from .sdk.config import ConfigError, load_config
+
+    files = _parse_prices(prices or _default_prices())
+    try:
+        cfg = load_config(config_path or Path(__file__).resolve().parents[1] / "scripts" / "config" / "local.yaml")
+        symbols = [c.symbol for c in cfg.collaterals]
+        closes = hourly_closes({s: files[s] for s in symbols})
+        start = closes.dropna().iloc[-1].to_numpy()
+        multipliers = mc.bootstrap_paths(mc.hourly_log_returns(closes), n_paths, hours, block, seed)
+        book = population(cfg, vaults, start)
+    except (MarketDataError, ConfigError, KeyError, ValueError) as e:
+        raise click.UsageError(str(e)) from e
+    from distributed import Client, LocalCluster
+
+    started = time.perf_counter()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("simulating paths (chunks)", total=-(-n_paths // chunk))
+        cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+        try:
+            with Client(scheduler or cluster) as client:
+                result = mc.run(book, Rules.from_config(cfg), start, multipliers, chunk=chunk, client=client,
+                                progress=lambda done, total: bar.update(task, completed=done))
+        except OSError as e:
+            raise click.ClickException(f"cannot reach the Dask scheduler {scheduler}: {e}") from e
+        finally:
+            if cluster is not None:
+                cluster.close()
+    seconds = time.perf_counter() - started
+    summary = result.summary() | {
+        "vaults": vaults, "debt": round(float(book.debt.sum()), 2), "hours": hours, "block": block, "seed": seed,
+        "start_prices": dict(zip(symbols, map(float, start))), "seconds": round(seconds, 2),
+        "scheduler": scheduler or f"local cluster, {workers} workers",
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "montecarlo.json").write_text(json.dumps(summary, indent=2) + "\n")
+    with open(out_dir / "montecarlo.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", *[f"worst_{s}" for s in symbols], "bad_debt", "borrower_penalty", "repaid",
+                         "vaults_liquidated", "vaults_insolvent"])
+        for i in range(n_paths):
+            writer.writerow([i, *[round(float(x), 6) for x in result.worst_fall[i] - 1], round(float(result.bad_debt[i]), 2),
+                             round(float(result.penalty[i]), 2), round(float(result.repaid[i]), 2),
+                             int(result.liquidated[i]), int(result.insolvent[i])])
+    table = Table(title=f"{n_paths:,} paths of {hours} h, {vaults:,} vaults ({summary['debt']:,.0f} pUSD), "
+                        f"{seconds:.1f} s on {summary['scheduler']}")
+    for col in ("", "mean", "p50", "p95", "p99", "max"):
+        table.add_column(col, justify="right")
+    for key in ("bad_debt", "borrower_penalty"):
+        table.add_row(key.replace("_", " "), *[f"{summary[key][q]:,.0f}" for q in ("mean", "p50", "p95", "p99", "max")])
+    Console().print(table)
+    console.print(f"paths with bad debt: {summary['paths_with_bad_debt']:.2%}; wrote {out_dir / 'montecarlo.json'}")
+
+
 @risk.command("calibrate")
 @click.option("--workdir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=Path("demo-output"),
               show_default=True, help="A finished `plimsoll demo` run: its vaults.json, rounds.json, config.yaml and "

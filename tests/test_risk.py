@@ -371,3 +371,58 @@ def test_risk_compare_cli_writes_one_row_per_policy(tmp_path: Path):
     for row in rows.values():
         assert row["borrower_penalty"] == pytest.approx(row["penalty_per_repaid"] * row["repaid"], rel=1e-4, abs=0.01)
     assert len((tmp_path / "compare.csv").read_text().splitlines()) == 1 + len(ROWS)
+
+
+# ------------------------------------------------------------------------------------------- Monte Carlo
+def test_bootstrap_paths_are_blocks_of_the_history_from_a_seed():
+    from plimsoll.risk.montecarlo import bootstrap_paths
+
+    returns = np.log1p(np.arange(1, 201, dtype=float).reshape(100, 2) / 10_000)  # each hour different
+    paths = bootstrap_paths(returns, n_paths=5, hours=10, block=4, seed=3)
+    assert paths.shape == (5, 11, 2) and (paths[:, 0] == 1).all()
+    assert np.array_equal(paths, bootstrap_paths(returns, n_paths=5, hours=10, block=4, seed=3))
+    steps = np.diff(np.log(paths), axis=1)
+    for path in steps:
+        for a in range(0, 10, 4):  # each block is 4 consecutive hours of the history (the last one cut to 2)
+            block = path[a : a + 4]
+            start = int(np.flatnonzero(np.isclose(returns[:, 0], block[0, 0], rtol=0, atol=1e-15))[0])
+            assert np.allclose(block, returns[start : start + len(block)], rtol=0, atol=1e-12)
+
+
+def test_monte_carlo_on_a_local_dask_cluster_of_two_workers_equals_the_run_here():
+    from distributed import Client, LocalCluster
+
+    from plimsoll.risk.cascade import Book, Rules
+    from plimsoll.risk.montecarlo import bootstrap_paths, run
+    from plimsoll.sdk.config import load_config
+
+    from conftest import ROOT
+
+    rules = Rules.from_config(load_config(ROOT / "scripts" / "config" / "local.yaml"))
+    rng = np.random.default_rng(5)
+    n = 300
+    amounts = rng.uniform(0, 10, (n, 2)) * (rng.random((n, 2)) < 0.7)
+    amounts[amounts.sum(axis=1) == 0, 0] = 1.0
+    start = np.array([2_000.0, 40_000.0])
+    book = Book(np.arange(n), amounts, amounts @ start * rng.uniform(0.5, 0.8, n), np.zeros(n, dtype=bool),
+                rng.random(n) < 0.5)
+    crashes = np.log(np.array([[0.98, 0.99], [0.90, 0.95], [1.01, 1.0], [0.85, 0.9]]))  # a history with crashes
+    multipliers = bootstrap_paths(np.repeat(crashes, 10, axis=0), n_paths=12, hours=6, block=3, seed=11)
+    here = run(book, rules, start, multipliers, chunk=5)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+        assert len(client.scheduler_info()["workers"]) == 2
+        there = run(book, rules, start, multipliers, chunk=5, client=client)
+    for name in ("bad_debt", "penalty", "repaid", "liquidated", "insolvent"):
+        assert np.array_equal(getattr(here, name), getattr(there, name)), name
+    assert here.liquidated.sum() > 0 and here.summary()["paths"] == 12
+
+
+@needs_history
+def test_risk_montecarlo_cli_writes_the_distribution(tmp_path: Path):
+    result = CliRunner().invoke(main, ["risk", "montecarlo", "--paths", "8", "--hours", "6", "--vaults", "50",
+                                       "--chunk", "4", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "montecarlo.json").read_text())
+    assert summary["paths"] == 8 and summary["scheduler"] == "local cluster, 2 workers"
+    assert summary["bad_debt"]["p50"] <= summary["bad_debt"]["p99"] <= summary["bad_debt"]["max"]
+    assert len((tmp_path / "montecarlo.csv").read_text().splitlines()) == 9
