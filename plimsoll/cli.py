@@ -490,7 +490,7 @@ def risk_stress(rpc_url, network, manifest, block, scenarios, steps, step_second
 
     import numpy as np
 
-    from .risk.cascade import simulate
+    from .risk.cascade import health_factors, simulate
     from .risk.chain import read_state, shock_paths
 
     p = _protocol(rpc_url, network, manifest)
@@ -523,6 +523,7 @@ def risk_stress(rpc_url, network, manifest, block, scenarios, steps, step_second
         "prices": dict(zip(state.symbols, map(float, state.prices))), "steps": steps, "step_seconds": step_seconds,
         "scenarios": rows,
         "series": {k: v.tolist() for k, v in out.series.items()}, "times": times.tolist(),
+        "health_factors": [round(float(h), 6) for h in health_factors(state.book, state.rules, state.prices)],
     }, indent=2) + "\n")
     with open(out_dir / "stress.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, list(rows[0]))
@@ -694,6 +695,31 @@ def risk_montecarlo(prices, n_paths, hours, block, vaults, seed, chunk, schedule
         table.add_row(key.replace("_", " "), *[f"{summary[key][q]:,.0f}" for q in ("mean", "p50", "p95", "p99", "max")])
     Console().print(table)
     console.print(f"paths with bad debt: {summary['paths_with_bad_debt']:.2%}; wrote {out_dir / 'montecarlo.json'}")
+
+
+@risk.command("report")
+@click.option("--out", "out_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              default=Path("risk-output"), show_default=True,
+              help="The folder the other risk commands wrote to; report.html goes there too.")
+@click.option("--prices", "prices", multiple=True, metavar="SYMBOL=PATH",
+              help="Hourly CSV per collateral for the volatility and correlation plots (default: WETH and WBTC from "
+                   "the market data folder).")
+def risk_report(out_dir, prices):
+    """One HTML page with plots from what `risk params`, `stress`, `montecarlo` and `compare` wrote to OUT (docs/risk.md):
+    the recommended parameters, volatility and correlation over history, the health distribution of today's vaults,
+    the cascade over time under the worst scenario, the Monte Carlo distribution and the comparison table and chart."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    from .demo.prices import MarketDataError
+    from .risk.report import write_report
+
+    files = _parse_prices(prices or _default_prices())
+    try:
+        path = write_report(out_dir, files if all(p.exists() for p in files.values()) else None)
+    except MarketDataError as e:
+        raise click.UsageError(str(e)) from e
+    console.print(f"wrote {path}")
 
 
 @risk.command("calibrate")

@@ -60,8 +60,17 @@ def test_a_simulated_crash_liquidates_as_the_chain_then_does(chain, deployment, 
                                        "--block", str(head), "--scenario", "WETH=-0.25", "--step-seconds", "12",
                                        "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    row = json.loads((tmp_path / "stress.json").read_text())["scenarios"][0]
+    stress = json.loads((tmp_path / "stress.json").read_text())
+    row = stress["scenarios"][0]
     assert row["vaults_liquidated"] == 1 and row["liquidations"] == 1 and row["bad_debt"] == 0
+    hf = engine.healthFactor(a) / WAD
+    assert stress["health_factors"][0] == pytest.approx(hf, abs=1e-6)  # written to 6 decimals
+    # The HTML report draws today's health and the cascade from it, and names what is missing.
+    result = CliRunner().invoke(main, ["risk", "report", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "report.html").read_text()
+    assert 'alt="health distribution"' in page and 'alt="cascade over time"' in page
+    assert "run <code>plimsoll risk compare</code>" in page and "run <code>plimsoll risk montecarlo</code>" in page
     with isolated(chain):
         inventory = open_vault(engine, liquidator, weth, 1_000 * WAD)
         engine.borrow(inventory, 100_000 * WAD, liquidator, sender=liquidator)

@@ -179,6 +179,17 @@ def _worst(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return worst
 
 
+def health_factors(book: Book, rules: Rules, prices: np.ndarray) -> np.ndarray:
+    """(n,) each vault's health factor at ``prices`` (k,) USD: maintenance / debt, the worst maintenance scenario for
+    portfolio vaults; inf without debt."""
+    values = book.amounts.T * prices[:, None]
+    maintenance = _weighted(values, rules.liquidation_threshold)
+    if rules.maintenance_grid.size and book.portfolio.any():
+        maintenance[book.portfolio] = _worst(values[:, book.portfolio], rules.maintenance_grid)
+    with np.errstate(divide="ignore"):
+        return np.where(book.debt > 0, maintenance / np.where(book.debt > 0, book.debt, 1.0), np.inf)
+
+
 def _effective_bonus(bonus: np.ndarray, hf: np.ndarray, rules: Rules) -> np.ndarray:
     """LiquidationEngine.effectiveBonus: the floor just under HF 1, rising linearly to the full bonus at
     max_bonus_health."""
