@@ -253,6 +253,53 @@ contract GovernanceTest is ProtocolFixture {
         assertEq(engine.collateralType(address(weth)).ltv, 0.77e18);
     }
 
+    function test_steward_shifts_one_collaterals_shocks_so_that_it_can_tighten_a_haircut_under_grids() public {
+        RiskSteward s = _steward();
+        (int256[][] memory initial, int256[][] memory maintenance) = _grids();
+        portfolio.setScenarioGrids(initial, maintenance);
+        vm.startPrank(STEWARD);
+        // WETH's worst initial shock is -20 %: LTV 0.78 would make its portfolio requirement looser than its haircut.
+        vm.expectRevert(
+            abi.encodeWithSelector(IPortfolioMargin.ScenarioGridLooserThanHaircut.selector, address(weth), -0.20e18, -0.22e18)
+        );
+        s.setRiskParameters(address(weth), 0.78e18, 0.83e18, 1.05e18);
+        vm.expectRevert(abi.encodeWithSelector(IRiskSteward.ShockShiftTooLarge.selector, address(weth), -0.03e18, 0.02e18));
+        s.shiftScenarioShocks(address(weth), -0.03e18);
+        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.UnknownCollateral.selector, ALICE));
+        s.shiftScenarioShocks(ALICE, -0.02e18);
+        vm.expectEmit(address(s));
+        emit IRiskSteward.ScenarioShocksShifted(address(weth), -0.02e18);
+        s.shiftScenarioShocks(address(weth), -0.02e18);
+        (int256[][] memory i2, int256[][] memory m2) = portfolio.scenarioGrids();
+        for (uint256 k; k < 2; ++k) {
+            assertEq(i2[k][0], initial[k][0] - 0.02e18);
+            assertEq(m2[k][0], maintenance[k][0] - 0.02e18);
+            for (uint256 j = 1; j < 4; ++j) {
+                assertEq(i2[k][j], initial[k][j]);
+                assertEq(m2[k][j], maintenance[k][j]);
+            }
+        }
+        s.setRiskParameters(address(weth), 0.78e18, 0.83e18, 1.05e18); // its own cooldown group
+        assertEq(engine.collateralType(address(weth)).ltv, 0.78e18);
+        vm.expectRevert(
+            abi.encodeWithSelector(IRiskSteward.CooldownActive.selector, bytes32("scenarioShocks"), address(weth), block.timestamp + 1 days)
+        );
+        s.shiftScenarioShocks(address(weth), 0.01e18);
+        vm.stopPrank();
+        vm.prank(ALICE);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, ALICE, STEWARD_ROLE)
+        );
+        s.shiftScenarioShocks(address(wbtc), -0.01e18);
+    }
+
+    function test_steward_cannot_shift_shocks_without_grids() public {
+        RiskSteward s = _steward();
+        vm.prank(STEWARD);
+        vm.expectRevert(IRiskSteward.NoScenarioGrids.selector);
+        s.shiftScenarioShocks(address(weth), -0.01e18);
+    }
+
     function test_steward_moves_caps_fees_and_dust_by_bounded_relative_steps() public {
         RiskSteward s = _steward();
         uint256 ceiling = engine.debtCeiling();
