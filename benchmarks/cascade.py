@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from plimsoll.risk.cascade import Rules, simulate
+from plimsoll.risk.chain import shock_paths
 from plimsoll.risk.policies import population
 from plimsoll.sdk.config import load_config
 
@@ -38,16 +39,11 @@ START = np.array([2_000.0, 40_000.0])
 
 
 def paths(steps: int, grace: float) -> tuple[np.ndarray, np.ndarray]:
-    """(times, prices (S, m, 2)): ``steps`` hourly steps down to each scenario's shock, then a step after the grace."""
+    """(times, prices (S, m, 2)): ``steps`` hourly steps down to each scenario's shock (ETH by the fall, BTC by 0.8
+    of it), then a step after the grace."""
     falls = np.linspace(0.025, 0.60, SCENARIOS)
-    ramp = np.arange(1, steps + 1) / steps
-    times = np.concatenate([[0.0], 3_600.0 * np.arange(1, steps + 1), [3_600.0 * steps + grace + 2]])
-    prices = np.empty((SCENARIOS, steps + 2, 2))
-    for s, fall in enumerate(falls):
-        eth = 1 - fall * np.concatenate([[0.0], ramp, [1.0]])
-        btc = 1 - 0.8 * fall * np.concatenate([[0.0], ramp, [1.0]])
-        prices[s] = np.stack([eth * START[0], btc * START[1]], axis=1)
-    return times, prices
+    shocks = -np.stack([falls, 0.8 * falls], axis=1)
+    return shock_paths(START, shocks, steps, 3_600.0, grace + 2)
 
 
 def timed(book, rules, times, prices) -> tuple[list[float], object]:

@@ -19,9 +19,11 @@ from .params import (
     Horizons,
     RiskParameters,
     Target,
+    bps_down,
     check_sequence,
     shock_shift,
     evidence,
+    ltv_for,
     recommend,
     steward_step,
 )
@@ -43,9 +45,8 @@ def _fraction(wad: int) -> str:
 
 def _today(target: Target, ev, lt_today: float) -> Target:
     """The static target with today's predictive LT (never above the static one), LTV following it."""
-    lt = min(target.liquidation_threshold, Decimal(repr(lt_today)).quantize(Decimal("0.0001"), "ROUND_FLOOR"))
-    ltv = Decimal(repr(float(lt) * (1 - ev.borrow_var))).quantize(Decimal("0.0001"), "ROUND_FLOOR")
-    return Target(ltv, lt, target.bonus, target.bonus_max)
+    lt = min(target.liquidation_threshold, bps_down(lt_today))
+    return Target(ltv_for(lt, ev.borrow_var), lt, target.bonus, target.bonus_max)
 
 
 def advise(

@@ -85,6 +85,16 @@ def _bps(x: float, rounding: str) -> Decimal:
     return Decimal(repr(x)).quantize(BPS, rounding=rounding)
 
 
+def bps_down(x: float) -> Decimal:
+    """``x`` (a fraction) in whole basis points, rounded down: how LT and LTV round (toward the protocol)."""
+    return _bps(x, ROUND_FLOOR)
+
+
+def ltv_for(liquidation_threshold: Decimal, borrow_var: float) -> Decimal:
+    """The LTV rule: LT · (1 − VaR(borrow)), rounded down to basis points."""
+    return bps_down(float(liquidation_threshold) * (1 - borrow_var))
+
+
 def evidence(closes_by_hours, horizons: Horizons = Horizons()) -> Evidence:
     """Tail losses of one asset.
 
@@ -113,8 +123,8 @@ def recommend(evidence_by_symbol: dict[str, Evidence], horizons: Horizons = Hori
     partial = {}
     for sym, ev in evidence_by_symbol.items():
         bonus = max(_bps(1 + ev.sale_es + horizons.sale_cost, ROUND_CEILING), MIN_BONUS)
-        lt = _bps((1 - ev.liquidation_es) / float(bonus), ROUND_FLOOR)
-        ltv = _bps(float(lt) * (1 - ev.borrow_var), ROUND_FLOOR)
+        lt = bps_down((1 - ev.liquidation_es) / float(bonus))
+        ltv = ltv_for(lt, ev.borrow_var)
         if not 0 < ltv < lt < 1:
             raise ValueError(f"{sym}: its tail leaves no valid LTV < LT < 1 (LT {lt}, LTV {ltv})")
         partial[sym] = (ltv, lt, bonus)

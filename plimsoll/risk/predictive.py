@@ -16,14 +16,14 @@ LTV moves with LT (LTV = LT · (1 − VaR(borrow))), so a day's borrowing-power 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from .estimates import ewma_volatility, garch_volatility
 from .history import daily_log_returns, horizon_returns
-from .params import Horizons, Target
+from .params import Horizons, Target, bps_down
 
 #: Days of standardized residuals before the ES multiplier (and so a forecast) is trusted.
 MIN_RESIDUALS = 90
@@ -94,7 +94,7 @@ def steward_path(targets: pd.Series, start: float, step: float) -> pd.Series:
     out = []
     for t in targets.to_numpy():
         if not np.isnan(t):
-            goal = Decimal(repr(float(t))).quantize(Decimal("0.0001"), rounding=ROUND_FLOOR)
+            goal = bps_down(float(t))
             level += max(-step_d, min(step_d, goal - level))
         out.append(float(level))
     return pd.Series(out, index=targets.index)
