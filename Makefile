@@ -1,6 +1,7 @@
 # Plimsoll: every target installs what it needs first (idempotent; quick when all is there).
 #   make demo      - the main job: local Anvil, deploy, vaults, price replay, keeper liquidations, report
 #   make test      - everything CI runs: Slither triage, the forge suites (unit, fuzz, invariants), pytest on Anvil
+#                    (installs Debian's chromium first, for the report's browser tests: root or sudo)
 #   make test-fast - the edit-test loop: forge unit tests and pytest without processes (no demo, no keeper)
 #   make coverage  - forge coverage of contracts/ (mocks excluded) -> .forge-cache/lcov.info
 #   make slither   - Slither over contracts/, checked against toolchain/slither-triage.json
@@ -19,7 +20,7 @@ export PATH := $(BIN):$(ANVIL_DIR):$(FORGE_DIR):$(PATH)
 
 SOURCES := $(shell find contracts interfaces -name '*.sol' -not -path '*/.cache/*')
 
-.PHONY: setup compile demo test test-fast forge-test pytest slither coverage bench bench-keeper bench-risk clean
+.PHONY: setup browser compile demo test test-fast forge-test pytest slither coverage bench bench-keeper bench-risk clean
 
 setup: $(VENV)/.installed node_modules/.installed .solcx/solc-v0.8.28
 
@@ -45,15 +46,19 @@ node_modules/.installed: package.json package-lock.json
 
 compile: setup .build/__local__.json
 
+# Debian's Chromium, for the tests that open the risk report in a real browser (tests/browser.py).
+browser:
+	bash toolchain/chromium.sh
+
 demo: compile
 	$(BIN)/plimsoll demo $(ARGS)
 
-test: compile
+test: compile browser
 	bash toolchain/slither.sh
 	forge test
 	$(BIN)/ape test tests $(ARGS)
 
-test-fast: compile
+test-fast: compile browser
 	forge test --no-match-contract Invariant
 	$(BIN)/ape test tests -m "not integration" $(ARGS)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, track
 from rich.table import Table
 
 console = Console(stderr=True)
@@ -135,6 +135,9 @@ def print_report(report: dict) -> None:
     mc = report["margin_calls"]
     table.add_row("margin calls: calls / cures / liquidated after", f"{mc['calls']} / {mc['cures']} / "
                   f"{mc['liquidated_after_call']}")
+    if mc["answers_failed"]:  # an owner's answer that reverted: which vault, and the decoded error, are in the JSON
+        table.add_row("owner answers that reverted", f"{len(mc['answers_failed'])} (vaults "
+                      f"{', '.join(str(a['vault']) for a in mc['answers_failed'])})")
     pm = report["portfolio"]
     table.add_row("portfolio vaults: liquidated / insolvent / bad debt",
                   f"{pm['vaults']}: {pm['liquidated']} / {len(pm['insolvent'])} / {pm['bad_debt']}")
@@ -547,6 +550,9 @@ def risk_stress(rpc_url, network, manifest, block, scenarios, steps, step_second
               help="Hourly CSV per collateral (default: WETH and WBTC from the market data folder).")
 @click.option("--path", "path_names", multiple=True, type=click.Choice(["black_thursday", "may_2021", "generated"]),
               help="Price paths to compare on (default: all three).")
+@click.option("--crashes", default=1, show_default=True, type=click.IntRange(1, 1_000),
+              help="Generated crashes: the demo's (seed 7), then the same model from seeds 8, 9, ...; with more than "
+                   "one, a summary says how often each policy cost borrowers least.")
 @click.option("--vaults", default=10_000, show_default=True, type=click.IntRange(10, 1_000_000),
               help="Vaults in the population (the demo's spread, seeded).")
 @click.option("--seed", default=42, show_default=True, help="Seed of the vault population.")
@@ -554,18 +560,19 @@ def risk_stress(rpc_url, network, manifest, block, scenarios, steps, step_second
               help="Plimsoll's configuration (default scripts/config/local.yaml); its LT and bonus serve all policies.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("risk-output"),
               show_default=True, help="Folder for compare.json and compare.csv.")
-def risk_compare(prices, path_names, vaults, seed, config_path, out_dir):
+def risk_compare(prices, path_names, crashes, vaults, seed, config_path, out_dir):
     """Compare Plimsoll's liquidation rules with Aave v3's, MakerDAO's, Liquity v1's and Euler v2's on the same vaults
     and price paths (docs/risk.md): per path and policy the vaults liquidated, liquidations, debt repaid, borrower
     penalty (value seized above debt repaid), penalty per $ repaid, bad debt and vaults wiped out. Writes
-    OUT/compare.json and OUT/compare.csv."""
+    OUT/compare.json and OUT/compare.csv; with --crashes N > 1, also the summary over the N crashes."""
     import csv
     import json
 
     from .demo.prices import MarketDataError
     from .risk.policies import ROWS, population, run_all
     from .risk.cascade import Rules
-    from .risk.paths import episode_steps
+    from .risk.paths import crash_names, episode_steps
+    from .risk.policies import family_summary
     from .sdk.config import ConfigError, load_config
 
     files = _parse_prices(prices or _default_prices())
@@ -574,7 +581,9 @@ def risk_compare(prices, path_names, vaults, seed, config_path, out_dir):
         symbols = [c.symbol for c in cfg.collaterals]
         rules = Rules.from_config(cfg)
         rows, report = [], {}
-        for name in path_names or ("black_thursday", "may_2021", "generated"):
+        names = [n for name in path_names or ("black_thursday", "may_2021", "generated")
+                 for n in (crash_names(crashes) if name == "generated" else [name])]
+        for name in track(names, description="paths", console=console, transient=True, disable=len(names) < 4):
             times, steps = episode_steps(name, files, symbols)
             book = population(cfg, vaults, steps[0], seed)
             tallies = run_all(book, rules, times, steps)
@@ -598,6 +607,8 @@ def risk_compare(prices, path_names, vaults, seed, config_path, out_dir):
         writer.writeheader()
         writer.writerows(rows)
     for name, r in report.items():
+        if name.startswith("generated-"):
+            continue  # the family's summary below
         table = Table(title=f"{name}: {vaults:,} vaults, {r['debt']:,.0f} pUSD, {r['steps']} price steps")
         for col in ("policy", "vaults liquidated", "liquidations", "repaid", "borrower penalty", "per $ repaid",
                     "bad debt", "wiped out"):
@@ -606,6 +617,15 @@ def risk_compare(prices, path_names, vaults, seed, config_path, out_dir):
             table.add_row(policy, f"{row['vaults_liquidated']:,}", f"{row['liquidations']:,}", f"{row['repaid']:,.0f}",
                           f"{row['borrower_penalty']:,.0f}", f"{row['penalty_per_repaid']:.2%}",
                           f"{row['bad_debt']:,.0f}", f"{row['wiped_out']:,}")
+        Console().print(table)
+    if crashes > 1:
+        family = family_summary(report)
+        table = Table(title=f"{family['paths']} generated crashes: the policy with the lowest borrower penalty at "
+                            "zero bad debt")
+        for col in ("policy", "lowest on", "bad debt on", "mean per $ repaid"):
+            table.add_column(col, justify="right")
+        for policy, f in family["policies"].items():
+            table.add_row(policy, f"{f['lowest']}", f"{f['bad_debt_paths']}", f"{f['mean_penalty_per_repaid']:.2%}")
         Console().print(table)
     console.print(f"wrote {out_dir / 'compare.json'} and {out_dir / 'compare.csv'}")
 

@@ -359,18 +359,73 @@ def test_plimsoll_row_is_the_cascade_simulator_and_owners_do_not_answer():
     assert tallies["plimsoll"].repaid > tallies["plimsoll_no_calls"].repaid
 
 
-def test_risk_compare_cli_writes_one_row_per_policy(tmp_path: Path):
-    result = CliRunner().invoke(main, ["risk", "compare", "--path", "generated", "--vaults", "200", "--out",
-                                       str(tmp_path)])
+def test_risk_compare_cli_writes_one_row_per_policy_and_crash(tmp_path: Path):
+    result = CliRunner().invoke(main, ["risk", "compare", "--path", "generated", "--crashes", "3", "--vaults", "200",
+                                       "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     from plimsoll.risk.policies import ROWS
 
     report = json.loads((tmp_path / "compare.json").read_text())
-    rows = report["generated"]["policies"]
-    assert tuple(rows) == ROWS and report["generated"]["vaults"] == 200
-    for row in rows.values():
-        assert row["borrower_penalty"] == pytest.approx(row["penalty_per_repaid"] * row["repaid"], rel=1e-4, abs=0.01)
-    assert len((tmp_path / "compare.csv").read_text().splitlines()) == 1 + len(ROWS)
+    assert list(report) == ["generated", "generated-8", "generated-9"]
+    assert report["generated-8"]["steps"] != report["generated"]["steps"]  # another seed, another path
+    for name in report:
+        rows = report[name]["policies"]
+        assert tuple(rows) == ROWS and report[name]["vaults"] == 200
+        for row in rows.values():
+            assert row["borrower_penalty"] == pytest.approx(row["penalty_per_repaid"] * row["repaid"], rel=1e-4,
+                                                            abs=0.01)
+    assert len((tmp_path / "compare.csv").read_text().splitlines()) == 1 + 3 * len(ROWS)
+    assert "3 generated crashes" in result.output
+
+
+def test_family_summary_counts_the_cheapest_solvent_policy_per_crash():
+    from plimsoll.risk.policies import family_summary
+
+    def path(**rows):
+        return {"policies": {p: {"borrower_penalty": pen, "bad_debt": bad, "penalty_per_repaid": pen / 100}
+                             for p, (pen, bad) in rows.items()}}
+
+    report = {"black_thursday": path(a=(1.0, 0.0), b=(9.0, 0.0)),  # not a generated crash: not counted
+              "generated": path(a=(5.0, 0.0), b=(3.0, 0.0)),
+              "generated-8": path(a=(5.0, 0.0), b=(1.0, 2.0)),  # b is cheaper but leaves bad debt
+              "generated-9": path(a=(4.0, 1.0), b=(6.0, 1.0))}  # nobody solvent: no winner
+    assert family_summary(report) == {"paths": 3, "policies": {
+        "a": {"lowest": 1, "bad_debt_paths": 1, "mean_penalty_per_repaid": 0.046667},
+        "b": {"lowest": 1, "bad_debt_paths": 2, "mean_penalty_per_repaid": 0.033333}}}
+
+
+def test_calibration_treats_an_owner_whose_answer_reverted_as_not_answering(tmp_path: Path):
+    """The demo lists an answer that reverted on-chain (report.json margin_calls.answers_failed); the simulator must
+    then let that vault's call run out, as the chain did, instead of curing it."""
+    import shutil
+
+    from plimsoll.risk.calibrate import calibrate
+
+    shutil.copy(Path(__file__).resolve().parents[1] / "scripts" / "config" / "local.yaml", tmp_path / "config.yaml")
+    # 10 WETH against 16,000 pUSD: HF 1.0625 at $2,000, 0.983 at $1,850 (called, above the 0.92 hard floor).
+    (tmp_path / "vaults.json").write_text(json.dumps([{"id": 7, "collateral": {"WETH": str(10 * 10**18)},
+                                                       "debt": str(16_000 * 10**18), "portfolio": False,
+                                                       "responsive": True}]))
+    t0 = 1_704_067_200
+    (tmp_path / "rounds.json").write_text(json.dumps({"WETH": [[t0, "2000"], [t0 + 600, "1850"], [t0 + 1200, "1850"]],
+                                                      "WBTC": [[t0, "40000"]]}))
+    chain = {"liquidated_vaults": [7], "insolvent_vaults": [], "repaid": "16000", "liquidations": 1,
+             "written_off": "0"}
+
+    def simulated(failed: list) -> dict:
+        report = {**chain, "margin_calls": {"calls": 1, "cures": 0, "answers_failed": failed}}
+        (tmp_path / "report.json").write_text(json.dumps(report))
+        return calibrate(tmp_path)
+
+    answered = simulated([])
+    assert answered["simulated"]["liquidated"] == 0 and answered["simulated"]["cures"] == 1
+    assert answered["only_on_chain"] == [7] and not answered["ok"]
+    reverted = simulated([{"vault": 7, "block": 12, "error": "answer to the margin call on vault 7: ..."}])
+    assert reverted["simulated"]["liquidated"] == 1 and reverted["simulated"]["cures"] == 0
+    assert reverted["only_on_chain"] == [] and reverted["checks"]["same_liquidated_vaults"]
+    (tmp_path / "report.json").write_text(json.dumps({**chain, "margin_calls": {"answers_failed": 1}}))
+    with pytest.raises(ValueError, match="run the demo again"):
+        calibrate(tmp_path)  # a report from before the failed answers were named
 
 
 # ------------------------------------------------------------------------------------------- Monte Carlo
@@ -426,3 +481,31 @@ def test_risk_montecarlo_cli_writes_the_distribution(tmp_path: Path):
     assert summary["paths"] == 8 and summary["scheduler"] == "local cluster, 2 workers"
     assert summary["bad_debt"]["p50"] <= summary["bad_debt"]["p99"] <= summary["bad_debt"]["max"]
     assert len((tmp_path / "montecarlo.csv").read_text().splitlines()) == 9
+
+
+# ------------------------------------------------------------------------------------------- the HTML report
+
+
+@needs_history
+def test_the_risk_report_reads_as_a_page_in_a_real_browser(tmp_path: Path):
+    """Every section the commands feed, opened in Chromium: each plot decoded and drawn, each table filled, no
+    script error, nothing wider than the window; the screenshot stays in tmp_path for a person to look at."""
+    from browser import view
+    from plimsoll.risk.policies import ROWS
+
+    prices = ["--prices", f"WETH={ETH}", "--prices", f"WBTC={BTC}"]
+    for args in (["params", *prices], ["montecarlo", "--paths", "8", "--hours", "6", "--vaults", "50", "--chunk", "4"],
+                 ["compare", "--path", "generated", "--crashes", "2", "--vaults", "200"], ["report", *prices]):
+        result = CliRunner().invoke(main, ["risk", *args, "--out", str(tmp_path)])
+        assert result.exit_code == 0, result.output
+    seen = view(tmp_path / "report.html", tmp_path / "report.png")
+    assert seen.headings == ["Plimsoll risk report", "Recommended parameters", "Volatility and correlation, 2017–2021",
+                             "Monte Carlo", "Plimsoll against the reference protocols"]
+    assert set(seen.images) == {"volatility and correlation", "Monte Carlo distribution", "borrower penalty by policy"}
+    assert all(width > 600 for width in seen.images.values()), seen.images  # decoded, and drawn near full width
+    params, montecarlo, compare, family = seen.tables
+    assert [row[0] for row in params[1:]] == ["WETH", "WBTC"]
+    assert [row[0] for row in montecarlo[1:]] == ["bad debt", "borrower penalty"]
+    assert [row[1] for row in compare[1:]] == list(ROWS)  # the demo's crash only; the second seed is in the summary
+    assert [row[0] for row in family[1:]] == list(ROWS) and sum(int(row[1]) for row in family[1:]) <= 2
+    assert not seen.console_errors and not seen.overflows

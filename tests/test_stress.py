@@ -71,6 +71,15 @@ def test_a_simulated_crash_liquidates_as_the_chain_then_does(chain, deployment, 
     page = (tmp_path / "report.html").read_text()
     assert 'alt="health distribution"' in page and 'alt="cascade over time"' in page
     assert "run <code>plimsoll risk compare</code>" in page and "run <code>plimsoll risk montecarlo</code>" in page
+    from browser import view  # and in a real browser: both plots decoded and drawn, the scenario table filled
+
+    seen = view(tmp_path / "report.html", tmp_path / "report.png")
+    assert seen.headings == ["Plimsoll risk report", "Volatility and correlation, 2017–2021",
+                             "Health of today's vaults", "Cascade under the worst scenario"]
+    assert set(seen.images) == {"volatility and correlation", "health distribution", "cascade over time"}
+    assert all(width > 600 for width in seen.images.values()), seen.images
+    assert len(seen.tables) == 1 and len(seen.tables[0]) == 2  # header and the one scenario
+    assert not seen.console_errors and not seen.overflows
     with isolated(chain):
         inventory = open_vault(engine, liquidator, weth, 1_000 * WAD)
         engine.borrow(inventory, 100_000 * WAD, liquidator, sender=liquidator)

@@ -393,18 +393,23 @@ class Demo:
         """
         receipts: list[dict] = []
         for i in range(0, len(calls), WAVE):
-            sent = []
-            for sender, fn in calls[i : i + WAVE]:
-                acct = self.w3.eth.accounts[sender]
-                if acct not in self._nonces:
-                    self._nonces[acct] = self.w3.eth.get_transaction_count(acct, "pending")
-                params = {"from": acct, "gas": GAS, "nonce": self._nonces[acct]}
-                self._nonces[acct] += 1
-                sent.append((fn, params, fn.transact(params)))
-            receipts += [self._receipt(fn, params, h, what) for fn, params, h in sent]
+            receipts += [self._receipt(fn, params, h, what) for fn, params, h in self._send(calls[i : i + WAVE])]
             if len(calls) > WAVE:  # a long set-up step: show its progress
                 self.progress(what, len(receipts), len(calls))
         return receipts
+
+    def _send(self, calls: list[tuple[int, Any]]) -> list[tuple[Any, dict, Any]]:
+        """Broadcast ``calls`` (sender account index, contract call) with locally tracked nonces, without waiting:
+        [(call, tx params, tx hash)] in order, for ``_receipt``."""
+        sent = []
+        for sender, fn in calls:
+            acct = self.w3.eth.accounts[sender]
+            if acct not in self._nonces:
+                self._nonces[acct] = self.w3.eth.get_transaction_count(acct, "pending")
+            params = {"from": acct, "gas": GAS, "nonce": self._nonces[acct]}
+            self._nonces[acct] += 1
+            sent.append((fn, params, fn.transact(params)))
+        return sent
 
     def _receipt(self, fn, params: dict, tx_hash, what: str) -> dict:
         for _ in range(4):
@@ -442,7 +447,7 @@ class Demo:
         finally:
             self.w3.provider.make_request("evm_setBlockGasLimit", [hex(limit)])
         self._spec_of = {s.vault_id: s for s in specs}
-        self.unanswered = 0
+        self.answers_failed: list[dict] = []
 
     def _open_vaults(self, specs: list[VaultSpec], keeper_collateral: int) -> None:
         p, w3 = self.p, self.w3
@@ -523,12 +528,16 @@ class Demo:
 
     def _answer_margin_calls(self) -> None:
         """Owners who answer (half of them, seeded) repay what brings a newly called vault back to its initial
-        margin, plus 1 %, and cure it. The others leave it to be liquidated after the deadline."""
+        margin, plus 1 %, and cure it. The others leave it to be liquidated after the deadline.
+
+        Each vault's answer stands alone: one that reverts (its decoded error is kept in ``answers_failed`` for
+        the report, and the calibration treats that vault as not answering) leaves the other vaults' answers be.
+        """
         p, head = self.p, self.w3.eth.block_number
         start = getattr(self, "_calls_scanned", head - 1) + 1
         self._calls_scanned = head
         events = p.liquidation.events.MarginCall().get_logs(from_block=start, to_block=head)
-        calls = []
+        answers: list[tuple[int, list]] = []
         for ev in events:
             spec = self._spec_of.get(ev["args"]["vaultId"])
             if spec is None or not spec.responsive:
@@ -536,16 +545,21 @@ class Demo:
             vid = spec.vault_id
             v, premium = self._newest(lambda at: (p.engine.functions.valuation(vid).call(block_identifier=at),
                                                   p.liquidation.functions.pendingPremium(vid).call(block_identifier=at)))
-            need = v[0] + premium - v[2]
+            need = v[0] + premium - v[2]  # debt + premium - borrow power
+            calls = []
             if need > 0:  # else the price already brought it back: curing is enough
                 # Same sender, consecutive nonces: the repay is mined before the cure.
                 calls.append((spec.owner, p.engine.functions.repay(vid, need + need // 100 + WAD)))
             calls.append((spec.owner, p.liquidation.functions.cure(vid)))
-        if calls:
-            try:
-                self._transact(calls, "answer margin calls")
-            except DemoError:
-                self.unanswered += 1  # e.g. an owner's pUSD ran out: that vault stays called
+            answers.append((vid, calls))
+        sent = [(vid, self._send(calls)) for vid, calls in answers]
+        for vid, txs in sent:
+            for fn, params, tx_hash in txs:
+                try:
+                    self._receipt(fn, params, tx_hash, f"answer to the margin call on vault {vid}")
+                except DemoError as e:
+                    self.answers_failed.append({"vault": vid, "block": head, "error": str(e)})
+                    break  # the cure after a failed repay fails too: one entry per vault
 
     def _newest(self, read: Callable[[int | str], Any]) -> Any:
         """``read(block)`` on the newest state, as an owner would: at "latest", or, when that call fails because
@@ -671,7 +685,7 @@ class Demo:
                 "cures": len(p.liquidation.events.MarginCallCured().get_logs(from_block=first, to_block=last)),
                 "liquidated_after_call": len(p.liquidation.events.MarginCallEnded().get_logs(from_block=first,
                                                                                               to_block=last)),
-                "answers_failed": self.unanswered,
+                "answers_failed": self.answers_failed,
             },
             "portfolio": {
                 "vaults": len(portfolio_ids),

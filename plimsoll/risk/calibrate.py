@@ -9,6 +9,7 @@ The demo writes its inputs into its workdir (``plimsoll.demo.run.write_replay_in
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -136,4 +137,11 @@ def calibrate(workdir: Path) -> dict:
     answering = np.ones(len(times), dtype=bool)
     if rules.grace_period.max() > 0:
         answering[-1] = False
+    # An owner whose answer reverted on-chain (the demo reports it, with its error) did not answer.
+    failed = report.get("margin_calls", {}).get("answers_failed", [])
+    if not isinstance(failed, list):
+        raise CalibrationInputError(f"{workdir / 'report.json'} counts failed answers without naming their vaults: "
+                                    "run the demo again")
+    failed = {a["vault"] for a in failed}
+    book = replace(book, responsive=book.responsive & ~np.isin(book.ids, sorted(failed)))
     return compare(book, simulate(book, rules, times, prices, answer_lag=1, answering=answering), report)

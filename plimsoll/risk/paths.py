@@ -43,15 +43,27 @@ def replay_steps(candles: dict, symbols: list[str], max_step: Decimal | None = D
     return rounds_to_steps(rounds, symbols)
 
 
+#: The seed of the demo's generated crash (plimsoll.demo.prices.generated_crash's default).
+CRASH_SEED = 7
+
+
+def crash_names(n: int) -> list[str]:
+    """Names of ``n`` generated crashes: "generated" (the demo's, seed CRASH_SEED), then "generated-SEED" for the
+    next seeds."""
+    return ["generated"] + [f"generated-{CRASH_SEED + i}" for i in range(1, n)]
+
+
 def episode_steps(name: str, files: dict[str, Path], symbols: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Steps of a named episode (``EPISODES``) from the hourly files, or of the demo's generated crash
-    (``name`` "generated").
+    """Steps of a named episode (``EPISODES``) from the hourly files, or of a generated crash: "generated" is the
+    demo's, "generated-SEED" the same model from another seed (``crash_names``).
 
     Raises:
         KeyError: an unknown name. MarketDataError: a file is missing.
     """
     if name == "generated":
-        return replay_steps(generated_crash(), symbols)
+        return replay_steps(generated_crash(seed=CRASH_SEED), symbols)
+    if name.startswith("generated-") and name[len("generated-"):].isdigit():
+        return replay_steps(generated_crash(seed=int(name[len("generated-"):])), symbols)
     start, end = EPISODES[name]
     candles = {s: load_candles(files[s], parse_utc(start), parse_utc(end)) for s in symbols}
     return replay_steps(candles, symbols)

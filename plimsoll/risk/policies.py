@@ -229,3 +229,27 @@ def run_all(book: Book, rules: Rules, times: np.ndarray, prices: np.ndarray, ter
     for policy in POLICIES[1:]:
         tallies[policy] = run_reference(policy, book, rules, times, prices[0] if prices.ndim == 3 else prices, terms)
     return tallies
+
+
+def family_summary(report: dict, prefix: str = "generated") -> dict:
+    """Summary over every path of ``report`` (compare.json: path → {"policies": policy → row}) whose name starts
+    with ``prefix``: per policy, on how many paths it had the lowest borrower penalty among the policies with zero
+    bad debt ("lowest"), on how many it left bad debt, and its mean penalty per $ repaid.
+
+    Returns:
+        {"paths": n, "policies": policy → {"lowest": int, "bad_debt_paths": int, "mean_penalty_per_repaid": float}}
+    """
+    names = [n for n in report if n.startswith(prefix)]
+    policies = list(report[names[0]]["policies"]) if names else []
+    out = {p: {"lowest": 0, "bad_debt_paths": 0, "mean_penalty_per_repaid": 0.0} for p in policies}
+    for name in names:
+        rows = report[name]["policies"]
+        solvent = [p for p in policies if rows[p]["bad_debt"] == 0]
+        if solvent:
+            out[min(solvent, key=lambda p: rows[p]["borrower_penalty"])]["lowest"] += 1
+        for p in policies:
+            out[p]["bad_debt_paths"] += rows[p]["bad_debt"] > 0
+            out[p]["mean_penalty_per_repaid"] += rows[p]["penalty_per_repaid"] / len(names)
+    for p in policies:
+        out[p]["mean_penalty_per_repaid"] = round(out[p]["mean_penalty_per_repaid"], 6)
+    return {"paths": len(names), "policies": out}

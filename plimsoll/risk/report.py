@@ -18,6 +18,7 @@ import pandas as pd
 
 from .estimates import ewma_volatility, rolling_correlation
 from .history import daily_log_returns, hourly_closes
+from .policies import family_summary
 
 
 def _figure_html(fig, alt: str) -> str:
@@ -30,9 +31,18 @@ def _figure_html(fig, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
+def _cell(value) -> str:
+    """Amounts of 1,000 and more with thousands separators and cents; everything else as written."""
+    if isinstance(value, float) and abs(value) >= 1000:
+        return f"{value:,.2f}"
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 1000:
+        return f"{value:,}"
+    return str(value)
+
+
 def _table(rows: list[dict], columns: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in columns) + "</tr>"
+    head = "".join(f"<th>{html.escape(c.replace('_', ' '))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r.get(c, '')))}</td>" for c in columns) + "</tr>"
                    for r in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
@@ -65,22 +75,26 @@ def cascade_section(folder: Path) -> str:
     """Liquidations, repaid debt and bad debt over the steps of the stress test's worst scenario."""
     path = folder / "stress.json"
     if not path.exists():
-        return _missing("stress test", "plimsoll risk stress --rpc URL --network NAME")
+        return ""  # health_section already says which command makes it
     import matplotlib.pyplot as plt
 
     stress = json.loads(path.read_text())
     rows = stress["scenarios"]
     worst = int(np.argmax([r["repaid"] + r["bad_debt"] for r in rows]))
-    hours = np.array(stress["times"]) / 3600
+    seconds = np.array(stress["times"], dtype=float)
+    unit, scale = next((u, k) for u, k, span in (("hours", 3600, 7200), ("minutes", 60, 120), ("seconds", 1, 0))
+                       if seconds[-1] >= span)  # the unit that reads best for the cascade's length
+    t = seconds / scale
     series = {k: np.array(v)[worst] for k, v in stress["series"].items()}
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.2))
-    a1.bar(hours, series["liquidations"], width=0.4, color="#3b6ea5", label="liquidations")
-    a1.plot(hours, series["unsafe"], color="#c0392b", marker="o", label="vaults below HF 1")
-    a1.set_xlabel("hours")
+    width = 0.6 * np.diff(t).min() if t.size > 1 else 0.5  # bars never wider than the gap between steps
+    a1.bar(t, series["liquidations"], width=width, color="#3b6ea5", label="liquidations")
+    a1.plot(t, series["unsafe"], color="#c0392b", marker="o", label="vaults below HF 1")
+    a1.set_xlabel(unit)
     a1.legend()
-    a2.plot(hours, series["repaid"] / 1e6, marker="o", label="debt repaid, M")
-    a2.plot(hours, series["bad_debt"] / 1e6, marker="o", color="#c0392b", label="bad debt, M")
-    a2.set_xlabel("hours")
+    a2.plot(t, series["repaid"] / 1e6, marker="o", label="debt repaid, M")
+    a2.plot(t, series["bad_debt"] / 1e6, marker="o", color="#c0392b", label="bad debt, M")
+    a2.set_xlabel(unit)
     a2.legend()
     columns = [c for c in rows[0] if c != "margin_calls"]
     return ("<h2>Cascade under the worst scenario</h2>"
@@ -127,9 +141,23 @@ def montecarlo_section(folder: Path) -> str:
         return _missing("Monte Carlo", "plimsoll risk montecarlo")
     mc = json.loads(path.read_text())
     rows = [{"": k.replace("_", " "), **mc[k]} for k in ("bad_debt", "borrower_penalty")]
-    return (f"<h2>Monte Carlo</h2><p>{mc['paths']:,} paths of {mc['hours']} h, {mc['vaults']:,} vaults; "
+    page = (f"<h2>Monte Carlo</h2><p>{mc['paths']:,} paths of {mc['hours']} h, {mc['vaults']:,} vaults; "
             f"{mc['paths_with_bad_debt']:.2%} of paths with bad debt; {mc['seconds']} s on "
-            f"{html.escape(mc['scheduler'])}.</p>" + _table(rows, ["", "mean", "p50", "p95", "p99", "max"]))
+            f"{html.escape(mc['scheduler'])}.</p>")
+    per_path = folder / "montecarlo.csv"
+    if per_path.exists():
+        import matplotlib.pyplot as plt
+
+        paths = pd.read_csv(per_path)
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.2))
+        a1.hist(paths["borrower_penalty"] / 1e3, bins=50, color="#3b6ea5")
+        a1.set_xlabel("borrower penalty per path, k USD")
+        a1.set_ylabel("paths")
+        a2.hist(paths["bad_debt"] / 1e3, bins=50, color="#c0392b")
+        a2.set_xlabel("bad debt per path, k USD")
+        a2.set_yscale("log")
+        page += _figure_html(fig, "Monte Carlo distribution")
+    return page + _table(rows, ["", "mean", "p50", "p95", "p99", "max"])
 
 
 def compare_section(folder: Path) -> str:
@@ -140,7 +168,7 @@ def compare_section(folder: Path) -> str:
     import matplotlib.pyplot as plt
 
     report = json.loads(path.read_text())
-    paths = list(report)
+    paths = [p for p in report if not p.startswith("generated-")]  # more crashes of the model: summarised below
     policies = list(report[paths[0]]["policies"])
     fig, ax = plt.subplots(figsize=(10, 3.5))
     width = 0.8 / len(policies)
@@ -151,8 +179,15 @@ def compare_section(folder: Path) -> str:
     ax.set_ylabel("borrower penalty, M USD")
     ax.legend(ncol=len(policies), fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
     rows = [r for p in paths for r in report[p]["policies"].values()]
-    return ("<h2>Plimsoll against the reference protocols</h2>" + _figure_html(fig, "borrower penalty by policy")
+    page = ("<h2>Plimsoll against the reference protocols</h2>" + _figure_html(fig, "borrower penalty by policy")
             + _table(rows, list(rows[0])))
+    family = family_summary(report)
+    if family["paths"] > 1:
+        page += (f"<p>Over {family['paths']} generated crashes (the demo's and {family['paths'] - 1} more seeds of "
+                 "its model), the policy with the lowest borrower penalty at zero bad debt:</p>"
+                 + _table([{"policy": p, **f} for p, f in family["policies"].items()],
+                          ["policy", "lowest", "bad_debt_paths", "mean_penalty_per_repaid"]))
+    return page
 
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}

@@ -9,7 +9,7 @@ import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 
 /// @notice DESIGN invariants 1-9 (docs/invariants.md) under random operation sequences, forge's invariant mode.
 /// @dev foundry.toml's [invariant] section sets runs x depth for each of the two campaigns below
-///      (ProtocolInvariantTest, ProtocolInvariantRotatedTest); `make test` runs 1,000,000 handler calls in all.
+///      (ProtocolInvariantTest, ProtocolInvariantRotatedTest); `make test` runs 500,000 handler calls in all.
 ///      Invariants 1-3 are read off the chain after every call; 4-9 are post-conditions the handler records in
 ///      ghost counters around each operation (a handler's own assert would only count as a skipped revert).
 abstract contract ProtocolInvariantBase is ProtocolFixture {
