@@ -53,6 +53,7 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
          cfg.cap_window),
     )
     lens = deployer.deploy(project.VaultLens, engine.address)
+    position_lens = deployer.deploy(project.PositionLens, lens.address)
     engine.setLiquidationEngine(liquidation.address, sender=deployer)
     engine.setDebtCeiling(cfg.debt_ceiling, sender=deployer)
     engine.setDust(cfg.dust, sender=deployer)
@@ -118,6 +119,7 @@ def deploy(cfg: DeployConfig, deployer, name: str) -> Manifest:
             "PUSD": engine.pusd(),
             "LiquidationEngine": liquidation.address,
             "VaultLens": lens.address,
+            "PositionLens": position_lens.address,
             "PortfolioMargin": portfolio.address,
             "Timelock": timelock.address,
             "RiskSteward": steward.address,

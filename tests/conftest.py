@@ -115,6 +115,11 @@ def lens(project, deployment):
 
 
 @pytest.fixture(scope="module")
+def position_lens(project, deployment):
+    return project.PositionLens.at(deployment.contracts["PositionLens"])
+
+
+@pytest.fixture(scope="module")
 def weth(project, deployment):
     return project.MockERC20.at(deployment.collaterals["WETH"].token)
 

@@ -755,10 +755,8 @@ def test_a_stuck_liquidation_is_replaced_with_the_same_nonce_and_higher_fees_and
     fits a block, and fees bumped enough for the node to accept the replacement; the replacement is mined in the
     next block, and no second nonce ever carries the vault.
 
-    The block clock is pinned: the liquidation's gas depends on the seconds since the last accrual (`rpow` loops
-    over their bits), so the estimate two blocks later differs by a few gas units. The block's limit is set
-    `short` gas under the first gas limit, far more than that, so the new estimate × 1.3 still exceeds it and the
-    replacement's gas limit is exactly the block's."""
+    The block clock is pinned. The block's limit is set `short` gas under the first gas limit, so the new estimate
+    × 1.3 still exceeds it and the replacement's gas limit is exactly the block's."""
     anvil, w3, p, manifest_path, work = fresh
     short = 1_000
     w3.provider.make_request("anvil_setBlockTimestampInterval", [BLOCK_SECONDS])

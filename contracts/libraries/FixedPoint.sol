@@ -33,29 +33,39 @@ library FixedPoint {
         return Math.mulDiv(x, y, d, Math.Rounding.Ceil);
     }
 
+    /// @notice Exponent bits that rpowSaturating always walks: 2^32 seconds is 136 years.
+    uint256 internal constant RPOW_BITS = 32;
+
     /// @notice min(x^n, cap) for a RAY base x >= RAY, by binary exponentiation, each product rounded half up
     ///         (the rounding of MakerDAO's `rpow` in dss/jug.sol).
     /// @dev Saturates instead of overflowing: once a partial power exceeds `cap` the result is `cap`. With
     ///      RAY <= x and cap <= 1e36 no product exceeds 1e72, so nothing overflows for any n. Below the cap the
     ///      result is exactly dss's rpow.
+    ///      Its gas does not depend on n below 2^RPOW_BITS: it always walks RPOW_BITS bits and selects each product
+    ///      arithmetically instead of branching on the bit. The stability fee and the margin-call premium run it
+    ///      on the seconds elapsed, so a transaction estimated with eth_estimateGas in one block needs exactly as
+    ///      much in a later one (a varying cost would make the engine's oracle gas check revert an unpadded
+    ///      estimate). Beyond 2^RPOW_BITS seconds the walk grows with the exponent's length.
     /// @param x base, RAY, at least RAY
     /// @param n exponent (seconds, for the stability fee)
     /// @param cap largest result, RAY, at most 1e36
     /// @return z RAY
     function rpowSaturating(uint256 x, uint256 n, uint256 cap) internal pure returns (uint256 z) {
         if (x > cap) return n == 0 ? RAY : cap;
-        z = n % 2 != 0 ? x : RAY;
-        // Unchecked: x and z stay <= cap <= 1e36 here, so no product exceeds 1e72 < 2^256.
-        unchecked {
-            for (n /= 2; n != 0; n /= 2) {
-                x = (x * x + RAY / 2) / RAY;
-                // x only grows (x >= RAY), and n still has a set bit, so z will be multiplied by x or more.
-                if (x > cap) return cap;
-                if (n % 2 != 0) {
-                    z = (z * x + RAY / 2) / RAY;
-                    if (z > cap) return cap;
-                }
+        z = RAY;
+        uint256 bits = RPOW_BITS;
+        while (bits < 256 && n >> bits != 0) ++bits; // only beyond 136 years: the walk grows with the exponent
+        assembly ("memory-safe") {
+            let half := div(RAY, 2)
+            let ceiling := add(cap, 1) // x and z are clamped here: products stay <= (1e36 + 1)^2 < 2^256
+            for { let i := 0 } lt(i, bits) { i := add(i, 1) } {
+                // z <- z·x rounded half up when bit i of n is set: selected by arithmetic, not by a branch
+                z := add(z, mul(sub(div(add(mul(z, x), half), RAY), z), and(shr(i, n), 1)))
+                z := xor(z, mul(xor(z, ceiling), gt(z, ceiling))) // min(z, ceiling), without a branch either
+                x := div(add(mul(x, x), half), RAY)
+                x := xor(x, mul(xor(x, ceiling), gt(x, ceiling)))
             }
+            z := sub(z, gt(z, cap)) // a saturated z is ceiling = cap + 1: return cap
         }
     }
 }

@@ -29,6 +29,7 @@ EXPORTED = (
     "OracleAdapter",
     "PUSD",
     "VaultLens",
+    "PositionLens",
     "FlashLiquidator",
     "PortfolioMargin",
     "RiskSteward",
@@ -49,6 +50,8 @@ SURFACED: dict[str, tuple[str, ...]] = {
     # liquidations and margin calls run through the engine (valuation, seize, premium) and burn pUSD.
     "LiquidationEngine": ("VaultEngine", "OracleAdapter", "PortfolioMargin", "PUSD"),
     "VaultLens": ("VaultEngine", "OracleAdapter", "PortfolioMargin"),
+    # a position reads everything through the engine, the batch lens and the liquidation engine.
+    "PositionLens": ("VaultLens", "VaultEngine", "LiquidationEngine", "OracleAdapter", "PortfolioMargin"),
     # a flash liquidation runs the liquidation engine's batch and pUSD's flash mint.
     "FlashLiquidator": ("LiquidationEngine", "VaultEngine", "OracleAdapter", "PortfolioMargin", "PUSD"),
     # the steward's moves are the engines' own setters, with their validation.
@@ -195,8 +198,8 @@ class Manifest:
         chain_id: EIP-155 chain id.
         block: block number of the first deployment transaction (where event scans start).
         deployer: account that deployed (an admin only if the configuration's governance.admin is ``deployer``).
-        contracts: name → address for VaultEngine, PUSD, LiquidationEngine, VaultLens, PortfolioMargin, Timelock,
-            RiskSteward.
+        contracts: name → address for VaultEngine, PUSD, LiquidationEngine, VaultLens, PositionLens,
+            PortfolioMargin, Timelock, RiskSteward.
         collaterals: symbol → CollateralDeployment.
         abi_source: where the ABIs come from (relative to the project root).
         compiler: the solc version string that built the bytecode.
@@ -246,7 +249,8 @@ class Protocol:
     """web3 handles on one deployment.
 
     Attributes:
-        w3: the connection; manifest: where things live; engine, pusd, liquidation, lens, portfolio: contracts;
+        w3: the connection; manifest: where things live; engine, pusd, liquidation, lens (VaultLens, batches),
+        positions (PositionLens, a wallet's view), portfolio: contracts;
         tokens, oracles, feeds: symbol → contract.
     """
 
@@ -258,6 +262,7 @@ class Protocol:
         self.pusd: Contract = self._at("PUSD", c["PUSD"])
         self.liquidation: Contract = self._at("LiquidationEngine", c["LiquidationEngine"])
         self.lens: Contract = self._at("VaultLens", c["VaultLens"])
+        self.positions: Contract = self._at("PositionLens", c["PositionLens"])
         self.portfolio: Contract = self._at("PortfolioMargin", c["PortfolioMargin"])
         self.tokens: dict[str, Contract] = {}
         self.oracles: dict[str, Contract] = {}

@@ -373,6 +373,54 @@ contract VaultEngineTest is ProtocolFixture {
         assertEq(h.rpowSaturating(1.5e27, 3, 3e27), 3e27); // the last multiplication crosses the cap
     }
 
+    /// @notice The constant-gas walk equals dss's rpow with early saturation (below), and costs the same gas for
+    ///         every exponent below 2^32 seconds, whatever the base: what keeps an unpadded gas estimate valid in a
+    ///         later block (tests/test_gas_estimates.py).
+    function testFuzz_rpowSaturating_is_dss_rpow_at_one_cost_for_every_exponent(uint256 x, uint256 n1, uint256 n2)
+        public
+    {
+        FixedPointHarness h = new FixedPointHarness();
+        uint256 cap = FixedPoint.MAX_RATE;
+        x = bound(x, RAY, cap);
+        n1 = bound(n1, 0, 2 ** 32 - 1);
+        n2 = bound(n2, 0, 2 ** 32 - 1);
+        assertEq(h.rpowSaturating(x, n1, cap), _dssRpowSaturating(x, n1, cap));
+        assertEq(h.rpowSaturating(x, n2, cap), _dssRpowSaturating(x, n2, cap));
+        _gasOf(h, x, n1, cap); // warm the account and the memory the measured calls use
+        assertEq(_gasOf(h, x, n1, cap), _gasOf(h, x, n2, cap), "gas depends on the exponent");
+    }
+
+    /// @dev Gas of one rpowSaturating call, encoded at the same memory every time (a Solidity call would allocate
+    ///      new memory, whose expansion would enter the measure).
+    function _gasOf(FixedPointHarness h, uint256 x, uint256 n, uint256 cap) internal view returns (uint256 used) {
+        bytes4 selector = FixedPointHarness.rpowSaturating.selector;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 4), x)
+            mstore(add(ptr, 36), n)
+            mstore(add(ptr, 68), cap)
+            let before := gas()
+            if iszero(staticcall(gas(), h, ptr, 100, ptr, 32)) { revert(0, 0) }
+            used := sub(before, gas())
+        }
+    }
+
+    /// @dev dss/jug.sol's rpow (binary exponentiation, products rounded half up), returning `cap` as soon as a
+    ///      partial power passes it.
+    function _dssRpowSaturating(uint256 x, uint256 n, uint256 cap) internal pure returns (uint256 z) {
+        if (x > cap) return n == 0 ? RAY : cap;
+        z = n % 2 != 0 ? x : RAY;
+        for (n /= 2; n != 0; n /= 2) {
+            x = (x * x + RAY / 2) / RAY;
+            if (x > cap) return cap;
+            if (n % 2 != 0) {
+                z = (z * x + RAY / 2) / RAY;
+                if (z > cap) return cap;
+            }
+        }
+    }
+
     function test_repay_by_anyone_burns_from_the_payer() public {
         vm.prank(ALICE);
         pusd.transfer(BOB, 1_000 * WAD);

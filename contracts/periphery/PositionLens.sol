@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IPositionLens} from "@plimsoll/interfaces/IPositionLens.sol";
+import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
+import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
+import {IPriceOracle} from "@plimsoll/interfaces/IPriceOracle.sol";
+import {FixedPoint} from "../libraries/FixedPoint.sol";
+import {VaultLens} from "./VaultLens.sol";
+
+/// @title PositionLens
+/// @notice A wallet's view of a vault in one call (IPositionLens). Every margin is the engine's own valuation; the
+///         maxima are VaultLens's exact inversions; previews and liquidation prices repeat the engine's roundings.
+contract PositionLens is IPositionLens {
+    using FixedPoint for uint256;
+
+    uint256 internal constant WAD = 1e18;
+    uint256 internal constant RAY = 1e27;
+    /// @dev VaultEngine.MAX_PRICE: a larger price is no price.
+    uint256 internal constant MAX_PRICE = 1e36;
+
+    /// @notice The engine read by this lens.
+    IVaultEngine public immutable engine;
+    /// @notice The batch lens whose maxBorrow / maxWithdraw this lens reports.
+    VaultLens public immutable vaultLens;
+
+    /// @param vaultLens_ the VaultLens of the same engine (its engine is this lens's)
+    constructor(VaultLens vaultLens_) {
+        vaultLens = vaultLens_;
+        engine = vaultLens_.engine();
+    }
+
+    /// @inheritdoc IPositionLens
+    function position(uint256 vaultId) external view returns (Position memory vault) {
+        return _position(vaultId, block.timestamp);
+    }
+
+    /// @inheritdoc IPositionLens
+    function positionAt(uint256 vaultId, uint256 timestamp) external view returns (Position memory vault) {
+        return _position(vaultId, timestamp);
+    }
+
+    /// @inheritdoc IPositionLens
+    function positions(uint256[] calldata vaultIds) external view returns (Position[] memory vaults) {
+        vaults = new Position[](vaultIds.length);
+        for (uint256 i; i < vaultIds.length; ++i) {
+            vaults[i] = _position(vaultIds[i], block.timestamp);
+        }
+    }
+
+    /// @inheritdoc IPositionLens
+    function previewDeposit(uint256 vaultId, address token, uint256 amount)
+        external
+        view
+        returns (Preview memory preview)
+    {
+        _requireExists(vaultId);
+        if (address(engine.collateralType(token).oracle) == address(0)) revert IVaultEngine.UnknownCollateral(token);
+        return _preview(vaultId, token, int256(engine.collateralBalance(vaultId, token) + amount), 0, false);
+    }
+
+    /// @inheritdoc IPositionLens
+    function previewWithdraw(uint256 vaultId, address token, uint256 amount)
+        external
+        view
+        returns (Preview memory preview)
+    {
+        _requireExists(vaultId);
+        uint256 balance = engine.collateralBalance(vaultId, token);
+        if (amount > balance) revert IVaultEngine.InsufficientCollateral(vaultId, token, balance, amount);
+        return _preview(vaultId, token, int256(balance - amount), 0, false);
+    }
+
+    /// @inheritdoc IPositionLens
+    function previewBorrow(uint256 vaultId, uint256 amount) external view returns (Preview memory preview) {
+        _requireExists(vaultId);
+        return _preview(vaultId, address(0), -1, amount, true);
+    }
+
+    /// @inheritdoc IPositionLens
+    function previewRepay(uint256 vaultId, uint256 amount) external view returns (Preview memory preview) {
+        _requireExists(vaultId);
+        return _preview(vaultId, address(0), -1, amount, false);
+    }
+
+    // ================================================================== internals
+
+    function _position(uint256 vaultId, uint256 timestamp) internal view returns (Position memory p) {
+        p.vaultId = vaultId;
+        p.timestamp = timestamp;
+        p.owner = _ownerOrZero(vaultId);
+        if (p.owner == address(0)) {
+            p.status = Status.NoSuchVault;
+            return p;
+        }
+        IVaultEngine.Valuation memory v = engine.valuation(vaultId);
+        p.status = v.unpricedMask == 0 ? Status.Ok : Status.Unpriced;
+        p.portfolioMargin = engine.portfolioMargin(vaultId);
+        p.inMarginCall = v.inMarginCall;
+        if (v.inMarginCall) {
+            ILiquidationEngine liquidation = ILiquidationEngine(engine.liquidationEngine());
+            p.marginCallDeadline = liquidation.marginCallOf(vaultId).deadline;
+            p.pendingPremium = liquidation.pendingPremium(vaultId);
+        }
+        p.debt = engine.normalizedDebt(vaultId).mulDivUp(vaultLens.rateAt(timestamp), RAY);
+        p.collateralValue = v.collateralValue;
+        p.borrowPower = v.borrowPower;
+        p.maintenance = v.maintenance;
+        p.healthFactor = _health(v.maintenance, p.debt);
+        p.maxBorrow = vaultLens.maxBorrow(vaultId, timestamp);
+        (, uint256[] memory amounts) = engine.vaultCollateral(vaultId);
+        p.collateral = new CollateralPosition[](v.tokens.length);
+        for (uint256 i; i < v.tokens.length; ++i) {
+            CollateralPosition memory c = p.collateral[i];
+            IVaultEngine.CollateralType memory t = engine.collateralType(v.tokens[i]);
+            c.token = v.tokens[i];
+            c.decimals = t.decimals;
+            c.amount = amounts[i];
+            c.ltv = t.ltv;
+            c.liquidationThreshold = t.liquidationThreshold;
+            c.liquidationBonus = t.liquidationBonus;
+            c.maxWithdraw = vaultLens.maxWithdraw(vaultId, c.token, timestamp);
+            if (v.unpricedMask & (1 << i) != 0) continue;
+            c.priced = true;
+            c.price = t.oracle.price(); // the engine just read it, with the same gas rules
+            c.value = v.values[i];
+            c.liquidationPrice = _liquidationPrice(v, i, c, p.debt, p.portfolioMargin);
+        }
+    }
+
+    /// @dev The lowest price of collateral i at which maintenance >= debt, the other values fixed; 0 when even a
+    ///      zero price leaves the vault safe. Standard margin inverts floor(floor(amount·p/10^d)·LT/WAD) >= need:
+    ///      p = ceil(ceil(need·WAD/LT)·10^d/amount). Portfolio margin bisects on the price with the maintenance grid
+    ///      (monotone in each value) between 0 and the first safe price found by doubling from today's.
+    function _liquidationPrice(
+        IVaultEngine.Valuation memory v,
+        uint256 i,
+        CollateralPosition memory c,
+        uint256 debt,
+        bool portfolio
+    ) internal view returns (uint256) {
+        if (debt == 0 || c.amount == 0) return 0;
+        uint256 unit = 10 ** c.decimals;
+        if (!portfolio) {
+            uint256 others = v.maintenance - c.value.mulDivDown(c.liquidationThreshold, WAD);
+            if (others >= debt) return 0;
+            return (debt - others).mulDivUp(WAD, c.liquidationThreshold).mulDivUp(unit, c.amount);
+        }
+        uint256[] memory values = v.values;
+        uint256 saved = values[i];
+        values[i] = 0;
+        if (_maintenance(v.tokens, values) >= debt) {
+            values[i] = saved;
+            return 0;
+        }
+        uint256 hi = c.price;
+        for (uint256 k;; ++k) {
+            values[i] = c.amount.mulDivDown(hi, unit);
+            if (_maintenance(v.tokens, values) >= debt) break;
+            if (k == 64) return type(uint256).max; // no price makes it safe: the grid's shocks leave it short
+            hi *= 2;
+        }
+        uint256 lo; // unsafe at lo, safe at hi
+        while (hi - lo > 1) {
+            uint256 mid = lo + (hi - lo) / 2;
+            values[i] = c.amount.mulDivDown(mid, unit);
+            if (_maintenance(v.tokens, values) >= debt) hi = mid;
+            else lo = mid;
+        }
+        values[i] = saved;
+        return hi;
+    }
+
+    /// @dev The vault's margins after its balance of `token` becomes `newBalance` (-1: unchanged) and `amount` pUSD
+    ///      is borrowed (`isBorrow`) or repaid, at the current block and prices.
+    function _preview(uint256 vaultId, address token, int256 newBalance, uint256 amount, bool isBorrow)
+        internal
+        view
+        returns (Preview memory r)
+    {
+        IVaultEngine.Valuation memory v = engine.valuation(vaultId);
+        uint256 rate_ = engine.currentRate();
+        uint256 normalized = engine.normalizedDebt(vaultId);
+        if (isBorrow) {
+            normalized += amount.mulDivUp(RAY, rate_);
+        } else if (amount != 0) {
+            // VaultEngine._repayAmounts: at or above the debt repays it all, else floor(amount·RAY/rate)
+            normalized = amount >= normalized.mulDivUp(rate_, RAY) ? 0 : normalized - amount * RAY / rate_;
+        }
+        r.debt = normalized.mulDivUp(rate_, RAY);
+        (address[] memory tokens, uint256[] memory values) = (v.tokens, v.values);
+        if (newBalance >= 0) (tokens, values) = _withBalance(v, token, uint256(newBalance));
+        if (engine.portfolioMargin(vaultId)) {
+            (r.borrowPower, r.maintenance) = engine.portfolio().margins(tokens, values);
+        } else {
+            for (uint256 i; i < tokens.length; ++i) {
+                IVaultEngine.CollateralType memory t = engine.collateralType(tokens[i]);
+                r.borrowPower += values[i].mulDivDown(t.ltv, WAD);
+                r.maintenance += values[i].mulDivDown(t.liquidationThreshold, WAD);
+            }
+        }
+        r.healthFactor = _health(r.maintenance, r.debt);
+    }
+
+    /// @dev The valuation's tokens and values with `token` (appended when new) valued at `balance`; an unpriced
+    ///      token stays at value 0, as the engine counts it.
+    function _withBalance(IVaultEngine.Valuation memory v, address token, uint256 balance)
+        internal
+        view
+        returns (address[] memory tokens, uint256[] memory values)
+    {
+        uint256 n = v.tokens.length;
+        uint256 i;
+        while (i < n && v.tokens[i] != token) ++i;
+        bool unpriced = i < n && v.unpricedMask & (1 << i) != 0;
+        tokens = v.tokens;
+        values = v.values;
+        if (i == n) {
+            tokens = new address[](n + 1);
+            values = new uint256[](n + 1);
+            for (uint256 j; j < n; ++j) {
+                (tokens[j], values[j]) = (v.tokens[j], v.values[j]);
+            }
+            tokens[n] = token;
+        }
+        if (unpriced) return (tokens, values);
+        IVaultEngine.CollateralType memory t = engine.collateralType(token);
+        (bool ok, uint256 price) = _tryPrice(t.oracle);
+        values[i] = ok ? balance.mulDivDown(price, 10 ** t.decimals) : 0;
+    }
+
+    function _maintenance(address[] memory tokens, uint256[] memory values) internal view returns (uint256 m) {
+        (, m) = engine.portfolio().margins(tokens, values);
+    }
+
+    function _health(uint256 maintenance, uint256 debt) internal pure returns (uint256) {
+        return debt == 0 ? type(uint256).max : maintenance.mulDivDown(WAD, debt);
+    }
+
+    /// @dev The engine's rule (VaultEngine._tryPrice): a revert, zero, or more than MAX_PRICE is no price.
+    function _tryPrice(IPriceOracle oracle) internal view returns (bool, uint256) {
+        try oracle.price() returns (uint256 price) {
+            return (price != 0 && price <= MAX_PRICE, price);
+        } catch {
+            return (false, 0);
+        }
+    }
+
+    function _requireExists(uint256 vaultId) internal view {
+        if (_ownerOrZero(vaultId) == address(0)) revert IVaultEngine.VaultNotFound(vaultId);
+    }
+
+    function _ownerOrZero(uint256 vaultId) internal view returns (address) {
+        (bool ok, bytes memory data) =
+            address(engine).staticcall(abi.encodeWithSignature("ownerOf(uint256)", vaultId));
+        return ok ? abi.decode(data, (address)) : address(0);
+    }
+}
