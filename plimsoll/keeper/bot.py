@@ -47,7 +47,7 @@ from .positions import PositionCache, named_vaults, vault_topics
 from .store import KeeperStore
 from ..sdk.uniswap import artifact
 from ..sdk.websocket import WaitingWebSocketProvider, async_web3
-from .strategy import GAS_NEXT_VAULT, BlockState, GasTerms, Sales, call_batches, choose, decide, seized_amounts
+from .strategy import DRIP_GAS, GAS_NEXT_VAULT, BlockState, GasTerms, Sales, call_batches, choose, decide, seized_amounts
 
 log = logging.getLogger("plimsoll.keeper")
 
@@ -471,11 +471,11 @@ class Keeper:
         self._gas_token_price = state.prices.get(self.cfg.gas_token)
         # What the blocks until the keeper's next look can still take: a block's gas limit for each block its last
         # one took (it works the newest head, so a keeper slower than the chain looks every few blocks), less what
-        # its pending transactions may use. Only that much is decided and sent; the rest waits for the next look
-        # instead of queueing in the pool.
+        # its pending transactions may use, and a drip that the simulations at this block do not see (DRIP_GAS).
+        # Only that much is decided and sent; the rest waits for the next look instead of queueing in the pool.
         ahead = min(MAX_BLOCKS_AHEAD, max(1, number - self._last_worked)) if self._last_worked else 1
         self._last_worked = number
-        room = state.gas_limit * ahead - self.dispatcher.pending_gas
+        room = state.gas_limit * ahead - self.dispatcher.pending_gas - DRIP_GAS
         busy = self.dispatcher.busy
         vault_gas = self.dispatcher.vault_gas or GAS_NEXT_VAULT
         d = decide(state, self.token_symbol, self.params, limit=len(busy) + max(0, room) // vault_gas)
