@@ -12,7 +12,6 @@ collateral's engine-wide totals are already non-zero (another user deposited fir
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from ape import chain, networks, project
 
 from plimsoll.sdk import uniswap
 from plimsoll.sdk.config import load_config
+from plimsoll.sdk.deploy import deploy
 from plimsoll.sdk.math import WAD
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,13 +48,6 @@ REFERENCE = {
 }
 
 
-def _deploy_script():
-    spec = importlib.util.spec_from_file_location("deploy_script", ROOT / "scripts" / "deploy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def measure() -> dict[str, int]:
     """Deploy, run each operation once, return {operation: gasUsed}."""
     from ape import accounts
@@ -63,7 +56,7 @@ def measure() -> dict[str, int]:
     cfg = load_config(ROOT / "scripts" / "config" / "local.yaml")
     # The deployer keeps its admin roles beside the Timelock, to switch margin-call terms without the delay.
     cfg = replace(cfg, governance=replace(cfg.governance, admin="deployer"))
-    m = _deploy_script().deploy(cfg, admin, "bench")
+    m = deploy(cfg, admin, "bench")
     engine = project.VaultEngine.at(m.contracts["VaultEngine"])
     liquidation = project.LiquidationEngine.at(m.contracts["LiquidationEngine"])
     weth = project.MockERC20.at(m.collaterals["WETH"].token)

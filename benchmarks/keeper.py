@@ -28,7 +28,8 @@ from pathlib import Path
 
 from web3 import Web3
 
-from plimsoll.demo.run import DEFAULT_CONFIG, deploy_with_ape, percentile
+from plimsoll.demo.run import DEFAULT_CONFIG, percentile
+from plimsoll.sdk.deploy import deploy_to
 from plimsoll.keeper.bot import MAX_MESSAGE, Keeper, KeeperConfig
 from plimsoll.sdk.anvil import Anvil, dev_private_key, send_in_blocks
 from plimsoll.sdk.contracts import Manifest, Protocol
@@ -120,7 +121,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="plimsoll-bench-"))
     with Anvil(accounts=ACCOUNTS, log_path=work / "anvil.log") as anvil:
-        deploy_with_ape(anvil.http_url, DEFAULT_CONFIG, work / "manifest.json", work / "deploy.log", name="bench")
+        deploy_to(anvil.http_url, DEFAULT_CONFIG, "bench", out=work / "manifest.json", verbose=False)
         w3 = Web3(Web3.HTTPProvider(anvil.http_url, request_kwargs={"timeout": 120}))
         manifest = Manifest.load(work / "manifest.json")
         p = Protocol(w3, manifest)

@@ -1,4 +1,4 @@
-"""``plimsoll``: one command line for the demo, the keeper and the ABI export.
+"""``plimsoll``: one command line for the demo, deployment, the keeper, the risk engine and the ABI export.
 
 Exit codes: 0 success, 1 a run failed (demo step, keeper), 2 bad usage or input (click's convention).
 """
@@ -102,7 +102,7 @@ def demo(vaults, prices, start, end, max_step, block_time, hours, seed, portfoli
     with Progress(TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console, transient=False) as bar:
         tasks: dict[str, int] = {}
-        labels = {"deploy": "deploying (ape run deploy)", "vaults": "opening vaults", "replay": "replaying price rounds"}
+        labels = {"deploy": "deploying", "vaults": "opening vaults", "replay": "replaying price rounds"}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
@@ -177,7 +177,7 @@ def keeper() -> None:
 @keeper.command("run")
 @click.option("--ws", "ws_url", required=True, help="WebSocket JSON-RPC URL, e.g. ws://127.0.0.1:8545.")
 @click.option("--network", "network", metavar="NAME",
-              help="Deployment to watch: reads deployments/NAME.json (written by `ape run deploy --name NAME`).")
+              help="Deployment to watch: reads deployments/NAME.json (written by `plimsoll deploy --name NAME`).")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Deployment manifest file, instead of --network.")
 @click.option("--dry-run", is_flag=True, help="Decide and log, send no transaction.")
@@ -779,7 +779,9 @@ def risk_calibrate(workdir, json_path):
 # ---------------------------------------------------------------------------------------------- abi
 @main.command()
 def abi() -> None:
-    """Export the compiled ABIs (ape's .build) to interfaces/abi/ (run `ape compile` first)."""
+    """Export the compiled ABIs (ape's .build) to interfaces/abi/*.json, with every output named and the errors that
+    surface from called contracts, and as TypeScript modules (`as const`) to interfaces/ts/ (run `ape compile`
+    first)."""
     from .sdk.contracts import export_abis
 
     try:
@@ -787,6 +789,45 @@ def abi() -> None:
             click.echo(path)
     except FileNotFoundError as e:
         raise click.ClickException(f"nothing compiled yet ({e}): run `ape compile`") from e
+    except ValueError as e:
+        raise click.ClickException(str(e)) from e
+
+
+# ---------------------------------------------------------------------------------------------- deploy
+@main.command()
+@click.option("--network", "network", required=True, metavar="URL|CHOICE",
+              help="Where to deploy: a node URL (http://127.0.0.1:8545) or an ape network choice "
+                   "(ethereum:sepolia:node, with the node's URL in ape-config.yaml).")
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="YAML deployment configuration. Default: scripts/config/local.yaml.")
+@click.option("--name", default="local", show_default=True,
+              help="Manifest name: writes deployments/NAME.json (the name other commands' --network reads).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the manifest here instead of deployments/NAME.json.")
+@click.option("--account", "account", default="TEST::0", show_default=True, metavar="ALIAS|TEST::I",
+              help="Deployer: an ape account alias (a keystore made by `ape accounts import` or `generate`; ape "
+                   "asks for its passphrase) or TEST::I, the I-th account of the test mnemonic (local nodes). "
+                   "Never a private key on the command line.")
+def deploy(network, config_path, name, out, account) -> None:
+    """Deploy Plimsoll (engines, pUSD, lenses, collateral types, Timelock, RiskSteward), hand the admin roles over
+    as the configuration's governance section says, and write the deployment manifest (an address book that
+    follows deployments/manifest.schema.json).
+
+    Exit codes: 0 deployed, 1 a transaction failed (its decoded error is printed), 2 the configuration is invalid."""
+    from ape.exceptions import ApeException
+
+    from .sdk.config import ConfigError
+    from .sdk.contracts import ManifestError
+    from .sdk.deploy import DEFAULT_CONFIG, deploy_to
+
+    try:
+        manifest, path = deploy_to(network, config_path or DEFAULT_CONFIG, name, account, out)
+    except ConfigError as e:
+        raise click.BadParameter(str(e), param_hint="--config") from e
+    except (ApeException, ManifestError) as e:
+        raise click.ClickException(f"deploy failed: {type(e).__name__}: {e}") from e
+    click.echo(f"deployed on chain {manifest.chain_id} at block {manifest.block}: VaultEngine "
+               f"{manifest.contracts['VaultEngine']}; manifest {path}")
 
 
 @main.command("reconcile")

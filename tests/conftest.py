@@ -1,4 +1,4 @@
-"""Shared fixtures: the protocol deployed by scripts/deploy.py's own `deploy()` on ape-foundry's Anvil.
+"""Shared fixtures: the protocol deployed by the package's own deployment (plimsoll.sdk.deploy) on ape-foundry's Anvil.
 
 Each test runs in a chain snapshot (ape isolation), so the module-scoped deployment is fresh for every test.
 """
@@ -8,27 +8,17 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import replace
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
+from plimsoll.sdk import deploy as deployment_lib
 from plimsoll.sdk.config import load_config
 from plimsoll.sdk.math import RAY, WAD, liquidation_plan, valuation
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Seconds between two mined blocks on the test chain (block_clock).
 BLOCK_SECONDS = 12
-
-
-def _load_deploy_script():
-    spec = importlib.util.spec_from_file_location("plimsoll_deploy_script", ROOT / "scripts" / "deploy.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-deploy_script = _load_deploy_script()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -90,8 +80,8 @@ def liquidator(accounts):
 
 @pytest.fixture(scope="module")
 def deployment(cfg, admin, block_clock):
-    """Everything deployed and configured by the deploy script, on the block clock; returns the Manifest."""
-    return deploy_script.deploy(cfg, admin, "test")
+    """Everything deployed and configured by the package's deployment, on the block clock; returns the Manifest."""
+    return deployment_lib.deploy(cfg, admin, "test")
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""interfaces/abi (what integrators use) must equal what the contracts compile to, plus the errors that surface
-through each contract from the contracts it calls, which a wallet must decode from that one ABI."""
+"""interfaces/abi and interfaces/ts (what integrators use) must equal what the contracts compile to, plus the errors
+that surface through each contract from the contracts it calls, which a wallet must decode from that one ABI, and a
+name on every output."""
 
 import json
 
@@ -9,7 +10,8 @@ from web3.exceptions import ContractCustomError
 
 from conftest import set_price
 
-from plimsoll.sdk.contracts import ABI_DIR, EXPORTED, load_abi, with_surfaced_errors
+from plimsoll.sdk.contracts import (ABI_DIR, EXPORTED, TS_DIR, TS_PACKAGE_JSON, exported_abi, load_abi, ts_abi_name,
+                                    typescript_module)
 
 
 def test_exported_abis_match_the_build(project):
@@ -19,10 +21,27 @@ def test_exported_abis_match_the_build(project):
         for name in (*EXPORTED, "PortfolioMargin")
     }
     key = lambda a: json.dumps(a, sort_keys=True)
+    unnamed = lambda abi: [dict(e, outputs=[dict(o, name="") for o in e["outputs"]]) if "outputs" in e else e
+                           for e in abi]
     for name in EXPORTED:
         committed = json.loads((ABI_DIR / f"{name}.json").read_text())
-        expected = with_surfaced_errors(name, built)
+        expected = exported_abi(name, built)
         assert sorted(map(key, committed)) == sorted(map(key, expected)), f"{name}: run `plimsoll abi` after compiling"
+        # naming the outputs changes nothing but names: the build's own entries are all there, in their types
+        assert {key(e) for e in unnamed(built[name])} <= {key(e) for e in unnamed(committed)}
+        assert [f"{e['name']}.{i}" for e in committed if e["type"] == "function"
+                for i, o in enumerate(e["outputs"]) if not o["name"]] == [], name
+        assert (TS_DIR / f"{name}.ts").read_text() == typescript_module(name, committed), f"{name}: run `plimsoll abi`"
+    index = (TS_DIR / "index.ts").read_text()
+    assert all(f"export {{ {ts_abi_name(n)} }} from \"./{n}.js\";" in index for n in EXPORTED)
+    assert (TS_DIR / "package.json").read_text() == TS_PACKAGE_JSON
+
+
+def test_chainlink_round_outputs_carry_their_names():
+    """The feed ABI a wallet reads prices with names latestRoundData's outputs as Chainlink's
+    AggregatorV3Interface does."""
+    (entry,) = [e for e in load_abi("MockAggregator") if e.get("name") == "latestRoundData"]
+    assert [o["name"] for o in entry["outputs"]] == ["roundId", "answer", "startedAt", "updatedAt", "answeredInRound"]
 
 
 def _decode(abi, data: bytes) -> tuple[str, tuple]:

@@ -1,5 +1,6 @@
-"""Integration: the README's demo command, end to end — its own Anvil with interval mining, `ape run deploy`,
-the keeper as a separate process, a replay into the mock feeds, and the report checked against the chain.
+"""Integration: the README's demo command, end to end — its own Anvil with interval mining, the package's deployment
+(in process), the keeper as a separate process, a replay into the mock feeds, and the report checked against the
+chain.
 No mocks of our own contracts; minutes, not seconds."""
 
 from __future__ import annotations

@@ -9,10 +9,11 @@ from decimal import Decimal
 import ape
 import pytest
 
+from plimsoll.sdk import deploy as deployment_lib
 from plimsoll.sdk.config import load_config
 from plimsoll.sdk.math import WAD
 
-from conftest import ROOT, deploy_script, isolated, open_vault
+from conftest import ROOT, isolated, open_vault
 
 ZERO = b"\x00" * 32
 
@@ -20,7 +21,7 @@ ZERO = b"\x00" * 32
 @pytest.fixture(scope="module")
 def governed(admin):
     """The local configuration's own hand-over: the deployer (admin) keeps no admin role."""
-    return deploy_script.deploy(load_config(ROOT / "scripts" / "config" / "local.yaml"), admin, "governed")
+    return deployment_lib.deploy(load_config(ROOT / "scripts" / "config" / "local.yaml"), admin, "governed")
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +147,7 @@ def test_steward_shifts_one_collaterals_scenario_shocks_within_its_step(g, proje
 def test_shifting_shocks_needs_grids(cfg, project, admin):
     from dataclasses import replace
 
-    plain = deploy_script.deploy(replace(cfg, initial_grid=(), maintenance_grid=()), admin, "no-grids")
+    plain = deployment_lib.deploy(replace(cfg, initial_grid=(), maintenance_grid=()), admin, "no-grids")
     steward = project.RiskSteward.at(plain.contracts["RiskSteward"])
     with ape.reverts(steward.NoScenarioGrids):
         steward.shiftScenarioShocks(plain.collaterals["WETH"].token, -(WAD // 100), sender=admin)
@@ -218,7 +219,7 @@ def test_guardian_pauses_borrowing_not_repayment(g, admin, alice, chain):
 def test_a_bad_governance_account_is_refused_before_any_transaction():
     from plimsoll.sdk.config import ConfigError, GovernanceConfig
 
-    roles = deploy_script.governance_accounts(GovernanceConfig(executors=()), "0x" + "11" * 20)
+    roles = deployment_lib.governance_accounts(GovernanceConfig(executors=()), "0x" + "11" * 20)
     assert roles["executors"] == [ape.utils.ZERO_ADDRESS]  # nobody named: anyone may execute a ready operation
     with pytest.raises(ConfigError, match="'alice' is neither 'deployer' nor a 0x address"):
-        deploy_script.governance_accounts(GovernanceConfig(guardian="alice"), "0x" + "11" * 20)
+        deployment_lib.governance_accounts(GovernanceConfig(guardian="alice"), "0x" + "11" * 20)

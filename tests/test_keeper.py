@@ -26,7 +26,8 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError
 from web3.logs import DISCARD
 
-from plimsoll.demo.run import DEFAULT_CONFIG, deploy_with_ape
+from plimsoll.demo.run import DEFAULT_CONFIG
+from plimsoll.sdk.deploy import deploy_to
 from plimsoll.sdk.anvil import Anvil, dev_private_key, free_port, send_in_blocks
 from plimsoll.sdk.contracts import PROJECT_ROOT, Manifest, Protocol, load_abi
 from plimsoll.sdk.math import WAD
@@ -56,7 +57,7 @@ def _deployed(work: Path, config: Path, **anvil_options):
     inventory."""
     with Anvil(accounts=4, **anvil_options) as anvil:
         manifest_path = work / "manifest.json"
-        deploy_with_ape(anvil.http_url, config, manifest_path, work / "deploy.log")
+        deploy_to(anvil.http_url, config, "keeper-test", out=manifest_path, verbose=False)
         w3 = Web3(Web3.HTTPProvider(anvil.http_url))
         p = Protocol(w3, Manifest.load(manifest_path))
         acct = w3.eth.accounts
@@ -305,7 +306,12 @@ def _nowhere(tmp_path) -> tuple[str, Path]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    manifest = Manifest(network="nowhere", chain_id=31337, block=0, deployer="0x" + "00" * 20, contracts={})
+    nobody = "0x" + "00" * 20
+    names = ("VaultEngine", "PUSD", "LiquidationEngine", "VaultLens", "PositionLens", "PortfolioMargin", "Timelock",
+             "RiskSteward")
+    manifest = Manifest(network="nowhere", chain_id=31337, block=0, deployer=nobody, block_hash="0x" + "00" * 32,
+                        version="0.1.0", contracts=dict.fromkeys(names, nobody),
+                        parameters={"debt_ceiling": 0, "dust": 0, "stability_fee": 10**27})
     return f"ws://127.0.0.1:{port}", manifest.save(tmp_path / "nowhere.json")
 
 

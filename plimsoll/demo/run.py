@@ -33,8 +33,8 @@ from web3.exceptions import ContractLogicError, TransactionNotFound
 from web3.logs import DISCARD
 
 from ..sdk.anvil import BULK_BLOCK_GAS, Anvil, dev_private_key, set_next_block_timestamp
-from ..sdk.config import DeployConfig, load_config
-from ..sdk.contracts import PROJECT_ROOT, Manifest, Protocol, read_at
+from ..sdk.config import ConfigError, DeployConfig, load_config
+from ..sdk.contracts import PROJECT_ROOT, Manifest, ManifestError, Protocol, read_at
 from ..sdk.errors import revert_reason
 from ..sdk.math import WAD, rad_to_wad_str
 from ..sdk.reconcile import in_chunks, reconcile
@@ -175,26 +175,22 @@ def _retrying(read: Callable[[], Any], attempts: int = 5) -> Any:
             time.sleep(0.1 * 2**attempt)
 
 
-def deploy_with_ape(url: str, config_path: Path, manifest_path: Path, log_path: Path, name: str = "demo") -> None:
-    """Run ``ape run deploy`` (scripts/deploy.py) against the node at ``url``, writing the manifest to
-    ``manifest_path`` and the script's output to ``log_path``.
+def deploy_quietly(url: str, config_path: Path, manifest_path: Path, name: str = "demo") -> None:
+    """Deploy the configuration at ``config_path`` to the node at ``url`` in this process
+    (plimsoll.sdk.deploy.deploy_to, ape's per-transaction lines silenced), writing the manifest to
+    ``manifest_path``.
 
     Raises:
-        DemoError: the script failed (the tail of its output is in the message).
+        DemoError: the deployment failed; the message carries the decoded custom error.
     """
-    env = dict(os.environ)
-    env.setdefault("SOLCX_BINARY_PATH", str(PROJECT_ROOT / ".solcx"))
-    cmd = [
-        str(Path(sys.executable).parent / "ape"), "run", "deploy", "--network", url,
-        "--config", str(config_path), "--name", name, "--out", str(manifest_path),
-    ]
-    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
-    output = proc.stdout + proc.stderr
-    log_path.write_text(output)
-    if proc.returncode != 0:
-        # ape prints some failures on stdout and some on stderr: show the tail of both, and the exit code.
-        tail = output.strip()[-3000:] or "(no output)"
-        raise DemoError(f"deploy failed with exit code {proc.returncode} (full log: {log_path}):\n{tail}")
+    from ape.exceptions import ApeException  # ape loads only when a deployment runs
+
+    from ..sdk.deploy import deploy_to
+
+    try:
+        deploy_to(url, config_path, name, out=manifest_path, verbose=False)
+    except (ApeException, ConfigError, ManifestError, OSError) as e:
+        raise DemoError(f"deploy failed: {type(e).__name__}: {e}") from e
 
 
 def plan_vaults(n: int, prices: dict[str, Decimal], cfg: DeployConfig, seed: int,
@@ -353,7 +349,7 @@ class Demo:
                                                                       2 * sum(s.debt for s in specs))))
                 self.cfg = load_config(config_path)
                 self.progress("deploy", 0, 1)
-                deploy_with_ape(anvil.http_url, config_path, self.manifest_path, self.opts.workdir / "deploy.log")
+                deploy_quietly(anvil.http_url, config_path, self.manifest_path)
                 self.progress("deploy", 1, 1)
                 self.p = Protocol(self.w3, Manifest.load(self.manifest_path))
                 self._setup(specs, own)
