@@ -23,7 +23,8 @@ console = Console(stderr=True)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Plimsoll CDP protocol tooling: run the end-to-end demo, run the liquidation keeper, export ABIs."""
+    """Plimsoll CDP protocol tooling: run the end-to-end demo, deploy, manage vaults, run the liquidation keeper,
+    the risk engine and the margin reconciliation, export ABIs."""
 
 
 # ---------------------------------------------------------------------------------------------- demo
@@ -828,6 +829,195 @@ def deploy(network, config_path, name, out, account) -> None:
         raise click.ClickException(f"deploy failed: {type(e).__name__}: {e}") from e
     click.echo(f"deployed on chain {manifest.chain_id} at block {manifest.block}: VaultEngine "
                f"{manifest.contracts['VaultEngine']}; manifest {path}")
+
+
+# ---------------------------------------------------------------------------------------------- vault
+@main.group()
+@click.option("--network", "network", required=True, metavar="URL|CHOICE",
+              help="The node: a URL (http://127.0.0.1:8545) or an ape network choice (ethereum:sepolia:node).")
+@click.option("--deployment", "deployment", default="local", show_default=True, metavar="NAME",
+              help="Reads deployments/NAME.json.")
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Deployment manifest file, instead of --deployment.")
+@click.option("--account", "account", default="TEST::0", show_default=True, metavar="ALIAS|TEST::I",
+              help="Who signs: an ape account alias (a keystore; ape asks for its passphrase, or reads "
+                   "APE_ACCOUNTS_<alias>_PASSPHRASE) or TEST::I, the I-th test account (local nodes). Never a key.")
+@click.pass_context
+def vault(ctx, network, deployment, manifest, account) -> None:
+    """Your vaults: open, deposit, withdraw, borrow, repay, status, list (and a faucet for local mock tokens).
+    Amounts are in whole tokens (1.5 WETH, 2500 pUSD); `max` withdraws or borrows the exact maximum for the next
+    block, `all` repays the whole debt. Each transaction is simulated first and not sent if it would revert.
+
+    Exit codes: 0 done, 1 a transaction would revert (its decoded custom error is printed) or failed, 2 bad input."""
+    from .sdk.contracts import DEPLOYMENTS_DIR
+
+    ctx.obj = {"network": network, "manifest": manifest or DEPLOYMENTS_DIR / f"{deployment}.json",
+               "account": account}
+
+
+def _vaults(ctx: click.Context, work) -> None:
+    """Connect to the node, load the manifest and the account, and run ``work(vaults)``; then print every
+    transaction sent. A transaction that would revert exits 1 with its decoded error; bad input exits 2."""
+    from ape import Project, networks
+    from ape.exceptions import ApeException
+    from ape.logging import LogLevel, logger
+
+    from .sdk.contracts import PROJECT_ROOT, Manifest, ManifestError
+    from .sdk.deploy import resolve_account
+    from .sdk.vaults import AmountError, Reverted, Vaults
+
+    try:
+        manifest = Manifest.load(ctx.obj["manifest"])
+    except ManifestError as e:
+        raise click.BadParameter(str(e), param_hint="--deployment/--manifest") from e
+    v = None
+    try:
+        with logger.at_level(LogLevel.WARNING), networks.parse_network_choice(ctx.obj["network"]):
+            v = Vaults(manifest, resolve_account(ctx.obj["account"]), Project(PROJECT_ROOT))
+            work(v)
+    except (AmountError, KeyError) as e:
+        raise click.UsageError(str(e.args[0] if isinstance(e, KeyError) else e)) from e
+    except Reverted as e:
+        raise click.ClickException(f"not sent, it would revert: {e}") from e
+    except ApeException as e:
+        raise click.ClickException(str(e)) from e
+    finally:
+        for sent in v.sent if v else []:
+            click.echo(f"{sent.action}: {sent.tx} (gas {sent.gas_used:,})")
+
+
+def _units(value: int, decimals: int) -> str:
+    """Token units as whole tokens, every significant digit kept: 15,999.999999999999999999."""
+    return f"{Decimal(value).scaleb(-decimals).normalize():,f}"
+
+
+@vault.command("faucet")
+@click.argument("symbol")
+@click.argument("amount")
+@click.pass_context
+def vault_faucet(ctx, symbol, amount) -> None:
+    """Mint AMOUNT of the mock collateral SYMBOL to the account (local deployments only)."""
+    from .sdk.vaults import parse_amount
+
+    _vaults(ctx, lambda v: v.faucet(symbol, parse_amount(amount, v.decimals(symbol))))
+
+
+@vault.command("open")
+@click.argument("symbol")
+@click.argument("amount")
+@click.pass_context
+def vault_open(ctx, symbol, amount) -> None:
+    """Open a vault with AMOUNT of collateral SYMBOL (approving the engine first if needed)."""
+    from .sdk.vaults import parse_amount
+
+    _vaults(ctx, lambda v: click.echo(f"vault {v.open(symbol, parse_amount(amount, v.decimals(symbol)))}"))
+
+
+@vault.command("deposit")
+@click.argument("vault_id", type=click.IntRange(min=1))
+@click.argument("symbol")
+@click.argument("amount")
+@click.pass_context
+def vault_deposit(ctx, vault_id, symbol, amount) -> None:
+    """Deposit AMOUNT of SYMBOL into VAULT_ID (approving the engine first if needed)."""
+    from .sdk.vaults import parse_amount
+
+    _vaults(ctx, lambda v: v.deposit(vault_id, symbol, parse_amount(amount, v.decimals(symbol))))
+
+
+@vault.command("withdraw")
+@click.argument("vault_id", type=click.IntRange(min=1))
+@click.argument("symbol")
+@click.argument("amount")
+@click.option("--to", "to", metavar="ADDRESS", help="Recipient (default: the account).")
+@click.pass_context
+def vault_withdraw(ctx, vault_id, symbol, amount, to) -> None:
+    """Withdraw AMOUNT of SYMBOL from VAULT_ID, or `max`: all that the margin allows in the next block."""
+    from .sdk.vaults import parse_amount
+
+    def work(v):
+        done = v.withdraw(vault_id, symbol, parse_amount(amount, v.decimals(symbol), ("max",)), to)
+        click.echo(f"withdrew {_units(done, v.decimals(symbol))} {symbol}")
+
+    _vaults(ctx, work)
+
+
+@vault.command("borrow")
+@click.argument("vault_id", type=click.IntRange(min=1))
+@click.argument("amount")
+@click.option("--to", "to", metavar="ADDRESS", help="Recipient of the pUSD (default: the account).")
+@click.pass_context
+def vault_borrow(ctx, vault_id, amount, to) -> None:
+    """Borrow AMOUNT pUSD against VAULT_ID, or `max`: the exact maximum for the next block."""
+    from .sdk.vaults import parse_amount
+
+    _vaults(ctx, lambda v: click.echo(
+        f"borrowed {_units(v.borrow(vault_id, parse_amount(amount, 18, ('max',)), to), 18)} pUSD"))
+
+
+@vault.command("repay")
+@click.argument("vault_id", type=click.IntRange(min=1))
+@click.argument("amount")
+@click.pass_context
+def vault_repay(ctx, vault_id, amount) -> None:
+    """Repay AMOUNT pUSD of VAULT_ID's debt, or `all` (the debt grows every second: `all` repays it exactly)."""
+    from .sdk.vaults import parse_amount
+
+    _vaults(ctx, lambda v: v.repay(vault_id, parse_amount(amount, 18, ("all",))))
+
+
+@vault.command("status")
+@click.argument("vault_id", type=click.IntRange(min=1))
+@click.pass_context
+def vault_status(ctx, vault_id) -> None:
+    """VAULT_ID as the PositionLens sees it now: debt, margins, health, maxima, and each collateral."""
+    def work(v):
+        card = v.lens.position(vault_id)
+        if card.status == 2:  # NoSuchVault
+            raise KeyError(f"no vault {vault_id}")
+        _print_position(v, card)
+
+    _vaults(ctx, work)
+
+
+@vault.command("list")
+@click.argument("owner", required=False, metavar="[OWNER]")
+@click.pass_context
+def vault_list(ctx, owner) -> None:
+    """The vaults OWNER holds (default: the account), with debt and health."""
+    def work(v):
+        ids = v.owned(owner or v.account.address)
+        table = Table("vault", "debt (pUSD)", "collateral (USD)", "health", "max borrow (pUSD)")
+        for card in (v.lens.positions(ids) if ids else []):
+            table.add_row(str(card.vaultId), _units(card.debt, 18), _units(card.collateralValue, 18),
+                          _health(card.healthFactor), _units(card.maxBorrow, 18))
+        Console().print(table)
+
+    _vaults(ctx, work)
+
+
+def _health(hf: int) -> str:
+    return "no debt" if hf == 2**256 - 1 else f"{Decimal(hf).scaleb(-18):.4f}"
+
+
+def _print_position(v, card) -> None:
+    symbols = {t.address: s for s, t in v.tokens.items()}
+    status = ("ok", "unpriced collateral (health is a floor)")[card.status]
+    table = Table("vault " + str(card.vaultId), status)
+    for label, value in (("owner", card.owner), ("debt (pUSD)", _units(card.debt, 18)), ("collateral (USD)", _units(card.collateralValue, 18)),
+                         ("borrowing power (USD)", _units(card.borrowPower, 18)),
+                         ("maintenance (USD)", _units(card.maintenance, 18)), ("health", _health(card.healthFactor)),
+                         ("max borrow (pUSD)", _units(card.maxBorrow, 18)),
+                         ("margin mode", "portfolio" if card.portfolioMargin else "standard"),
+                         ("margin call", f"until {card.marginCallDeadline}" if card.inMarginCall else "none")):
+        table.add_row(label, value)
+    Console().print(table)
+    rows = Table("collateral", "amount", "price (USD)", "value (USD)", "max withdraw", "liquidation price (USD)")
+    for c in card.collateral:
+        rows.add_row(symbols.get(c.token, c.token), _units(c.amount, c.decimals),
+                     _units(c.price, 18) if c.priced else "unpriced", _units(c.value, 18),
+                     _units(c.maxWithdraw, c.decimals), _units(c.liquidationPrice, 18) if c.liquidationPrice else "-")
+    Console().print(rows)
 
 
 @main.command("reconcile")
