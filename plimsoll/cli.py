@@ -809,7 +809,10 @@ def abi() -> None:
               help="Deployer: an ape account alias (a keystore made by `ape accounts import` or `generate`; ape "
                    "asks for its passphrase) or TEST::I, the I-th account of the test mnemonic (local nodes). "
                    "Never a private key on the command line.")
-def deploy(network, config_path, name, out, account) -> None:
+@click.option("--yes", "autosign", is_flag=True,
+              help="Sign every transaction of the deployment without asking (a keystore account is unlocked once: "
+                   "APE_ACCOUNTS_<alias>_PASSPHRASE or a prompt). Without it, ape asks before each one.")
+def deploy(network, config_path, name, out, account, autosign) -> None:
     """Deploy Plimsoll (engines, pUSD, lenses, collateral types, Timelock, RiskSteward), hand the admin roles over
     as the configuration's governance section says, and write the deployment manifest (an address book that
     follows deployments/manifest.schema.json).
@@ -822,7 +825,7 @@ def deploy(network, config_path, name, out, account) -> None:
     from .sdk.deploy import DEFAULT_CONFIG, deploy_to
 
     try:
-        manifest, path = deploy_to(network, config_path or DEFAULT_CONFIG, name, account, out)
+        manifest, path = deploy_to(network, config_path or DEFAULT_CONFIG, name, account, out, autosign=autosign)
     except ConfigError as e:
         raise click.BadParameter(str(e), param_hint="--config") from e
     except (ApeException, ManifestError) as e:

@@ -47,11 +47,12 @@ class Anvil:
 
     Args:
         port: TCP port (default: a free one).
-        accounts: number of dev accounts (from DEV_MNEMONIC), each funded with 10,000 ETH.
+        accounts: number of dev accounts (from DEV_MNEMONIC), each funded with 10,000 ETH; 0: no dev keys.
         block_time: seconds between blocks (interval mining from genesis, fractions allowed); None: automine.
         log_path: where anvil's output goes (default: discarded).
         state_path: a state file: loaded at start when it exists, written every second and at exit (anvil
             ``--state``), so that a restarted node resumes the chain.
+        chain_id: the EIP-155 chain id (a test network's, to rehearse a deployment to it).
     """
 
     def __init__(
@@ -61,8 +62,10 @@ class Anvil:
         block_time: float | None = None,
         log_path: Path | None = None,
         state_path: Path | None = None,
+        chain_id: int = 31337,
     ):
         self.port = port or free_port()
+        self.chain_id = chain_id
         self.accounts = accounts
         self.block_time = block_time
         self.log_path = log_path
@@ -88,7 +91,7 @@ class Anvil:
         out = open(self.log_path, "w") if self.log_path else subprocess.DEVNULL
         cmd = [
             anvil_binary(), "--host", "127.0.0.1", "--port", str(self.port),
-            "--accounts", str(self.accounts), "--mnemonic", DEV_MNEMONIC, "--chain-id", "31337",
+            "--accounts", str(self.accounts), "--mnemonic", DEV_MNEMONIC, "--chain-id", str(self.chain_id),
         ]
         if self.block_time:
             cmd += ["--block-time", str(self.block_time)]

@@ -283,21 +283,31 @@ def hand_over(gov: GovernanceConfig, roles: dict[str, list[str]], deployer, engi
     return timelock, steward
 
 
-def resolve_account(spec: str):
-    """``TEST::i`` → the i-th test account; anything else → the ape account with that alias."""
+def resolve_account(spec: str, autosign: bool = False):
+    """``TEST::i`` → the i-th test account; anything else → the ape account (keystore) with that alias.
+    ``autosign``: a keystore account signs every transaction without asking; it is unlocked once, with the
+    passphrase from ``APE_ACCOUNTS_<alias>_PASSPHRASE`` or else a prompt.
+
+    Raises:
+        ape's AccountsError: no account with that alias, or a wrong passphrase.
+    """
     if spec.startswith("TEST::"):
         return accounts.test_accounts[int(spec.split("::", 1)[1])]
-    return accounts.load(spec)
+    account = accounts.load(spec)
+    if autosign:
+        account.set_autosign(True)
+    return account
 
 
 
 
 def deploy_to(url: str, config_path: Path | str = DEFAULT_CONFIG, name: str = "local", account: str = "TEST::0",
-              out: Path | None = None, verbose: bool = True) -> tuple[Manifest, Path]:
+              out: Path | None = None, verbose: bool = True, autosign: bool = False) -> tuple[Manifest, Path]:
     """Connect ape to the node at ``url`` (or an ape network choice such as ``ethereum:sepolia:node``), deploy the
     configuration at ``config_path`` from ``account`` (``resolve_account``), save the manifest to ``out`` (default
     ``deployments/<name>.json``) and disconnect. ``verbose=False`` keeps ape's per-transaction lines quiet
-    (warnings and errors still show).
+    (warnings and errors still show); ``autosign`` signs every transaction of a keystore account without asking
+    (``resolve_account``).
 
     Returns:
         (the manifest, the file it was saved to).
@@ -312,5 +322,5 @@ def deploy_to(url: str, config_path: Path | str = DEFAULT_CONFIG, name: str = "l
     cfg = load_config(config_path)
     project = Project(PROJECT_ROOT)  # the repository's contracts, whatever the working directory
     with logger.at_level(LogLevel.INFO if verbose else LogLevel.WARNING), networks.parse_network_choice(url):
-        manifest = deploy(cfg, resolve_account(account), name, project)
+        manifest = deploy(cfg, resolve_account(account, autosign), name, project)
     return manifest, manifest.save(out)
