@@ -33,7 +33,8 @@ interface IPositionLens {
     /// @param maxWithdraw the largest withdrawal the engine accepts at the position's timestamp, token decimals
     /// @param liquidationPrice WAD USD: the lowest price of this collateral, the others' prices unchanged, at which
     ///        the vault is still safe (health >= 1); below it the vault is liquidatable. 0 when no price of this
-    ///        collateral can make it liquidatable (no debt, or the others alone cover the debt).
+    ///        collateral can make it liquidatable (no debt, or the others alone cover the debt); type(uint256).max
+    ///        when no price the engine accepts makes it safe.
     struct CollateralPosition {
         address token;
         uint8 decimals;

@@ -144,7 +144,8 @@ contract PositionLens is IPositionLens {
         if (!portfolio) {
             uint256 others = v.maintenance - c.value.mulDivDown(c.liquidationThreshold, WAD);
             if (others >= debt) return 0;
-            return (debt - others).mulDivUp(WAD, c.liquidationThreshold).mulDivUp(unit, c.amount);
+            uint256 price = (debt - others).mulDivUp(WAD, c.liquidationThreshold).mulDivUp(unit, c.amount);
+            return price > MAX_PRICE ? type(uint256).max : price; // above MAX_PRICE the engine has no price
         }
         uint256[] memory values = v.values;
         uint256 saved = values[i];
@@ -157,7 +158,10 @@ contract PositionLens is IPositionLens {
         for (uint256 k;; ++k) {
             values[i] = c.amount.mulDivDown(hi, unit);
             if (_maintenance(v.tokens, values) >= debt) break;
-            if (k == 64) return type(uint256).max; // no price makes it safe: the grid's shocks leave it short
+            if (k == 64) {
+                values[i] = saved; // `values` is the valuation's own array: the next collateral's search reads it
+                return type(uint256).max; // no price makes it safe: the grid's shocks leave it short
+            }
             hi *= 2;
         }
         uint256 lo; // unsafe at lo, safe at hi

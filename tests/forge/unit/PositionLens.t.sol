@@ -131,6 +131,40 @@ contract PositionLensTest is ProtocolFixture {
         assertLt(engine.healthFactor(id), WAD, "liquidatable one wei below");
     }
 
+    /// @notice Regression (stop 23 review): in portfolio margin, a collateral whose price alone cannot save the vault
+    ///         (max) must not leave its search's value behind for the next collateral's. Grid: S1 {WETH -100 %,
+    ///         WBTC -10 %}, S2 {WETH -50 %, WBTC -80 %}; WETH worth 1,000, WBTC 500, debt about 1,000. WBTC's
+    ///         liquidation price is then set by S2 (500 + 0.2 vB >= debt: about $200,000), not by S1 alone.
+    function test_a_collateral_that_cannot_save_the_vault_leaves_the_next_ones_price_exact() public {
+        int256[][] memory initial = new int256[][](2);
+        int256[][] memory maintenance = new int256[][](2);
+        initial[0] = _row(-1e18, -0.15e18, -0.30e18, -0.15e18);
+        initial[1] = _row(-0.55e18, -0.85e18, -0.30e18, -0.15e18);
+        maintenance[0] = _row(-1e18, -0.10e18, -0.22e18, -0.10e18);
+        maintenance[1] = _row(-0.50e18, -0.80e18, -0.22e18, -0.10e18);
+        portfolio.setScenarioGrids(initial, maintenance);
+        RawPriceOracle btcPrice = new RawPriceOracle(200_000e18);
+        engine.setOracle(address(wbtc), IPriceOracle(address(btcPrice)));
+        wethPrice.set(10_000e18, RawPriceOracle.Mode.Price);
+        uint256 id = _openVault(ALICE, address(weth), 1e18, 0);
+        vm.startPrank(ALICE);
+        engine.deposit(id, address(wbtc), 0.0125e8);
+        engine.setPortfolioMargin(id, true);
+        engine.borrow(id, 1_000e18, ALICE);
+        vm.stopPrank();
+        wethPrice.set(1_000e18, RawPriceOracle.Mode.Price);
+        btcPrice.set(40_000e18, RawPriceOracle.Mode.Price);
+
+        IPositionLens.Position memory p = positions.position(id);
+        assertEq(p.collateral[0].liquidationPrice, type(uint256).max, "WETH alone cannot save it");
+        uint256 price = p.collateral[1].liquidationPrice;
+        assertGt(price, 199_000e18, "S2 binds, not S1 alone");
+        btcPrice.set(price, RawPriceOracle.Mode.Price);
+        assertGe(engine.healthFactor(id), WAD, "safe at the liquidation price");
+        btcPrice.set(price - 1, RawPriceOracle.Mode.Price);
+        assertLt(engine.healthFactor(id), WAD, "liquidatable one wei below");
+    }
+
     /// @notice The position repeats the engine and the batch lens; a failing feed makes that collateral unpriced
     ///         (counted zero, as the engine counts it) instead of a revert; an unknown id is NoSuchVault.
     function test_the_position_is_the_engines_and_survives_a_failing_feed() public {
