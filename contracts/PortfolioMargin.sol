@@ -103,6 +103,30 @@ contract PortfolioMargin is IPortfolioMargin {
     }
 
     /// @inheritdoc IPortfolioMargin
+    function requiredValue(
+        address[] calldata tokens,
+        uint256[] calldata values,
+        uint256 index,
+        uint256 debt,
+        bool maintenance
+    ) external view returns (uint256 value) {
+        mapping(address => uint256) storage shocks = maintenance ? _maintenanceShocks : _initialShocks;
+        uint256[] memory others = new uint256[](maintenance ? _maintenanceScenarios : _initialScenarios);
+        for (uint256 i; i < values.length; ++i) {
+            if (i != index && values[i] != 0) _addShocked(others, values[i], shocks[tokens[i]]);
+        }
+        uint256 packed = shocks[tokens[index]];
+        for (uint256 s; s < others.length; ++s) {
+            if (others[s] >= debt) continue;
+            // floor(v·m / 10^4) >= need  <=>  v >= need·10^4 / m: the least such v is the ceiling
+            uint256 m = uint256(BPS + _shockBps(packed, s));
+            if (m == 0) return type(uint256).max;
+            uint256 least = (debt - others[s]).mulDivUp(uint256(BPS), m);
+            if (least > value) value = least;
+        }
+    }
+
+    /// @inheritdoc IPortfolioMargin
     function checkRiskParameters(address token, uint256 ltv, uint256 liquidationThreshold) external view {
         if (_maintenanceScenarios == 0) return;
         _requireNotLooser(token, _initialShocks[token], _initialScenarios, ltv);

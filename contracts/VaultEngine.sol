@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {Multicall} from "@openzeppelin/contracts/utils/Multicall.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
@@ -14,13 +15,18 @@ import {IPriceOracle} from "@plimsoll/interfaces/IPriceOracle.sol";
 import {ILiquidationCallback} from "@plimsoll/interfaces/ILiquidationCallback.sol";
 import {IPUSD} from "@plimsoll/interfaces/IPUSD.sol";
 import {IPortfolioMargin} from "@plimsoll/interfaces/IPortfolioMargin.sol";
+import {IVaultNFT} from "@plimsoll/interfaces/IVaultNFT.sol";
+import {IVaultRenderer} from "@plimsoll/interfaces/IVaultRenderer.sol";
 import {PUSD} from "./PUSD.sol";
 import {PortfolioMargin} from "./PortfolioMargin.sol";
+import {VaultNFT} from "./VaultNFT.sol";
 import {FixedPoint} from "./libraries/FixedPoint.sol";
+import {MaxWithdraw} from "./libraries/MaxWithdraw.sol";
 
 /// @title VaultEngine
-/// @notice The accounting core: vaults are ERC-721 tokens holding up to MAX_COLLATERALS_PER_VAULT collateral types
-///         (cross margin inside a vault, isolation across vaults) and a debt in pUSD.
+/// @notice The accounting core: vaults hold up to MAX_COLLATERALS_PER_VAULT collateral types (cross margin inside a
+///         vault, isolation across vaults) and a debt in pUSD. Each vault is a token of the VaultNFT this engine
+///         creates, whose holder or approved addresses manage it; several calls batch in one `multicall`.
 /// @dev Debt is normalized debt × a RAY rate accumulator (MakerDAO dss `Vat.art`/`Jug.rate`); the rounding residue of
 ///      every borrow and repay goes to the surplus. The rate is a function of time (`currentRate`): every operation
 ///      uses its current value, and it is written to storage only by `drip`, which `setStabilityFee` runs first so
@@ -37,7 +43,7 @@ import {FixedPoint} from "./libraries/FixedPoint.sol";
 ///      the liquidation engine and withdraws surplus above the buffer; RISK_ADMIN_ROLE (the timelock and the
 ///      RiskSteward) sets risk parameters; GUARDIAN_ROLE pauses borrowing and withdrawing against debt. Nothing
 ///      pauses deposit, repay, liquidation or a margin-call cure.
-contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTransient {
+contract VaultEngine is IVaultEngine, AccessControl, ReentrancyGuardTransient, Multicall {
     using SafeERC20 for IERC20;
     using FixedPoint for uint256;
 
@@ -74,6 +80,8 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     IPUSD public immutable pusd;
     /// @inheritdoc IVaultEngine
     IPortfolioMargin public immutable portfolio;
+    /// @inheritdoc IVaultEngine
+    IVaultNFT public immutable vaultNFT;
 
     mapping(address token => CollateralType) internal _collateral;
     address[] internal _collateralTokens;
@@ -102,6 +110,10 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     uint40 internal _lastDrip;
     bool internal _paused;
     uint72 internal _stabilityFeeAboveRay;
+    /// @dev Transient: the block time (seconds) of this transaction's drip, at which the stored rate is the current
+    ///      one. A batch drips first and then reads it for each vault instead of raising the fee to the power 0. A
+    ///      time, not a flag: a test that warps inside one transaction must not read a stale rate.
+    uint256 internal transient _rateCurrentAt;
     /// @inheritdoc IVaultEngine
     uint256 public totalNormalizedDebt;
     /// @inheritdoc IVaultEngine
@@ -121,14 +133,17 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     mapping(address token => uint256) public totalClaimable;
 
     /// @param admin gets DEFAULT_ADMIN_ROLE and RISK_ADMIN_ROLE (a deployer hands both to the timelock once the
-    ///        protocol is configured); creates pUSD with this engine as its only minter.
+    ///        protocol is configured); creates pUSD with this engine as its only minter, the PortfolioMargin, and
+    ///        the VaultNFT.
+    /// @param renderer what the VaultNFT's tokenURI renders with (fixed for good)
     /// @dev Reverts ZeroAddress.
-    constructor(address admin) ERC721("Plimsoll Vault", "PLMV") {
-        if (admin == address(0)) revert ZeroAddress();
+    constructor(address admin, IVaultRenderer renderer) {
+        if (admin == address(0) || address(renderer) == address(0)) revert ZeroAddress();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(RISK_ADMIN_ROLE, admin);
         pusd = new PUSD();
         portfolio = new PortfolioMargin();
+        vaultNFT = new VaultNFT(renderer);
         _rate = uint120(RAY);
         _lastDrip = uint40(block.timestamp);
     }
@@ -269,9 +284,34 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     /// @inheritdoc IVaultEngine
     function open(address token, uint256 amount) external nonReentrant returns (uint256 vaultId) {
         vaultId = ++vaultCount;
-        _mint(msg.sender, vaultId);
+        vaultNFT.mint(msg.sender, vaultId);
         emit VaultOpened(vaultId, msg.sender);
         if (amount != 0) _deposit(vaultId, token, amount);
+    }
+
+    /// @inheritdoc IVaultEngine
+    function multicall(bytes[] calldata data)
+        public
+        override(IVaultEngine, Multicall)
+        returns (bytes[] memory results)
+    {
+        return super.multicall(data);
+    }
+
+    /// @inheritdoc IVaultEngine
+    function permitCollateral(address token, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+    {
+        _listed(token);
+        try IERC20Permit(token).permit(msg.sender, address(this), amount, deadline, v, r, s) {}
+        catch (bytes memory reason) {
+            // A front-run of the same permit already set the allowance: go on (OpenZeppelin's IERC20Permit note).
+            if (IERC20(token).allowance(msg.sender, address(this)) < amount) {
+                assembly ("memory-safe") {
+                    revert(add(reason, 32), mload(reason))
+                }
+            }
+        }
     }
 
     /// @inheritdoc IVaultEngine
@@ -288,20 +328,31 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         Vault storage vault = _vaults[vaultId];
         vault.portfolioMargin = enabled;
         if (vault.normalizedDebt != 0) _requireMargin(vaultId, currentRate(), false);
-        emit MarginModeSet(vaultId, enabled);
+        emit MarginModeSet(vaultId, msg.sender, enabled);
     }
 
     /// @inheritdoc IVaultEngine
-    function withdraw(uint256 vaultId, address token, uint256 amount, address to) external nonReentrant {
+    function withdraw(uint256 vaultId, address token, uint256 amount, address to)
+        external
+        nonReentrant
+        returns (uint256)
+    {
         _requireUnrestricted(vaultId);
         if (amount == 0) revert ZeroAmount();
         if (to == address(0)) revert ZeroAddress();
         uint256 balance = collateralBalance[vaultId][token];
+        bool indebted = _vaults[vaultId].normalizedDebt != 0;
+        uint256 rate_ = indebted ? currentRate() : RAY;
+        if (amount == type(uint256).max) {
+            amount = indebted ? _maxWithdraw(vaultId, token, balance, rate_) : balance;
+            if (amount == 0) revert NothingToWithdraw(vaultId, token);
+        }
         if (amount > balance) revert InsufficientCollateral(vaultId, token, balance, amount);
         _removeCollateral(vaultId, token, balance, amount);
-        if (_vaults[vaultId].normalizedDebt != 0) _requireMargin(vaultId, currentRate(), true);
+        if (indebted) _requireMargin(vaultId, rate_, true);
         IERC20(token).safeTransfer(to, amount);
-        emit Withdraw(vaultId, token, to, amount);
+        emit Withdraw(vaultId, token, msg.sender, to, amount);
+        return amount;
     }
 
     /// @inheritdoc IVaultEngine
@@ -326,7 +377,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         totalNormalizedDebt = totalNormalizedDebt_; // the surplus gains the residue added·rate − amount·RAY
         _requireMargin(vaultId, rate_, true);
         pusd.mint(to, amount);
-        emit Borrow(vaultId, to, amount, added);
+        emit Borrow(vaultId, msg.sender, to, amount, added);
     }
 
     /// @inheritdoc IVaultEngine
@@ -380,7 +431,7 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         for (uint256 i; i < seizures.length; ++i) {
             Seizure calldata s = seizures[i];
             (address[] memory tokens, uint256[] memory amounts, uint256 paid) =
-                _seize(s.vaultId, s.repay, s.protocolFee, s.fraction, s.unpricedMask, rate_, burn);
+                _seize(s, liquidator, rate_, burn);
             repaid += paid;
             burn += paid + s.protocolFee;
             for (uint256 j; j < tokens.length; ++j) {
@@ -473,7 +524,8 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
 
     /// @inheritdoc IVaultEngine
     function currentRate() public view returns (uint256) {
-        return _accrue(_rate, block.timestamp - _lastDrip);
+        if (_rateCurrentAt == block.timestamp) return _rate;
+        return _accrue(_rate, _elapsed());
     }
 
     /// @inheritdoc IVaultEngine
@@ -524,15 +576,9 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         return _surplusRad(currentRate(), 0);
     }
 
-    /// @inheritdoc ERC721
-    function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
-        return super.supportsInterface(interfaceId);
-    }
-
     /// @inheritdoc IVaultEngine
-    function isAuthorized(uint256 vaultId, address account) public view returns (bool) {
-        address owner = _ownerOf(vaultId);
-        return owner != address(0) && _isAuthorized(owner, account, vaultId);
+    function collateralPrice(address token) external view returns (bool priced, uint256 price) {
+        return _tryPrice(_collateral[token].oracle);
     }
 
     /// @inheritdoc IVaultEngine
@@ -588,14 +634,18 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         }
     }
 
+    /// @dev Vaults are never burned: ids 1..vaultCount exist.
     function _requireExists(uint256 vaultId) internal view {
-        if (_ownerOf(vaultId) == address(0)) revert VaultNotFound(vaultId);
+        if (vaultId == 0 || vaultId > vaultCount) revert VaultNotFound(vaultId);
     }
 
+    /// @dev The caller holds the vault's NFT or is approved for it (one call to the VaultNFT; existence is looked up
+    ///      only to name the error).
     function _requireAuthorized(uint256 vaultId) internal view {
-        address owner = _ownerOf(vaultId);
-        if (owner == address(0)) revert VaultNotFound(vaultId);
-        if (!_isAuthorized(owner, msg.sender, vaultId)) revert NotAuthorized(vaultId, msg.sender);
+        if (!vaultNFT.isAuthorized(vaultId, msg.sender)) {
+            _requireExists(vaultId);
+            revert NotAuthorized(vaultId, msg.sender);
+        }
     }
 
     /// @dev Authorized, and not in a margin call: what borrowing, withdrawing and a margin-mode switch need.
@@ -646,6 +696,36 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
             if (ok) borrowPower += power;
             else unpricedMask |= 1 << i;
         }
+    }
+
+    /// @dev The most of `token` (balance `balance`, token decimals) that may leave the indebted vault at rate `rate_`:
+    ///      MaxWithdraw.keptAmount kept back, 0 when the vault is already short of its initial margin. An unpriced
+    ///      collateral counts zero, so all of it may leave when the rest covers the debt.
+    function _maxWithdraw(uint256 vaultId, address token, uint256 balance, uint256 rate_)
+        internal
+        view
+        returns (uint256)
+    {
+        if (balance == 0) return 0;
+        Valuation memory v = _valuation(vaultId, rate_);
+        if (v.borrowPower < v.debt) return 0;
+        uint256 i;
+        while (v.tokens[i] != token) ++i;
+        if (v.unpricedMask & (1 << i) != 0) return balance;
+        CollateralType storage c = _collateral[token];
+        (, uint256 price) = _tryPrice(c.oracle);
+        uint256 kept = MaxWithdraw.keptAmount(
+            _vaults[vaultId].portfolioMargin ? portfolio : IPortfolioMargin(address(0)),
+            v.tokens,
+            v.values,
+            v.borrowPower,
+            i,
+            v.debt,
+            price,
+            c.decimals,
+            c.ltv
+        );
+        return kept >= balance ? 0 : balance - kept;
     }
 
     /// @dev floor(floor(amount·price / 10^decimals)·LTV / WAD) of one collateral, or ok = false when it is unpriced.
@@ -777,29 +857,26 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
         }
     }
 
-    /// @dev The effects of one liquidation (arguments as in `seize`, at rate `rate_`): the debt, the collateral taken
-    ///      out of the vault, a write-off when nothing is left to back the debt, and the Seize event. Returns what to
-    ///      transfer and the pUSD applied to the debt (WAD). `pendingBurn` (WAD) is what earlier entries of the same
-    ///      call burn after it: like this entry's repay and fee, already part of the surplus a write-off may draw on.
-    function _seize(
-        uint256 vaultId,
-        uint256 repay_,
-        uint256 protocolFee,
-        uint256 fraction,
-        uint256 unpricedMask,
-        uint256 rate_,
-        uint256 pendingBurn
-    ) internal returns (address[] memory tokens, uint256[] memory amounts, uint256 repaid) {
-        if (fraction > WAD) revert InvalidSeizeFraction(fraction);
+    /// @dev The effects of one liquidation (one `seizeBatch` entry, for `liquidator`, at rate `rate_`): the debt, the
+    ///      collateral taken out of the vault, a write-off when nothing is left to back the debt, and the Seize event.
+    ///      Returns what to transfer and the pUSD applied to the debt (WAD). `pendingBurn` (WAD) is what earlier
+    ///      entries of the same call burn after it: like this entry's repay and fee, already part of the surplus a
+    ///      write-off may draw on.
+    function _seize(Seizure calldata entry, address liquidator, uint256 rate_, uint256 pendingBurn)
+        internal
+        returns (address[] memory tokens, uint256[] memory amounts, uint256 repaid)
+    {
+        uint256 vaultId = entry.vaultId;
+        if (entry.fraction > WAD) revert InvalidSeizeFraction(entry.fraction);
         // No existence check: the liquidation engine seizes only a vault it has just valued with debt.
         uint256 left;
         uint256 removed;
-        (left, removed, repaid) = _applyRepay(vaultId, rate_, repay_);
-        (tokens, amounts) = _takeCollateral(vaultId, fraction, unpricedMask);
+        (left, removed, repaid) = _applyRepay(vaultId, rate_, entry.repay);
+        (tokens, amounts) = _takeCollateral(vaultId, entry.fraction, entry.unpricedMask);
         if (left != 0 && _vaults[vaultId].collateralCount == 0) {
-            _writeOff(vaultId, left, rate_, (pendingBurn + repaid + protocolFee) * RAY);
+            _writeOff(vaultId, left, rate_, (pendingBurn + repaid + entry.protocolFee) * RAY);
         }
-        emit Seize(vaultId, removed);
+        emit Seize(vaultId, liquidator, removed);
     }
 
     /// @dev Send `amount` (token decimals) of seized `token` to `to`. A paused or blocking token must not stop the
@@ -853,20 +930,33 @@ contract VaultEngine is IVaultEngine, ERC721, AccessControl, ReentrancyGuardTran
     }
 
     function _drip() internal returns (uint256 rate_) {
-        uint256 old = _rate;
-        if (block.timestamp == _lastDrip) return old;
-        rate_ = _accrue(old, block.timestamp - _lastDrip);
-        uint256 accrued = totalNormalizedDebt * (rate_ - old);
-        _rate = uint120(rate_);
-        _lastDrip = uint40(block.timestamp);
-        emit Drip(rate_, accrued); // the surplus gains `accrued` through the rate
+        rate_ = _rate;
+        uint256 elapsed = _elapsed();
+        if (elapsed != 0) {
+            uint256 old = rate_;
+            rate_ = _accrue(old, elapsed);
+            uint256 accrued = totalNormalizedDebt * (rate_ - old);
+            _rate = uint120(rate_);
+            _lastDrip = uint40(block.timestamp);
+            emit Drip(rate_, accrued); // the surplus gains `accrued` through the rate
+        }
+        _rateCurrentAt = block.timestamp;
+    }
+
+    /// @dev Seconds since the last drip. Never negative: a dev node answering a call for block N from block N+1's
+    ///      state (Anvil while it mines) could otherwise see the last drip after the block's own time.
+    function _elapsed() internal view returns (uint256) {
+        uint256 last = _lastDrip;
+        return block.timestamp > last ? block.timestamp - last : 0;
     }
 
     /// @dev min(rate·fee^elapsed rounded down, MAX_RATE) (dss Jug.drip: rmul(rpow(duty, now − rho), rate)),
-    ///      saturating so that no elapsed time can make it overflow.
+    ///      saturating so that no elapsed time can make it overflow. No shortcut for elapsed = 0: the power costs the
+    ///      same gas for any elapsed time, so that a write estimated in the second of a drip (where elapsed is 0)
+    ///      costs no more a second later (docs/gas.md).
     function _accrue(uint256 rate_, uint256 elapsed) internal view returns (uint256) {
         uint256 fee = stabilityFee();
-        if (fee == RAY || elapsed == 0 || rate_ >= MAX_RATE) return rate_;
+        if (fee == RAY || rate_ >= MAX_RATE) return rate_;
         return Math.min(FixedPoint.rpowSaturating(fee, elapsed, MAX_RATE) * rate_ / RAY, MAX_RATE);
     }
 }

@@ -69,6 +69,28 @@ interface IPortfolioMargin {
         view
         returns (uint256 initialMargin, uint256 maintenanceMargin);
 
+    /// @notice The least value of the basket's collateral `index` at which one of its margins still covers `debt`,
+    ///         the other values unchanged: on the initial grid, what a withdrawal of that collateral must leave
+    ///         (VaultEngine.withdraw of the maximum, VaultLens.maxWithdraw); on the maintenance grid, where its
+    ///         liquidation price lies (PositionLens).
+    /// @param tokens collateral tokens (listed types)
+    /// @param values their values, WAD USD (0 for unpriced collateral; values[index] is ignored)
+    /// @param index the collateral to size
+    /// @param debt the debt to cover, WAD pUSD
+    /// @param maintenance false: the initial grid; true: the maintenance grid
+    /// @return value WAD USD: max over the grid's scenarios s of ceil((debt − others_s)·10^4 / (10^4 +
+    ///         shock_s,index bp)), where others_s is the other collaterals' term sum (0 where they cover the debt);
+    ///         type(uint256).max when a scenario wipes the collateral out (shock −100 %) and the others fall short
+    /// @dev Exact inverse of `margins`' rounding: at `value` that margin is >= debt, at `value` − 1 it is not (unless
+    ///      `value` is 0). Bounded as `margins`.
+    function requiredValue(
+        address[] calldata tokens,
+        uint256[] calldata values,
+        uint256 index,
+        uint256 debt,
+        bool maintenance
+    ) external view returns (uint256 value);
+
     /// @notice Revert if LTV `ltv` and liquidation threshold `liquidationThreshold` (WAD) for `token` would make the
     ///         grids looser than standard margin. Called by VaultEngine.setRiskParameters.
     /// @param token a listed collateral

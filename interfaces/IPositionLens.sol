@@ -51,7 +51,7 @@ interface IPositionLens {
 
     /// @notice A vault as a wallet shows it.
     /// @param vaultId the vault
-    /// @param owner ERC-721 owner (zero for NoSuchVault)
+    /// @param owner holder of the vault's VaultNFT token (zero for NoSuchVault)
     /// @param status Ok, Unpriced or NoSuchVault
     /// @param timestamp the block timestamp (seconds) the debt and maxima are computed for
     /// @param portfolioMargin whether the vault is in portfolio margin (margins from the scenario grids)
@@ -114,6 +114,13 @@ interface IPositionLens {
     /// @param vaultIds the vaults
     /// @return vaults one per id
     function positions(uint256[] calldata vaultIds) external view returns (Position[] memory vaults);
+
+    /// @notice Every vault `owner` holds, at the current block, in the VaultNFT's enumeration order
+    ///         (tokenOfOwnerByIndex). For an owner of very many vaults, page instead: read ids from the VaultNFT and
+    ///         pass them to `positions`.
+    /// @param owner the account
+    /// @return vaults one per vault held
+    function positionsOf(address owner) external view returns (Position[] memory vaults);
 
     /// @notice Margins and health after depositing `amount` of `token` (a listed collateral).
     /// @param vaultId the vault

@@ -4,10 +4,16 @@ pragma solidity ^0.8.28;
 import {IPriceOracle} from "./IPriceOracle.sol";
 import {IPUSD} from "./IPUSD.sol";
 import {IPortfolioMargin} from "./IPortfolioMargin.sol";
+import {IVaultNFT} from "./IVaultNFT.sol";
 
 /// @title IVaultEngine
-/// @notice The accounting core of Plimsoll: collateral types, vaults (ERC-721), deposit, withdraw, borrow
-///         (mint pUSD), repay (burn pUSD), the stability-fee rate accumulator and the surplus buffer.
+/// @notice The accounting core of Plimsoll: collateral types, vaults, deposit, withdraw, borrow (mint pUSD), repay
+///         (burn pUSD), the stability-fee rate accumulator and the surplus buffer. Vaults are ERC-721 tokens of the
+///         VaultNFT the engine creates (`vaultNFT`): its holder, or whoever it approves, manages the vault here.
+///         Several calls go in one transaction through OpenZeppelin's `multicall(bytes[])` (each call runs as if
+///         sent alone by the same caller; the first revert reverts all): a deposit with an EIP-2612 permit is
+///         `multicall([permitCollateral(...), deposit(...)])`, a new vault with two collaterals and a loan is one
+///         transaction.
 /// @dev Units: WAD = 1e18, RAY = 1e27, RAD = 1e45 (WAD * RAY). Token amounts are in the token's own decimals.
 ///      A vault's debt is `normalizedDebt * rate / RAY`, rounded up. The surplus is not stored: it is defined by one
 ///      identity, in RAD, `pusd.totalSupply() * RAY + surplusRad == totalNormalizedDebt * rate + badDebtRad`, and
@@ -110,6 +116,9 @@ interface IVaultEngine {
     error DebtCeilingExceeded(uint256 totalDebtAfter, uint256 debtCeiling);
     /// @notice Repaying a vault that has no debt.
     error NoDebt(uint256 vaultId);
+    /// @notice `withdraw(vaultId, token, type(uint256).max, to)`: the vault holds none of `token`, or its initial
+    ///         margin lets none of it leave.
+    error NothingToWithdraw(uint256 vaultId, address token);
     /// @notice 0 < ltv < liquidationThreshold < 1, MIN_LIQUIDATION_BONUS <= liquidationBonus <=
     ///         MAX_LIQUIDATION_BONUS, and liquidationBonus·liquidationThreshold < 1 for this type and for every pair
     ///         of this type with another listed type must hold (WAD values). The pairwise rule bounds the
@@ -190,16 +199,19 @@ interface IVaultEngine {
     event VaultOpened(uint256 indexed vaultId, address indexed owner);
     /// @notice Collateral (token decimals) moved from `from` into a vault.
     event Deposit(uint256 indexed vaultId, address indexed token, address indexed from, uint256 amount);
-    /// @notice Collateral (token decimals) moved out of a vault to `to`.
-    event Withdraw(uint256 indexed vaultId, address indexed token, address indexed to, uint256 amount);
-    /// @notice `amount` pUSD (WAD) was minted to `to` against the vault; its normalized debt rose by `normalizedDebt`.
-    event Borrow(uint256 indexed vaultId, address indexed to, uint256 amount, uint256 normalizedDebt);
+    /// @notice `caller` (the owner or an approved address) moved collateral (token decimals) out of a vault to `to`.
+    event Withdraw(uint256 indexed vaultId, address indexed token, address indexed caller, address to, uint256 amount);
+    /// @notice `caller` (the owner or an approved address) minted `amount` pUSD (WAD) to `to` against the vault; its
+    ///         normalized debt rose by `normalizedDebt`.
+    event Borrow(
+        uint256 indexed vaultId, address indexed caller, address indexed to, uint256 amount, uint256 normalizedDebt
+    );
     /// @notice `amount` pUSD (WAD) was burned from `payer`; the vault's normalized debt fell by `normalizedDebt`.
     event Repay(uint256 indexed vaultId, address indexed payer, uint256 amount, uint256 normalizedDebt);
-    /// @notice Liquidation settled: the vault's normalized debt fell by `normalizedDebt` (WAD). The pUSD burned shows as
-    ///         pUSD's Transfer to address 0, each collateral taken as a CollateralSeized, and the terms (liquidator,
-    ///         repay, protocol fee, fraction) as the LiquidationEngine's Liquidate event of the same call.
-    event Seize(uint256 indexed vaultId, uint256 normalizedDebt);
+    /// @notice Liquidation settled for `liquidator`: the vault's normalized debt fell by `normalizedDebt` (WAD). The
+    ///         pUSD burned shows as pUSD's Transfer to address 0, each collateral taken as a CollateralSeized, and the
+    ///         terms (repay, protocol fee, fraction) as the LiquidationEngine's Liquidate event of the same call.
+    event Seize(uint256 indexed vaultId, address indexed liquidator, uint256 normalizedDebt);
     /// @notice One collateral's share of a Seize: `amount` (token decimals) of `token` left the vault.
     event CollateralSeized(uint256 indexed vaultId, address indexed token, uint256 amount);
     /// @notice A seized collateral could not be transferred to `to` (paused or blocking token): `amount` (token
@@ -213,8 +225,8 @@ interface IVaultEngine {
     event BadDebtWrittenOff(uint256 indexed vaultId, uint256 debtRad, uint256 coveredRad);
     /// @notice `amountRad` (RAD) of surplus cancelled the same amount of bad debt.
     event Heal(uint256 amountRad);
-    /// @notice The vault switched to portfolio margin (`portfolio` true) or back to standard margin.
-    event MarginModeSet(uint256 indexed vaultId, bool portfolio);
+    /// @notice `caller` switched the vault to portfolio margin (`portfolio` true) or back to standard margin.
+    event MarginModeSet(uint256 indexed vaultId, address indexed caller, bool portfolio);
     /// @notice The guardian paused or resumed borrowing and withdrawing against debt (token 0: globally).
     event PauseSet(address indexed token, bool paused);
     /// @notice `payer` burned `amount` pUSD (WAD) against recorded bad debt, cancelling `cancelledRad` (RAD).
@@ -288,12 +300,36 @@ interface IVaultEngine {
     function setLiquidationEngine(address liquidationEngine) external;
 
     // ------------------------------------------------------------------ vaults
-    /// @notice Open a vault owned by the caller and, when `amount` > 0, deposit `amount` of `token` into it.
+    /// @notice Open a vault owned by the caller (its VaultNFT token is minted to the caller) and, when `amount` > 0,
+    ///         deposit `amount` of `token` into it.
     /// @param token collateral to deposit (ignored when amount is 0)
     /// @param amount token decimals
-    /// @return vaultId the new vault's ERC-721 id (ids start at 1)
-    /// @dev Reverts as `deposit` does. Needs an ERC-20 allowance of `amount` for the engine.
+    /// @return vaultId the new vault's id, also its VaultNFT token id (ids start at 1)
+    /// @dev Reverts as `deposit` does. Needs an ERC-20 allowance of `amount` for the engine (or a permitCollateral
+    ///      before it in the same multicall).
     function open(address token, uint256 amount) external returns (uint256 vaultId);
+
+    /// @notice Run several calls of this engine in one transaction, in order, each as if the caller sent it alone
+    ///         (OpenZeppelin's Multicall: a delegatecall to itself, so msg.sender is the caller throughout).
+    /// @param data each call's ABI-encoded calldata (a function of this engine)
+    /// @dev The first call that reverts reverts the whole batch with that call's own error. Not payable.
+    /// @return results each call's ABI-encoded return data, in order
+    function multicall(bytes[] calldata data) external returns (bytes[] memory results);
+
+    /// @notice Set the caller's allowance of collateral `token` for this engine with its EIP-2612 permit, so that
+    ///         `multicall([permitCollateral(...), deposit(...)])` (or `open`) deposits without an approval
+    ///         transaction. Anyone may call; the permit is the caller's own, signed for this engine as spender.
+    /// @param token a listed collateral implementing EIP-2612
+    /// @param amount the allowance to set, token decimals
+    /// @param deadline the permit's deadline, seconds
+    /// @param v signature v
+    /// @param r signature r
+    /// @param s signature s
+    /// @dev A permit that fails while the allowance already covers `amount` is ignored (someone submitted the same
+    ///      signed permit first: the deposit still goes through). Reverts UnknownCollateral, and otherwise the
+    ///      token's own error (OpenZeppelin's ERC2612ExpiredSignature, ERC2612InvalidSigner, ECDSA errors).
+    function permitCollateral(address token, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external;
 
     /// @notice Move `amount` (token decimals) of `token` from the caller into the vault. Owner or operator only.
     ///         Never needs a price. The vault is credited with what the engine received.
@@ -314,15 +350,20 @@ interface IVaultEngine {
     function setPortfolioMargin(uint256 vaultId, bool enabled) external;
 
     /// @notice Move `amount` (token decimals) of `token` out of the vault to `to`. Owner or operator only.
+    ///         `type(uint256).max` withdraws everything the margin allows: the whole balance without debt, else the
+    ///         most that keeps borrowPower >= debt (one wei more would revert InsufficientMargin).
     /// @param vaultId the vault
     /// @param token a collateral the vault holds
-    /// @param amount token decimals
+    /// @param amount token decimals, or type(uint256).max for the most the margin allows
     /// @param to recipient
     /// @dev With debt, the vault must stay at or above the initial margin (borrowPower >= debt, unpriced collateral
-    ///      counting zero). Reverts ZeroAmount, ZeroAddress, VaultNotFound, NotAuthorized, VaultInMarginCall, InsufficientCollateral,
+    ///      counting zero). The maximum inverts the margin's roundings (MaxWithdraw.keptAmount, docs/math.md), the
+    ///      same calculation as VaultLens.maxWithdraw. Reverts ZeroAmount, ZeroAddress, VaultNotFound,
+    ///      NotAuthorized, VaultInMarginCall, InsufficientCollateral, NothingToWithdraw (max, and nothing may leave),
     ///      InsufficientGasForOracle, and InsufficientMargin, or instead the failing oracle's own error when an
     ///      unpriced collateral is why the margin falls short; then, with debt, Paused (see setPaused).
-    function withdraw(uint256 vaultId, address token, uint256 amount, address to) external;
+    /// @return withdrawn the amount sent to `to`, token decimals
+    function withdraw(uint256 vaultId, address token, uint256 amount, address to) external returns (uint256 withdrawn);
 
     /// @notice Mint `amount` pUSD (WAD) to `to` against the vault. Owner or operator only.
     /// @param vaultId the vault
@@ -429,6 +470,8 @@ interface IVaultEngine {
     // ------------------------------------------------------------------ views
     /// @notice The stablecoin minted by this engine.
     function pusd() external view returns (IPUSD);
+    /// @notice The vaults' ERC-721 (enumerable), created by this engine: ownership and approvals of every vault.
+    function vaultNFT() external view returns (IVaultNFT);
     /// @notice The PortfolioMargin contract this engine created: the scenario grids and the portfolio margins of a
     ///         basket (governed by this engine's RISK_ADMIN_ROLE).
     function portfolio() external view returns (IPortfolioMargin);
@@ -492,10 +535,6 @@ interface IVaultEngine {
     function GUARDIAN_ROLE() external view returns (bytes32);
     /// @notice Number of vaults ever opened (the last id).
     function vaultCount() external view returns (uint256);
-    /// @notice Whether `account` may manage the vault (owner, approved, or operator for all).
-    /// @param vaultId the vault
-    /// @param account the address to check
-    function isAuthorized(uint256 vaultId, address account) external view returns (bool);
     /// @notice Seized collateral (token decimals) kept for `account` because its transfer failed.
     /// @param token the collateral token
     /// @param account the liquidator it is kept for
@@ -504,6 +543,14 @@ interface IVaultEngine {
     ///         totalDeposited + totalClaimable of each collateral.
     /// @param token the collateral token
     function totalClaimable(address token) external view returns (uint256);
+    /// @notice The price the engine uses for a collateral now, under its oracle rule: priced = false (and price 0)
+    ///         when the oracle reverts, runs out of its ORACLE_GAS allowance, returns malformed data, zero, or more
+    ///         than MAX_PRICE.
+    /// @param token a collateral token (unlisted: unpriced)
+    /// @dev Reverts InsufficientGasForOracle when the call has too little gas to give the oracle its allowance.
+    /// @return priced whether the collateral has a usable price
+    /// @return price USD per whole token, WAD
+    function collateralPrice(address token) external view returns (bool priced, uint256 price);
     /// @notice The vault's valuation at current oracle prices and the rate accrued to now. Never reverts on a
     ///         failing oracle: that collateral is flagged in unpricedMask and counts zero.
     /// @param vaultId the vault

@@ -989,9 +989,8 @@ def vault_status(ctx, vault_id) -> None:
 def vault_list(ctx, owner) -> None:
     """The vaults OWNER holds (default: the account), with debt and health."""
     def work(v):
-        ids = v.owned(owner or v.account.address)
         table = Table("vault", "debt (pUSD)", "collateral (USD)", "health", "max borrow (pUSD)")
-        for card in (v.lens.positions(ids) if ids else []):
+        for card in v.owned(owner or v.account.address):
             table.add_row(str(card.vaultId), _units(card.debt, 18), _units(card.collateralValue, 18),
                           _health(card.healthFactor), _units(card.maxBorrow, 18))
         Console().print(table)

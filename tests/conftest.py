@@ -90,6 +90,12 @@ def engine(project, deployment):
 
 
 @pytest.fixture(scope="module")
+def nft(project, deployment):
+    """The vaults' ERC-721 (VaultNFT), created by the engine."""
+    return project.VaultNFT.at(deployment.contracts["VaultNFT"])
+
+
+@pytest.fixture(scope="module")
 def pusd(project, deployment):
     return project.PUSD.at(deployment.contracts["PUSD"])
 

@@ -63,7 +63,7 @@ def _revert_data(call) -> bytes:
     raise AssertionError("the call did not revert with a custom error")
 
 
-def test_errors_raised_in_called_contracts_decode_from_the_called_contracts_abi(alice_vault, engine, liquidation,
+def test_errors_raised_in_called_contracts_decode_from_the_called_contracts_abi(alice_vault, engine, nft, liquidation,
                                                                                  weth_feed, admin, bob, chain):
     """What a wallet sees through web3 with only the exported ABI of the contract it called: pUSD's
     ERC20InsufficientBalance through LiquidationEngine.liquidate, and a stale feed's StalePrice (OracleAdapter)
@@ -77,7 +77,7 @@ def test_errors_raised_in_called_contracts_decode_from_the_called_contracts_abi(
     name, args = _decode(load_abi("LiquidationEngine"), data)
     assert name == "ERC20InsufficientBalance" and args[0].lower() == bob.address.lower() and args[1] == 0
 
-    owner = engine.ownerOf(alice_vault)
+    owner = nft.ownerOf(alice_vault)
     chain.pending_timestamp = chain.blocks.head.timestamp + 10 * 86_400  # past the WETH feeds' maximum age
     chain.mine()
     data = _revert_data(lambda: wallet("VaultEngine", engine).functions.borrow(alice_vault, 1, owner).call(

@@ -411,16 +411,17 @@ def test_every_event_that_changes_a_vault_names_it_in_a_topic():
     assert engine == {
         _topic("VaultOpened(uint256,address)"): 1,
         _topic("Deposit(uint256,address,address,uint256)"): 1,
-        _topic("Withdraw(uint256,address,address,uint256)"): 1,
-        _topic("Borrow(uint256,address,uint256,uint256)"): 1,
+        _topic("Withdraw(uint256,address,address,address,uint256)"): 1,
+        _topic("Borrow(uint256,address,address,uint256,uint256)"): 1,
         _topic("Repay(uint256,address,uint256,uint256)"): 1,
-        _topic("Seize(uint256,uint256)"): 1,
+        _topic("Seize(uint256,address,uint256)"): 1,
         _topic("CollateralSeized(uint256,address,uint256)"): 1,
         _topic("BadDebtWrittenOff(uint256,uint256,uint256)"): 1,
-        _topic("MarginModeSet(uint256,bool)"): 1,
+        _topic("MarginModeSet(uint256,address,bool)"): 1,
         _topic("PremiumCharged(uint256,uint256,uint256)"): 1,
-        _topic("Transfer(address,address,uint256)"): 3,  # the vault NFT changing hands
     }
+    # the vault changing hands, on the VaultNFT (the vault id is its third topic)
+    assert vault_topics(load_abi("VaultNFT")) == {_topic("Transfer(address,address,uint256)"): 3}
     assert liquidation == {
         _topic("Liquidate(uint256,address,uint256,uint256,uint256,uint256,uint256,bool)"): 1,
         _topic("MarginCall(uint256,uint256,uint256,uint256,uint256)"): 1,
@@ -432,10 +433,11 @@ def test_every_event_that_changes_a_vault_names_it_in_a_topic():
 def test_named_vaults_reads_the_vault_id_from_its_topic_and_ignores_other_events():
     from hexbytes import HexBytes
 
-    topics = vault_topics(load_abi("VaultEngine"))
+    topics = {**vault_topics(load_abi("VaultEngine")), **vault_topics(load_abi("VaultNFT"))}
     word = lambda n: HexBytes(n.to_bytes(32, "big"))
     logs = [
-        {"topics": [HexBytes(_topic("Borrow(uint256,address,uint256,uint256)")), word(7), word(0xABC)]},
+        {"topics": [HexBytes(_topic("Borrow(uint256,address,address,uint256,uint256)")), word(7), word(0xABC),
+                    word(0xDEF)]},
         {"topics": [HexBytes(_topic("Transfer(address,address,uint256)")), word(1), word(2), word(9)]},
         {"topics": [HexBytes(_topic("Drip(uint256,uint256)"))]},  # names no vault
         {"topics": []},  # an anonymous event

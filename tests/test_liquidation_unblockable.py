@@ -51,15 +51,15 @@ def adversarial(project, admin, engine, alice, liquidator, funded):
 
 
 def test_owner_cannot_block_liquidation_by_approving_or_handing_the_vault_to_the_liquidator(
-        alice_vault, funded, engine, liquidation, weth, weth_feed, admin, alice, liquidator):
+        alice_vault, funded, engine, nft, liquidation, weth, weth_feed, admin, alice, liquidator):
     approved = alice_vault
-    engine.approve(liquidator, approved, sender=alice)
+    nft.approve(liquidator, approved, sender=alice)
     for_all = open_vault(engine, alice, weth, 10 * WAD)
     engine.borrow(for_all, 15_000 * WAD, alice, sender=alice)
-    engine.setApprovalForAll(liquidator, True, sender=alice)
+    nft.setApprovalForAll(liquidator, True, sender=alice)
     handed = open_vault(engine, alice, weth, 10 * WAD)
     engine.borrow(handed, 15_000 * WAD, alice, sender=alice)
-    engine.transferFrom(alice, liquidator, handed, sender=alice)
+    nft.transferFrom(alice, liquidator, handed, sender=alice)
     set_price(weth_feed, admin, 1_700)  # all three at HF ≈ 0.963
 
     liquidation.liquidate(approved, sender=liquidator)

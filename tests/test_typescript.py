@@ -58,7 +58,7 @@ def built_examples():
 
 @pytest.mark.parametrize("library, account_index", [("viem", 8), ("ethers", 9)])
 def test_the_wallet_flow_runs_with_only_the_shipped_files(built_examples, deployment, cfg, chain, accounts, engine,
-                                                          weth, wbtc, tmp_path, library, account_index):
+                                                          nft, weth, wbtc, tmp_path, library, account_index):
     me = accounts[account_index]
     manifest = deployment.save(tmp_path / "local.json")
     done = subprocess.run(
@@ -86,5 +86,5 @@ def test_the_wallet_flow_runs_with_only_the_shipped_files(built_examples, deploy
     assert all(int(w["gasUsed"]) <= int(w["estimate"]) for w in out["writes"])
     # the vault is closed out on-chain: no debt, no collateral, everything back in the wallet
     assert out["final"] == {"debt": "0", "collateral": [], "healthFactor": str(MAX_UINT)}
-    assert engine.debt(vault) == 0 and engine.ownerOf(vault) == me.address
+    assert engine.debt(vault) == 0 and nft.ownerOf(vault) == me.address
     assert weth.balanceOf(me) == 10 * 10**18 and wbtc.balanceOf(me) == 5 * 10**7  # 1 WETH stays in the 2nd vault

@@ -34,11 +34,11 @@ def vault(funded, engine, weth, alice):
     return open_vault(engine, alice, weth, 10 * WAD)
 
 
-def test_open_and_deposit_books_collateral(funded, engine, weth, alice):
+def test_open_and_deposit_books_collateral(funded, engine, nft, weth, alice):
     tx = engine.open(weth, 10 * WAD, sender=alice)
     vault_id = tx.events.filter(engine.VaultOpened)[0].vaultId
     assert vault_id == 1 and engine.vaultCount() == 1
-    assert engine.ownerOf(vault_id) == alice
+    assert nft.ownerOf(vault_id) == alice and nft.tokenOfOwnerByIndex(alice, 0) == vault_id
     assert engine.collateralBalance(vault_id, weth) == 10 * WAD
     assert engine.vaultCollateral(vault_id) == ([weth.address], [10 * WAD])
     assert weth.balanceOf(engine) == 10 * WAD
@@ -141,14 +141,14 @@ def test_drip_writes_the_rate_that_every_operation_already_used(vault, engine, p
     assert surplus_nonnegative(engine, pusd)
 
 
-def test_operators_may_manage_and_owner_rights_follow_the_token(vault, engine, pusd, weth, alice, bob):
+def test_operators_may_manage_and_owner_rights_follow_the_token(vault, engine, nft, pusd, weth, alice, bob):
     with ape.reverts(engine.NotAuthorized, vaultId=vault, caller=bob.address):
         engine.borrow(vault, 100 * WAD, bob, sender=bob)
-    engine.setApprovalForAll(bob, True, sender=alice)
+    nft.setApprovalForAll(bob, True, sender=alice)
     engine.borrow(vault, 1_000 * WAD, bob, sender=bob)
     assert pusd.balanceOf(bob) == 1_000 * WAD
-    engine.setApprovalForAll(bob, False, sender=alice)
-    engine.transferFrom(alice, bob, vault, sender=alice)
+    nft.setApprovalForAll(bob, False, sender=alice)
+    nft.transferFrom(alice, bob, vault, sender=alice)
     with ape.reverts(engine.NotAuthorized, vaultId=vault, caller=alice.address):
         engine.withdraw(vault, weth, 1, alice, sender=alice)
     engine.withdraw(vault, weth, WAD, bob, sender=bob)

@@ -2,13 +2,17 @@
 pragma solidity 0.8.28;
 
 import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
 
-/// @title MockERC20 — test and local-network collateral with any decimals and an open faucet
+/// @title MockERC20 — test and local-network collateral with any decimals, an EIP-2612 permit and an open faucet
 /// @notice Never deploy outside local and test networks: anyone may mint.
-contract MockERC20 is ERC20 {
+contract MockERC20 is ERC20Permit {
     uint8 internal immutable DECIMALS;
 
-    constructor(string memory name_, string memory symbol_, uint8 decimals_) ERC20(name_, symbol_) {
+    constructor(string memory name_, string memory symbol_, uint8 decimals_)
+        ERC20(name_, symbol_)
+        ERC20Permit(name_)
+    {
         DECIMALS = decimals_;
     }
 

@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {IPositionLens} from "@plimsoll/interfaces/IPositionLens.sol";
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
-import {IPriceOracle} from "@plimsoll/interfaces/IPriceOracle.sol";
+import {IVaultNFT} from "@plimsoll/interfaces/IVaultNFT.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {VaultLens} from "./VaultLens.sol";
 
@@ -45,6 +45,15 @@ contract PositionLens is IPositionLens {
         vaults = new Position[](vaultIds.length);
         for (uint256 i; i < vaultIds.length; ++i) {
             vaults[i] = _position(vaultIds[i], block.timestamp);
+        }
+    }
+
+    /// @inheritdoc IPositionLens
+    function positionsOf(address owner) external view returns (Position[] memory vaults) {
+        IVaultNFT nft = engine.vaultNFT();
+        vaults = new Position[](nft.balanceOf(owner));
+        for (uint256 i; i < vaults.length; ++i) {
+            vaults[i] = _position(nft.tokenOfOwnerByIndex(owner, i), block.timestamp);
         }
     }
 
@@ -122,16 +131,17 @@ contract PositionLens is IPositionLens {
             c.maxWithdraw = vaultLens.maxWithdraw(vaultId, c.token, timestamp);
             if (v.unpricedMask & (1 << i) != 0) continue;
             c.priced = true;
-            c.price = t.oracle.price(); // the engine just read it, with the same gas rules
+            (, c.price) = engine.collateralPrice(c.token); // the engine's rule, as its valuation just read it
             c.value = v.values[i];
             c.liquidationPrice = _liquidationPrice(v, i, c, p.debt, p.portfolioMargin);
         }
     }
 
     /// @dev The lowest price of collateral i at which maintenance >= debt, the other values fixed; 0 when even a
-    ///      zero price leaves the vault safe. Standard margin inverts floor(floor(amount·p/10^d)·LT/WAD) >= need:
-    ///      p = ceil(ceil(need·WAD/LT)·10^d/amount). Portfolio margin bisects on the price with the maintenance grid
-    ///      (monotone in each value) between 0 and the first safe price found by doubling from today's.
+    ///      zero price leaves the vault safe. The collateral must keep a value V with its term covering need = debt −
+    ///      the others' maintenance: V = ceil(need·WAD/LT) in standard margin (its term is floor(value·LT/WAD)),
+    ///      PortfolioMargin.requiredValue on the maintenance grid in portfolio margin. Its value is
+    ///      floor(amount·p/10^d) >= V, so p = ceil(V·10^d/amount).
     function _liquidationPrice(
         IVaultEngine.Valuation memory v,
         uint256 i,
@@ -140,39 +150,17 @@ contract PositionLens is IPositionLens {
         bool portfolio
     ) internal view returns (uint256) {
         if (debt == 0 || c.amount == 0) return 0;
-        uint256 unit = 10 ** c.decimals;
-        if (!portfolio) {
+        uint256 value;
+        if (portfolio) {
+            value = engine.portfolio().requiredValue(v.tokens, v.values, i, debt, true);
+            if (value == type(uint256).max) return value; // the grid's shocks leave it short at any price
+        } else {
             uint256 others = v.maintenance - c.value.mulDivDown(c.liquidationThreshold, WAD);
             if (others >= debt) return 0;
-            uint256 price = (debt - others).mulDivUp(WAD, c.liquidationThreshold).mulDivUp(unit, c.amount);
-            return price > MAX_PRICE ? type(uint256).max : price; // above MAX_PRICE the engine has no price
+            value = (debt - others).mulDivUp(WAD, c.liquidationThreshold);
         }
-        uint256[] memory values = v.values;
-        uint256 saved = values[i];
-        values[i] = 0;
-        if (_maintenance(v.tokens, values) >= debt) {
-            values[i] = saved;
-            return 0;
-        }
-        uint256 hi = c.price;
-        for (uint256 k;; ++k) {
-            values[i] = c.amount.mulDivDown(hi, unit);
-            if (_maintenance(v.tokens, values) >= debt) break;
-            if (k == 64) {
-                values[i] = saved; // `values` is the valuation's own array: the next collateral's search reads it
-                return type(uint256).max; // no price makes it safe: the grid's shocks leave it short
-            }
-            hi *= 2;
-        }
-        uint256 lo; // unsafe at lo, safe at hi
-        while (hi - lo > 1) {
-            uint256 mid = lo + (hi - lo) / 2;
-            values[i] = c.amount.mulDivDown(mid, unit);
-            if (_maintenance(v.tokens, values) >= debt) hi = mid;
-            else lo = mid;
-        }
-        values[i] = saved;
-        return hi;
+        uint256 price = value.mulDivUp(10 ** c.decimals, c.amount);
+        return price > MAX_PRICE ? type(uint256).max : price; // above MAX_PRICE the engine has no price
     }
 
     /// @dev The vault's margins after its balance of `token` becomes `newBalance` (-1: unchanged) and `amount` pUSD
@@ -228,35 +216,20 @@ contract PositionLens is IPositionLens {
             tokens[n] = token;
         }
         if (unpriced) return (tokens, values);
-        IVaultEngine.CollateralType memory t = engine.collateralType(token);
-        (bool ok, uint256 price) = _tryPrice(t.oracle);
-        values[i] = ok ? balance.mulDivDown(price, 10 ** t.decimals) : 0;
-    }
-
-    function _maintenance(address[] memory tokens, uint256[] memory values) internal view returns (uint256 m) {
-        (, m) = engine.portfolio().margins(tokens, values);
+        (bool ok, uint256 price) = engine.collateralPrice(token);
+        values[i] = ok ? balance.mulDivDown(price, 10 ** engine.collateralType(token).decimals) : 0;
     }
 
     function _health(uint256 maintenance, uint256 debt) internal pure returns (uint256) {
         return debt == 0 ? type(uint256).max : maintenance.mulDivDown(WAD, debt);
     }
 
-    /// @dev The engine's rule (VaultEngine._tryPrice): a revert, zero, or more than MAX_PRICE is no price.
-    function _tryPrice(IPriceOracle oracle) internal view returns (bool, uint256) {
-        try oracle.price() returns (uint256 price) {
-            return (price != 0 && price <= MAX_PRICE, price);
-        } catch {
-            return (false, 0);
-        }
-    }
-
     function _requireExists(uint256 vaultId) internal view {
         if (_ownerOrZero(vaultId) == address(0)) revert IVaultEngine.VaultNotFound(vaultId);
     }
 
+    /// @dev The vault NFT's holder, zero for an id that does not exist (vaults are never burned).
     function _ownerOrZero(uint256 vaultId) internal view returns (address) {
-        (bool ok, bytes memory data) =
-            address(engine).staticcall(abi.encodeWithSignature("ownerOf(uint256)", vaultId));
-        return ok ? abi.decode(data, (address)) : address(0);
+        return vaultId == 0 || vaultId > engine.vaultCount() ? address(0) : engine.vaultNFT().ownerOf(vaultId);
     }
 }

@@ -2,9 +2,10 @@
 pragma solidity 0.8.28;
 
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
-import {IPriceOracle} from "@plimsoll/interfaces/IPriceOracle.sol";
+import {IPortfolioMargin} from "@plimsoll/interfaces/IPortfolioMargin.sol";
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
+import {MaxWithdraw} from "../libraries/MaxWithdraw.sol";
 
 /// @title VaultLens
 /// @notice Read-only batch views for keepers, monitors and front ends: many vaults in one eth_call, all read at the
@@ -12,7 +13,6 @@ import {FixedPoint} from "../libraries/FixedPoint.sol";
 contract VaultLens {
     using FixedPoint for uint256;
 
-    uint256 internal constant WAD = 1e18;
     uint256 internal constant RAY = 1e27;
 
     /// @notice `timestamp` is before the engine's last drip: the rate then is no longer known.
@@ -20,7 +20,7 @@ contract VaultLens {
 
     /// @notice Raw state of one vault: what an off-chain mirror needs to compute its health.
     /// @param vaultId the vault
-    /// @param owner ERC-721 owner (zero if the id does not exist)
+    /// @param owner holder of the vault's VaultNFT token (zero if the id does not exist)
     /// @param normalizedDebt WAD
     /// @param tokens collateral tokens
     /// @param amounts balances, token decimals
@@ -117,11 +117,10 @@ contract VaultLens {
     /// @param vaultId the vault
     /// @param token the collateral token
     /// @param timestamp the block timestamp (seconds) the withdrawal will run at, at or after lastDrip
-    /// @dev Standard margin inverts the engine's roundings: the collateral must still contribute need = debt − the
-    ///      others' borrow power, so at least ceil(ceil(need·WAD/ltv)·10^decimals/price) of it stays. Portfolio
-    ///      margin bisects on the amount with PortfolioMargin.margins (monotone in each value). An unpriced collateral
-    ///      counts zero, so all of it may leave while the rest covers the debt. Reverts TimestampBeforeLastDrip,
-    ///      InsufficientGasForOracle.
+    /// @dev The engine's own calculation for `withdraw` of the maximum (MaxWithdraw.keptAmount), at the debt of
+    ///      `timestamp`: the collateral must still contribute need = debt − the others' initial margin. An unpriced
+    ///      collateral counts zero, so all of it may leave while the rest covers the debt. Reverts
+    ///      TimestampBeforeLastDrip, InsufficientGasForOracle.
     /// @return amount token decimals
     function maxWithdraw(uint256 vaultId, address token, uint256 timestamp) external view returns (uint256 amount) {
         uint256 balance = engine.collateralBalance(vaultId, token);
@@ -136,32 +135,19 @@ contract VaultLens {
         while (v.tokens[i] != token) ++i;
         if (v.unpricedMask & (1 << i) != 0) return balance;
         IVaultEngine.CollateralType memory c = engine.collateralType(token);
-        uint256 price = IPriceOracle(c.oracle).price();
-        if (engine.portfolioMargin(vaultId)) return _maxPortfolioWithdraw(v, i, balance, price, c.decimals, debt);
-        uint256 others = v.borrowPower - v.values[i].mulDivDown(c.ltv, WAD);
-        if (others >= debt) return balance;
-        uint256 kept = (debt - others).mulDivUp(WAD, c.ltv).mulDivUp(10 ** c.decimals, price);
+        (, uint256 price) = engine.collateralPrice(token);
+        uint256 kept = MaxWithdraw.keptAmount(
+            engine.portfolioMargin(vaultId) ? engine.portfolio() : IPortfolioMargin(address(0)),
+            v.tokens,
+            v.values,
+            v.borrowPower,
+            i,
+            debt,
+            price,
+            c.decimals,
+            c.ltv
+        );
         return kept >= balance ? 0 : balance - kept;
-    }
-
-    /// @dev The largest w <= balance such that the vault's portfolio borrow power with `balance − w` of collateral i
-    ///      still covers `debt`: bisection, with w = 0 known to pass.
-    function _maxPortfolioWithdraw(
-        IVaultEngine.Valuation memory v,
-        uint256 i,
-        uint256 balance,
-        uint256 price,
-        uint256 decimals,
-        uint256 debt
-    ) internal view returns (uint256 lo) {
-        uint256 hi = balance;
-        while (lo < hi) {
-            uint256 mid = hi - (hi - lo) / 2; // rounds up, so that lo = mid always progresses
-            v.values[i] = (balance - mid).mulDivDown(price, 10 ** decimals);
-            (uint256 initialMargin,) = engine.portfolio().margins(v.tokens, v.values);
-            if (initialMargin >= debt) lo = mid;
-            else hi = mid - 1;
-        }
     }
 
     /// @dev Neither in a margin call nor paused (globally or any of its collateral types): borrowing and
@@ -175,9 +161,8 @@ contract VaultLens {
         return true;
     }
 
+    /// @dev The vault NFT's holder, zero for an id that does not exist (vaults are never burned).
     function _ownerOrZero(uint256 vaultId) internal view returns (address) {
-        (bool ok, bytes memory data) =
-            address(engine).staticcall(abi.encodeWithSignature("ownerOf(uint256)", vaultId));
-        return ok ? abi.decode(data, (address)) : address(0);
+        return vaultId == 0 || vaultId > engine.vaultCount() ? address(0) : engine.vaultNFT().ownerOf(vaultId);
     }
 }

@@ -635,6 +635,17 @@ export const flashLiquidatorAbi = [
   "inputs": [
    {
     "internalType": "address",
+    "name": "target",
+    "type": "address"
+   }
+  ],
+  "name": "AddressEmptyCode",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "address",
     "name": "token",
     "type": "address"
    }
@@ -680,106 +691,8 @@ export const flashLiquidatorAbi = [
   "type": "error"
  },
  {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "sender",
-    "type": "address"
-   },
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   },
-   {
-    "internalType": "address",
-    "name": "owner",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721IncorrectOwner",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "operator",
-    "type": "address"
-   },
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "ERC721InsufficientApproval",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "approver",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidApprover",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "operator",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidOperator",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "owner",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidOwner",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "receiver",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidReceiver",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "sender",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidSender",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "ERC721NonexistentToken",
+  "inputs": [],
+  "name": "FailedCall",
   "type": "error"
  },
  {
@@ -1009,6 +922,22 @@ export const flashLiquidatorAbi = [
    }
   ],
   "name": "NothingToClaim",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "uint256",
+    "name": "vaultId",
+    "type": "uint256"
+   },
+   {
+    "internalType": "address",
+    "name": "token",
+    "type": "address"
+   }
+  ],
+  "name": "NothingToWithdraw",
   "type": "error"
  },
  {

@@ -280,6 +280,45 @@ export const portfolioMarginAbi = [
   "type": "function"
  },
  {
+  "inputs": [
+   {
+    "internalType": "address[]",
+    "name": "tokens",
+    "type": "address[]"
+   },
+   {
+    "internalType": "uint256[]",
+    "name": "values",
+    "type": "uint256[]"
+   },
+   {
+    "internalType": "uint256",
+    "name": "index",
+    "type": "uint256"
+   },
+   {
+    "internalType": "uint256",
+    "name": "debt",
+    "type": "uint256"
+   },
+   {
+    "internalType": "bool",
+    "name": "maintenance",
+    "type": "bool"
+   }
+  ],
+  "name": "requiredValue",
+  "outputs": [
+   {
+    "internalType": "uint256",
+    "name": "value",
+    "type": "uint256"
+   }
+  ],
+  "stateMutability": "view",
+  "type": "function"
+ },
+ {
   "inputs": [],
   "name": "scenarioGrids",
   "outputs": [

@@ -539,6 +539,159 @@ export const positionLensAbi = [
  {
   "inputs": [
    {
+    "internalType": "address",
+    "name": "owner",
+    "type": "address"
+   }
+  ],
+  "name": "positionsOf",
+  "outputs": [
+   {
+    "components": [
+     {
+      "internalType": "uint256",
+      "name": "vaultId",
+      "type": "uint256"
+     },
+     {
+      "internalType": "address",
+      "name": "owner",
+      "type": "address"
+     },
+     {
+      "internalType": "enum IPositionLens.Status",
+      "name": "status",
+      "type": "uint8"
+     },
+     {
+      "internalType": "uint256",
+      "name": "timestamp",
+      "type": "uint256"
+     },
+     {
+      "internalType": "bool",
+      "name": "portfolioMargin",
+      "type": "bool"
+     },
+     {
+      "internalType": "bool",
+      "name": "inMarginCall",
+      "type": "bool"
+     },
+     {
+      "internalType": "uint256",
+      "name": "marginCallDeadline",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "pendingPremium",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "debt",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "collateralValue",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "borrowPower",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "maintenance",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "healthFactor",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "maxBorrow",
+      "type": "uint256"
+     },
+     {
+      "components": [
+       {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+       },
+       {
+        "internalType": "uint8",
+        "name": "decimals",
+        "type": "uint8"
+       },
+       {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+       },
+       {
+        "internalType": "bool",
+        "name": "priced",
+        "type": "bool"
+       },
+       {
+        "internalType": "uint256",
+        "name": "price",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "ltv",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "liquidationThreshold",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "liquidationBonus",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "maxWithdraw",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "liquidationPrice",
+        "type": "uint256"
+       }
+      ],
+      "internalType": "struct IPositionLens.CollateralPosition[]",
+      "name": "collateral",
+      "type": "tuple[]"
+     }
+    ],
+    "internalType": "struct IPositionLens.Position[]",
+    "name": "vaults",
+    "type": "tuple[]"
+   }
+  ],
+  "stateMutability": "view",
+  "type": "function"
+ },
+ {
+  "inputs": [
+   {
     "internalType": "uint256",
     "name": "vaultId",
     "type": "uint256"
@@ -784,6 +937,17 @@ export const positionLensAbi = [
   "inputs": [
    {
     "internalType": "address",
+    "name": "target",
+    "type": "address"
+   }
+  ],
+  "name": "AddressEmptyCode",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "address",
     "name": "token",
     "type": "address"
    }
@@ -829,106 +993,8 @@ export const positionLensAbi = [
   "type": "error"
  },
  {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "sender",
-    "type": "address"
-   },
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   },
-   {
-    "internalType": "address",
-    "name": "owner",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721IncorrectOwner",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "operator",
-    "type": "address"
-   },
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "ERC721InsufficientApproval",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "approver",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidApprover",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "operator",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidOperator",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "owner",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidOwner",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "receiver",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidReceiver",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "sender",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidSender",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "ERC721NonexistentToken",
+  "inputs": [],
+  "name": "FailedCall",
   "type": "error"
  },
  {
@@ -1132,6 +1198,22 @@ export const positionLensAbi = [
    }
   ],
   "name": "NothingToClaim",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "uint256",
+    "name": "vaultId",
+    "type": "uint256"
+   },
+   {
+    "internalType": "address",
+    "name": "token",
+    "type": "address"
+   }
+  ],
+  "name": "NothingToWithdraw",
   "type": "error"
  },
  {

@@ -6,6 +6,11 @@ export const vaultEngineAbi = [
     "internalType": "address",
     "name": "admin",
     "type": "address"
+   },
+   {
+    "internalType": "contract IVaultRenderer",
+    "name": "renderer",
+    "type": "address"
    }
   ],
   "stateMutability": "nonpayable",
@@ -30,6 +35,17 @@ export const vaultEngineAbi = [
    }
   ],
   "name": "AccessControlUnauthorizedAccount",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "address",
+    "name": "target",
+    "type": "address"
+   }
+  ],
+  "name": "AddressEmptyCode",
   "type": "error"
  },
  {
@@ -81,106 +97,8 @@ export const vaultEngineAbi = [
   "type": "error"
  },
  {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "sender",
-    "type": "address"
-   },
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   },
-   {
-    "internalType": "address",
-    "name": "owner",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721IncorrectOwner",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "operator",
-    "type": "address"
-   },
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "ERC721InsufficientApproval",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "approver",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidApprover",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "operator",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidOperator",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "owner",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidOwner",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "receiver",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidReceiver",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "sender",
-    "type": "address"
-   }
-  ],
-  "name": "ERC721InvalidSender",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "ERC721NonexistentToken",
+  "inputs": [],
+  "name": "FailedCall",
   "type": "error"
  },
  {
@@ -415,6 +333,22 @@ export const vaultEngineAbi = [
  {
   "inputs": [
    {
+    "internalType": "uint256",
+    "name": "vaultId",
+    "type": "uint256"
+   },
+   {
+    "internalType": "address",
+    "name": "token",
+    "type": "address"
+   }
+  ],
+  "name": "NothingToWithdraw",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
     "internalType": "address",
     "name": "caller",
     "type": "address"
@@ -611,56 +545,6 @@ export const vaultEngineAbi = [
    {
     "indexed": true,
     "internalType": "address",
-    "name": "owner",
-    "type": "address"
-   },
-   {
-    "indexed": true,
-    "internalType": "address",
-    "name": "approved",
-    "type": "address"
-   },
-   {
-    "indexed": true,
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "Approval",
-  "type": "event"
- },
- {
-  "anonymous": false,
-  "inputs": [
-   {
-    "indexed": true,
-    "internalType": "address",
-    "name": "owner",
-    "type": "address"
-   },
-   {
-    "indexed": true,
-    "internalType": "address",
-    "name": "operator",
-    "type": "address"
-   },
-   {
-    "indexed": false,
-    "internalType": "bool",
-    "name": "approved",
-    "type": "bool"
-   }
-  ],
-  "name": "ApprovalForAll",
-  "type": "event"
- },
- {
-  "anonymous": false,
-  "inputs": [
-   {
-    "indexed": true,
-    "internalType": "address",
     "name": "payer",
     "type": "address"
    },
@@ -713,6 +597,12 @@ export const vaultEngineAbi = [
     "internalType": "uint256",
     "name": "vaultId",
     "type": "uint256"
+   },
+   {
+    "indexed": true,
+    "internalType": "address",
+    "name": "caller",
+    "type": "address"
    },
    {
     "indexed": true,
@@ -978,6 +868,12 @@ export const vaultEngineAbi = [
     "type": "uint256"
    },
    {
+    "indexed": true,
+    "internalType": "address",
+    "name": "caller",
+    "type": "address"
+   },
+   {
     "indexed": false,
     "internalType": "bool",
     "name": "portfolio",
@@ -1197,6 +1093,12 @@ export const vaultEngineAbi = [
     "type": "uint256"
    },
    {
+    "indexed": true,
+    "internalType": "address",
+    "name": "liquidator",
+    "type": "address"
+   },
+   {
     "indexed": false,
     "internalType": "uint256",
     "name": "normalizedDebt",
@@ -1275,31 +1177,6 @@ export const vaultEngineAbi = [
   "inputs": [
    {
     "indexed": true,
-    "internalType": "address",
-    "name": "from",
-    "type": "address"
-   },
-   {
-    "indexed": true,
-    "internalType": "address",
-    "name": "to",
-    "type": "address"
-   },
-   {
-    "indexed": true,
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "Transfer",
-  "type": "event"
- },
- {
-  "anonymous": false,
-  "inputs": [
-   {
-    "indexed": true,
     "internalType": "uint256",
     "name": "vaultId",
     "type": "uint256"
@@ -1331,6 +1208,12 @@ export const vaultEngineAbi = [
    },
    {
     "indexed": true,
+    "internalType": "address",
+    "name": "caller",
+    "type": "address"
+   },
+   {
+    "indexed": false,
     "internalType": "address",
     "name": "to",
     "type": "address"
@@ -1553,49 +1436,12 @@ export const vaultEngineAbi = [
   "type": "function"
  },
  {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "to",
-    "type": "address"
-   },
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "approve",
-  "outputs": [],
-  "stateMutability": "nonpayable",
-  "type": "function"
- },
- {
   "inputs": [],
   "name": "badDebtRad",
   "outputs": [
    {
     "internalType": "uint256",
     "name": "badDebtRad",
-    "type": "uint256"
-   }
-  ],
-  "stateMutability": "view",
-  "type": "function"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "owner",
-    "type": "address"
-   }
-  ],
-  "name": "balanceOf",
-  "outputs": [
-   {
-    "internalType": "uint256",
-    "name": "balance",
     "type": "uint256"
    }
   ],
@@ -1734,6 +1580,30 @@ export const vaultEngineAbi = [
    {
     "internalType": "uint256",
     "name": "collateralBalance",
+    "type": "uint256"
+   }
+  ],
+  "stateMutability": "view",
+  "type": "function"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "address",
+    "name": "token",
+    "type": "address"
+   }
+  ],
+  "name": "collateralPrice",
+  "outputs": [
+   {
+    "internalType": "bool",
+    "name": "priced",
+    "type": "bool"
+   },
+   {
+    "internalType": "uint256",
+    "name": "price",
     "type": "uint256"
    }
   ],
@@ -1911,25 +1781,6 @@ export const vaultEngineAbi = [
  {
   "inputs": [
    {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "getApproved",
-  "outputs": [
-   {
-    "internalType": "address",
-    "name": "approved",
-    "type": "address"
-   }
-  ],
-  "stateMutability": "view",
-  "type": "function"
- },
- {
-  "inputs": [
-   {
     "internalType": "bytes32",
     "name": "role",
     "type": "bytes32"
@@ -2034,54 +1885,6 @@ export const vaultEngineAbi = [
   "type": "function"
  },
  {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "owner",
-    "type": "address"
-   },
-   {
-    "internalType": "address",
-    "name": "operator",
-    "type": "address"
-   }
-  ],
-  "name": "isApprovedForAll",
-  "outputs": [
-   {
-    "internalType": "bool",
-    "name": "isApprovedForAll",
-    "type": "bool"
-   }
-  ],
-  "stateMutability": "view",
-  "type": "function"
- },
- {
-  "inputs": [
-   {
-    "internalType": "uint256",
-    "name": "vaultId",
-    "type": "uint256"
-   },
-   {
-    "internalType": "address",
-    "name": "account",
-    "type": "address"
-   }
-  ],
-  "name": "isAuthorized",
-  "outputs": [
-   {
-    "internalType": "bool",
-    "name": "isAuthorized",
-    "type": "bool"
-   }
-  ],
-  "stateMutability": "view",
-  "type": "function"
- },
- {
   "inputs": [],
   "name": "lastDrip",
   "outputs": [
@@ -2108,16 +1911,22 @@ export const vaultEngineAbi = [
   "type": "function"
  },
  {
-  "inputs": [],
-  "name": "name",
-  "outputs": [
+  "inputs": [
    {
-    "internalType": "string",
-    "name": "name",
-    "type": "string"
+    "internalType": "bytes[]",
+    "name": "data",
+    "type": "bytes[]"
    }
   ],
-  "stateMutability": "view",
+  "name": "multicall",
+  "outputs": [
+   {
+    "internalType": "bytes[]",
+    "name": "results",
+    "type": "bytes[]"
+   }
+  ],
+  "stateMutability": "nonpayable",
   "type": "function"
  },
  {
@@ -2164,25 +1973,6 @@ export const vaultEngineAbi = [
   "type": "function"
  },
  {
-  "inputs": [
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "ownerOf",
-  "outputs": [
-   {
-    "internalType": "address",
-    "name": "owner",
-    "type": "address"
-   }
-  ],
-  "stateMutability": "view",
-  "type": "function"
- },
- {
   "inputs": [],
   "name": "paused",
   "outputs": [
@@ -2193,6 +1983,44 @@ export const vaultEngineAbi = [
    }
   ],
   "stateMutability": "view",
+  "type": "function"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "address",
+    "name": "token",
+    "type": "address"
+   },
+   {
+    "internalType": "uint256",
+    "name": "amount",
+    "type": "uint256"
+   },
+   {
+    "internalType": "uint256",
+    "name": "deadline",
+    "type": "uint256"
+   },
+   {
+    "internalType": "uint8",
+    "name": "v",
+    "type": "uint8"
+   },
+   {
+    "internalType": "bytes32",
+    "name": "r",
+    "type": "bytes32"
+   },
+   {
+    "internalType": "bytes32",
+    "name": "s",
+    "type": "bytes32"
+   }
+  ],
+  "name": "permitCollateral",
+  "outputs": [],
+  "stateMutability": "nonpayable",
   "type": "function"
  },
  {
@@ -2316,57 +2144,6 @@ export const vaultEngineAbi = [
  {
   "inputs": [
    {
-    "internalType": "address",
-    "name": "from",
-    "type": "address"
-   },
-   {
-    "internalType": "address",
-    "name": "to",
-    "type": "address"
-   },
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "safeTransferFrom",
-  "outputs": [],
-  "stateMutability": "nonpayable",
-  "type": "function"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "from",
-    "type": "address"
-   },
-   {
-    "internalType": "address",
-    "name": "to",
-    "type": "address"
-   },
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   },
-   {
-    "internalType": "bytes",
-    "name": "data",
-    "type": "bytes"
-   }
-  ],
-  "name": "safeTransferFrom",
-  "outputs": [],
-  "stateMutability": "nonpayable",
-  "type": "function"
- },
- {
-  "inputs": [
-   {
     "components": [
      {
       "internalType": "uint256",
@@ -2417,24 +2194,6 @@ export const vaultEngineAbi = [
     "type": "uint256"
    }
   ],
-  "stateMutability": "nonpayable",
-  "type": "function"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "operator",
-    "type": "address"
-   },
-   {
-    "internalType": "bool",
-    "name": "approved",
-    "type": "bool"
-   }
-  ],
-  "name": "setApprovalForAll",
-  "outputs": [],
   "stateMutability": "nonpayable",
   "type": "function"
  },
@@ -2680,38 +2439,6 @@ export const vaultEngineAbi = [
   "type": "function"
  },
  {
-  "inputs": [],
-  "name": "symbol",
-  "outputs": [
-   {
-    "internalType": "string",
-    "name": "symbol",
-    "type": "string"
-   }
-  ],
-  "stateMutability": "view",
-  "type": "function"
- },
- {
-  "inputs": [
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "tokenURI",
-  "outputs": [
-   {
-    "internalType": "string",
-    "name": "uri",
-    "type": "string"
-   }
-  ],
-  "stateMutability": "view",
-  "type": "function"
- },
- {
   "inputs": [
    {
     "internalType": "address",
@@ -2754,29 +2481,6 @@ export const vaultEngineAbi = [
    }
   ],
   "stateMutability": "view",
-  "type": "function"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "from",
-    "type": "address"
-   },
-   {
-    "internalType": "address",
-    "name": "to",
-    "type": "address"
-   },
-   {
-    "internalType": "uint256",
-    "name": "tokenId",
-    "type": "uint256"
-   }
-  ],
-  "name": "transferFrom",
-  "outputs": [],
-  "stateMutability": "nonpayable",
   "type": "function"
  },
  {
@@ -2883,6 +2587,19 @@ export const vaultEngineAbi = [
   "type": "function"
  },
  {
+  "inputs": [],
+  "name": "vaultNFT",
+  "outputs": [
+   {
+    "internalType": "contract IVaultNFT",
+    "name": "vaultNFT",
+    "type": "address"
+   }
+  ],
+  "stateMutability": "view",
+  "type": "function"
+ },
+ {
   "inputs": [
    {
     "internalType": "uint256",
@@ -2906,7 +2623,13 @@ export const vaultEngineAbi = [
    }
   ],
   "name": "withdraw",
-  "outputs": [],
+  "outputs": [
+   {
+    "internalType": "uint256",
+    "name": "withdraw",
+    "type": "uint256"
+   }
+  ],
   "stateMutability": "nonpayable",
   "type": "function"
  },

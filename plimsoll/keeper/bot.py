@@ -226,6 +226,7 @@ class Keeper:
             raise KeeperError(f"node is chain {chain_id}, manifest {m.network} is chain {m.chain_id}")
         c = lambda name, addr: self.w3.eth.contract(address=AsyncWeb3.to_checksum_address(addr), abi=load_abi(name))
         self.engine = c("VaultEngine", m.contracts["VaultEngine"])
+        self.nft = c("VaultNFT", m.contracts["VaultNFT"])
         self.liquidation = c("LiquidationEngine", m.contracts["LiquidationEngine"])
         self.lens = c("VaultLens", m.contracts["VaultLens"])
         self.portfolio = c("PortfolioMargin", m.contracts["PortfolioMargin"])
@@ -233,7 +234,8 @@ class Keeper:
         self.oracles = {s: c("OracleAdapter", col.oracle) for s, col in m.collaterals.items()}
         self.token_symbol = {col.token.lower(): s for s, col in m.collaterals.items()}
         self.tokens = {s: col.token for s, col in m.collaterals.items()}
-        self._topics = {**vault_topics(self.engine.abi), **vault_topics(self.liquidation.abi)}
+        self._topics = {**vault_topics(self.engine.abi), **vault_topics(self.liquidation.abi),
+                        **vault_topics(self.nft.abi)}
         read = lambda fn: PinnedRead(self.w3, fn)
         ef, lf = self.engine.functions, self.liquidation.functions
         # Every block's reads, encoded once: rate, last drip, stability fee, the keeper's pUSD, the scenario grids;
@@ -329,7 +331,8 @@ class Keeper:
             the vault ids of the Borrow events (they enter the index).
         """
         logs = await self.w3.eth.get_logs({"fromBlock": first, "toBlock": last,
-                                           "address": [self.engine.address, self.liquidation.address],
+                                           "address": [self.engine.address, self.liquidation.address,
+                                                       self.nft.address],
                                            "topics": [sorted(self._topics)]})
         self.positions.touch(named_vaults(logs, self._topics))
         borrowed = set()
@@ -346,7 +349,7 @@ class Keeper:
         ``notify_url`` when set (in the background, ``NOTIFY_TIMEOUT`` seconds at most; a failure is logged as
         ``notice_failed`` and never stops the keeper)."""
         a = ev["args"]
-        owner = await self.engine.functions.ownerOf(a["vaultId"]).call(block_identifier=ev["blockNumber"])
+        owner = await self.nft.functions.ownerOf(a["vaultId"]).call(block_identifier=ev["blockNumber"])
         notice = {"vault": a["vaultId"], "owner": owner, "deadline": a["deadline"], "hard_floor": a["hardFloor"],
                   "premium": a["premium"], "health_factor": a["healthFactor"], "block": ev["blockNumber"],
                   "tx": ev["transactionHash"].to_0x_hex()}

@@ -3,7 +3,7 @@
 A vault's raw state (VaultLens.VaultState: owner, normalized debt, collateral amounts, margin mode, margin-call
 flag) and its margin-call state (LiquidationEngine.marginCallOf) change only in a transaction that touches the vault,
 and every such transaction emits an event naming it: VaultEngine's and LiquidationEngine's events carry
-``uint256 indexed vaultId`` as their first topic, and the vault NFT's ERC-721 ``Transfer`` carries it as its
+``uint256 indexed vaultId`` as their first topic, and the VaultNFT's ERC-721 ``Transfer`` carries it as its
 third. What moves with time alone (the rate, the prices, the premium) is computed from the block's own reads.
 So at each block the keeper reads again only the vaults named in the new blocks' events and the ones it has never
 read; after a reorg, a takeover or a restart it reads them all (``invalidate``).

@@ -26,6 +26,8 @@ DEPLOYMENTS_DIR = PROJECT_ROOT / "deployments"
 #: Contracts whose ABI is exported for integrators (mocks included: local networks use them).
 EXPORTED = (
     "VaultEngine",
+    "VaultNFT",
+    "VaultRenderer",
     "LiquidationEngine",
     "OracleAdapter",
     "PUSD",
@@ -51,6 +53,9 @@ SURFACED: dict[str, tuple[str, ...]] = {
     # liquidations and margin calls run through the engine (valuation, seize, premium) and burn pUSD.
     "LiquidationEngine": ("VaultEngine", "OracleAdapter", "PortfolioMargin", "PUSD"),
     "VaultLens": ("VaultEngine", "OracleAdapter", "PortfolioMargin"),
+    # tokenURI renders through the VaultRenderer, which reads the engine's views.
+    "VaultNFT": ("VaultRenderer", "VaultEngine"),
+    "VaultRenderer": ("VaultEngine",),
     # a position reads everything through the engine, the batch lens and the liquidation engine.
     "PositionLens": ("VaultLens", "VaultEngine", "LiquidationEngine", "OracleAdapter", "PortfolioMargin"),
     # a flash liquidation runs the liquidation engine's batch and pUSD's flash mint.
@@ -320,8 +325,8 @@ class Manifest:
         chain_id: EIP-155 chain id.
         block: block number of the first deployment transaction (where event scans start).
         deployer: account that deployed (an admin only if the configuration's governance.admin is ``deployer``).
-        contracts: name → address for VaultEngine, PUSD, LiquidationEngine, VaultLens, PositionLens,
-            PortfolioMargin, Timelock, RiskSteward.
+        contracts: name → address for VaultEngine, PUSD, VaultNFT, VaultRenderer, LiquidationEngine, VaultLens,
+            PositionLens, PortfolioMargin, Timelock, RiskSteward.
         collaterals: symbol → CollateralDeployment.
         abi_source: where the ABIs come from (relative to the project root).
         compiler: the solc version string that built the bytecode.

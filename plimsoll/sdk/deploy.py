@@ -49,7 +49,8 @@ def deploy(cfg: DeployConfig, deployer, name: str, project: Any = None) -> Manif
     roles = governance_accounts(gov, deployer.address)  # checked before the first transaction
     start = chain.blocks.height + 1
     book = AddressBook()
-    engine = book.add(deployer.deploy(project.VaultEngine, deployer.address), "VaultEngine")
+    renderer = book.add(deployer.deploy(project.VaultRenderer), "VaultRenderer")
+    engine = book.add(deployer.deploy(project.VaultEngine, deployer.address, renderer.address), "VaultEngine")
     liquidation = book.add(deployer.deploy(
         project.LiquidationEngine,
         engine.address,
@@ -111,8 +112,9 @@ def deploy(cfg: DeployConfig, deployer, name: str, project: Any = None) -> Manif
             mock=c.mock,
             params=collateral_params(engine, liquidation, token),
         )
-    # the engine creates pUSD and PortfolioMargin in its constructor
+    # the engine creates pUSD, PortfolioMargin and the VaultNFT in its constructor
     book.created_by(engine, engine.pusd(), "PUSD", "PUSD")
+    book.created_by(engine, engine.vaultNFT(), "VaultNFT", "VaultNFT")
     portfolio = project.PortfolioMargin.at(engine.portfolio())
     book.created_by(engine, portfolio.address, "PortfolioMargin", "PortfolioMargin")
     if cfg.maintenance_grid:
@@ -134,6 +136,8 @@ def deploy(cfg: DeployConfig, deployer, name: str, project: Any = None) -> Manif
         contracts={
             "VaultEngine": engine.address,
             "PUSD": engine.pusd(),
+            "VaultNFT": engine.vaultNFT(),
+            "VaultRenderer": renderer.address,
             "LiquidationEngine": liquidation.address,
             "VaultLens": lens.address,
             "PositionLens": position_lens.address,

@@ -1,6 +1,6 @@
 """One account's vaults through ape: open, deposit, withdraw, borrow, repay, read and list, as ``plimsoll vault``
-runs them. Maxima (``max``) are the PositionLens's exact amounts for the next block; amounts are parsed exactly
-(``parse_amount``). Every transaction is simulated first: one that would revert is not sent, and raises ``Reverted``
+runs them. ``max`` borrows the PositionLens's exact maximum for the next block and withdraws with the engine's own
+maximum (``withdraw`` of the maximum uint); amounts are parsed exactly (``parse_amount``). Every transaction is simulated first: one that would revert is not sent, and raises ``Reverted``
 with the custom error decoded from the exported ABIs (errors of called contracts included).
 """
 
@@ -13,8 +13,6 @@ from typing import Any
 from .contracts import Manifest
 
 MAX_UINT256 = 2**256 - 1
-#: topic0 of ERC-721's Transfer(address,address,uint256): the vault NFT's transfers (the engine emits it).
-TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
 
 
 class AmountError(ValueError):
@@ -147,14 +145,16 @@ class Vaults:
         self._send("deposit", self.engine.deposit, vault_id, self.token(symbol), amount)
 
     def withdraw(self, vault_id: int, symbol: str, amount: int | str, to: str | None = None) -> int:
-        """Withdraw ``amount`` (token units) of ``symbol``, or ``"max"``: all the margin allows in the next block.
-        Returns the amount."""
+        """Withdraw ``amount`` (token units) of ``symbol``, or ``"max"``: all the margin allows in the block it runs
+        in, computed there by the engine (so a second passing cannot make it fail). Returns the amount sent.
+
+        Raises:
+            Reverted: the engine refuses it (``NothingToWithdraw`` for ``max`` when nothing may leave).
+        """
         token = self.token(symbol)
-        if amount == "max":
-            card = self.position_next_block(vault_id)
-            amount = next((c.maxWithdraw for c in card.collateral if c.token == token.address), 0)
-        self._send("withdraw", self.engine.withdraw, vault_id, token, amount, to or self.account.address)
-        return amount
+        receipt = self._send("withdraw", self.engine.withdraw, vault_id, token,
+                             MAX_UINT256 if amount == "max" else amount, to or self.account.address)
+        return next(log.amount for log in receipt.decode_logs(self.engine.Withdraw))
 
     def borrow(self, vault_id: int, amount: int | str, to: str | None = None) -> int:
         """Borrow ``amount`` pUSD (WAD), or ``"max"``: the exact maximum in the next block. Returns the amount."""
@@ -167,15 +167,7 @@ class Vaults:
         """Repay ``amount`` pUSD (WAD), or ``"all"``: the whole debt (the engine's repay of the maximum uint)."""
         self._send("repay", self.engine.repay, vault_id, MAX_UINT256 if amount == "all" else amount)
 
-    def owned(self, owner: str) -> list[int]:
-        """Ids of the vaults ``owner`` holds now, ascending: the vault NFT's transfers to it since the deployment's
-        block (from the node's logs), kept where ``ownerOf`` is still ``owner``."""
-        from ape import chain
-        from eth_utils import to_checksum_address
-
-        owner = to_checksum_address(owner)
-        topic = "0x" + owner[2:].lower().rjust(64, "0")
-        logs = chain.provider.web3.eth.get_logs({"address": self.engine.address, "fromBlock": self.manifest.block,
-                                                 "toBlock": "latest", "topics": [TRANSFER_TOPIC, None, topic]})
-        ids = sorted({int.from_bytes(bytes(log["topics"][3]), "big") for log in logs if len(log["topics"]) == 4})
-        return [i for i in ids if self.engine.ownerOf(i) == owner]
+    def owned(self, owner: str) -> list[Any]:
+        """The PositionLens cards of every vault ``owner`` holds now, in the VaultNFT's enumeration order (one
+        eth_call: ``positionsOf``)."""
+        return list(self.lens.positionsOf(owner))

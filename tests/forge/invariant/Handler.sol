@@ -12,6 +12,7 @@ import {MockAdversarialERC20} from "contracts/mocks/MockAdversarialERC20.sol";
 import {MockAggregator} from "contracts/mocks/MockAggregator.sol";
 import {IPortfolioMargin} from "@plimsoll/interfaces/IPortfolioMargin.sol";
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
+import {IVaultNFT} from "@plimsoll/interfaces/IVaultNFT.sol";
 import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
 
 /// @notice Drives the protocol through random operations for the invariant suite: vault operations by owners,
@@ -45,6 +46,7 @@ contract Handler is Test {
     }
 
     VaultEngine internal engine;
+    IVaultNFT internal nft;
     LiquidationEngine internal liquidation;
     PUSD internal pusd;
     address internal admin;
@@ -90,6 +92,7 @@ contract Handler is Test {
 
     constructor(System memory s) {
         engine = s.engine;
+        nft = s.engine.vaultNFT();
         liquidation = s.liquidation;
         pusd = s.pusd;
         admin = s.admin;
@@ -219,15 +222,15 @@ contract Handler is Test {
         if (id == 0) return;
         address to = toSeed % 4 == 3 ? liquidator : owners[toSeed % 3];
         vm.prank(owner);
-        if (approveOnly) engine.approve(to, id);
-        else engine.transferFrom(owner, to, id);
+        if (approveOnly) nft.approve(to, id);
+        else nft.transferFrom(owner, to, id);
         ++calls["transfer or approve"];
     }
 
     /// @notice A stranger tries to borrow against, withdraw from and deposit into someone's vault (invariant 6).
     function stranger(uint256 vaultSeed, uint256 tokenSeed) external surplusKept {
         (uint256 id,) = _vault(vaultSeed);
-        if (id == 0 || engine.isAuthorized(id, STRANGER)) return;
+        if (id == 0 || nft.isAuthorized(id, STRANGER)) return;
         address token = movable[tokenSeed % 3];
         uint256 art = engine.normalizedDebt(id);
         uint256 balance = engine.collateralBalance(id, token);
@@ -488,7 +491,7 @@ contract Handler is Test {
     function cure(uint256 vaultSeed) external surplusKept {
         uint256 id = _calledVault(vaultSeed);
         if (id == 0) return;
-        address owner = engine.ownerOf(id);
+        address owner = nft.ownerOf(id);
         IVaultEngine.Valuation memory v = engine.valuation(id);
         uint256 need = v.debt + liquidation.pendingPremium(id);
         if (need > v.borrowPower) {
@@ -642,7 +645,7 @@ contract Handler is Test {
     function _vault(uint256 seed) internal view returns (uint256 id, address owner) {
         if (vaults.length == 0) return (0, address(0));
         id = vaults[seed % vaults.length];
-        owner = engine.ownerOf(id);
+        owner = nft.ownerOf(id);
     }
 
     /// @dev $100 to $2,000,000 worth of `token` at its current price.

@@ -9,6 +9,10 @@ import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
 import {IRiskSteward} from "@plimsoll/interfaces/IRiskSteward.sol";
 import {IPortfolioMargin} from "@plimsoll/interfaces/IPortfolioMargin.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {IERC721Enumerable} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Enumerable.sol";
+import {IERC721Metadata} from "@openzeppelin/contracts/token/ERC721/extensions/IERC721Metadata.sol";
+import {IVaultRenderer} from "@plimsoll/interfaces/IVaultRenderer.sol";
+import {VaultRenderer} from "contracts/periphery/VaultRenderer.sol";
 import {LiquidationEngine} from "contracts/LiquidationEngine.sol";
 import {RiskSteward} from "contracts/RiskSteward.sol";
 import {VaultEngine} from "contracts/VaultEngine.sol";
@@ -381,8 +385,11 @@ contract GovernanceTest is ProtocolFixture {
     }
 
     function test_constructors_and_governance_calls_refuse_zero_addresses_and_strangers() public {
+        VaultRenderer renderer = new VaultRenderer();
         vm.expectRevert(IVaultEngine.ZeroAddress.selector);
-        new VaultEngine(address(0));
+        new VaultEngine(address(0), renderer);
+        vm.expectRevert(IVaultEngine.ZeroAddress.selector);
+        new VaultEngine(address(this), IVaultRenderer(address(0)));
         ILiquidationEngine.InitialParameters memory p =
             ILiquidationEngine.InitialParameters(1.10e18, 0.95e18, 0.10e18, 2e18, 0, 1 hours);
         vm.expectRevert(ILiquidationEngine.ZeroAddress.selector);
@@ -396,10 +403,15 @@ contract GovernanceTest is ProtocolFixture {
         engine.withdrawSurplus(ALICE, 0);
         vm.expectRevert(IVaultEngine.ZeroAddress.selector);
         engine.withdrawSurplus(address(0), 1);
-        // Both standards the engine implements are advertised (ERC-165).
-        assertTrue(engine.supportsInterface(type(IERC721).interfaceId));
+        // The standards each contract implements are advertised (ERC-165): roles on the engine, the vault tokens on
+        // its VaultNFT.
         assertTrue(engine.supportsInterface(type(IAccessControl).interfaceId));
+        assertFalse(engine.supportsInterface(type(IERC721).interfaceId));
         assertFalse(engine.supportsInterface(0xffffffff));
+        assertTrue(nft.supportsInterface(type(IERC721).interfaceId));
+        assertTrue(nft.supportsInterface(type(IERC721Enumerable).interfaceId));
+        assertTrue(nft.supportsInterface(type(IERC721Metadata).interfaceId));
+        assertFalse(nft.supportsInterface(type(IAccessControl).interfaceId));
         // The LiquidationEngine's parameter getters read what the constructor stored.
         assertEq(liquidation.targetHealth(), 1.10e18);
         assertEq(liquidation.capWindow(), 1 hours);

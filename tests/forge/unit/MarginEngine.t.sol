@@ -55,7 +55,7 @@ contract MarginEngineTest is ProtocolFixture {
         engine.borrow(id, 31_500 * WAD, ALICE);
 
         vm.expectEmit(address(engine));
-        emit IVaultEngine.MarginModeSet(id, true);
+        emit IVaultEngine.MarginModeSet(id, ALICE, true);
         vm.prank(ALICE);
         engine.setPortfolioMargin(id, true);
         IVaultEngine.Valuation memory v = engine.valuation(id);

@@ -206,4 +206,23 @@ contract PositionLensTest is ProtocolFixture {
         assertEq(p.owner, address(0));
         assertEq(p.collateral.length, 0);
     }
+
+    /// @notice positionsOf lists an owner's vaults in the VaultNFT's order, each as `position` reports it, and
+    ///         follows a transfer.
+    function test_positions_of_an_owner_follow_the_vault_nft() public {
+        uint256 a = _openVault(ALICE, address(weth), 10e18, 10_000e18);
+        uint256 b = _openVault(ALICE, address(wbtc), 1e8, 0);
+        assertEq(positions.positionsOf(address(0xB0B)).length, 0);
+        IPositionLens.Position[] memory mine = positions.positionsOf(ALICE);
+        assertEq(mine.length, 2);
+        assertEq(mine[0].vaultId, a);
+        assertEq(mine[1].vaultId, b);
+        assertEq(keccak256(abi.encode(mine[0])), keccak256(abi.encode(positions.position(a))));
+        vm.prank(ALICE);
+        nft.transferFrom(ALICE, address(0xB0B), a);
+        mine = positions.positionsOf(ALICE);
+        assertEq(mine.length, 1);
+        assertEq(mine[0].vaultId, b);
+        assertEq(positions.positionsOf(address(0xB0B))[0].owner, address(0xB0B));
+    }
 }

@@ -229,8 +229,8 @@ contract VaultEngineTest is ProtocolFixture {
         assertEq(engine.collateralTokens()[0], address(weth));
         assertEq(engine.totalDebtRad(), engine.totalNormalizedDebt() * engine.currentRate());
         assertEq(engine.lastDrip(), block.timestamp);
-        assertFalse(engine.isAuthorized(99, ALICE));
-        assertTrue(engine.isAuthorized(vault, ALICE));
+        assertFalse(nft.isAuthorized(99, ALICE));
+        assertTrue(nft.isAuthorized(vault, ALICE));
         uint256 empty = 0;
         assertEq(engine.healthFactor(empty), type(uint256).max);
         // 10 WETH x 2,000 x 0.85 / 10,000

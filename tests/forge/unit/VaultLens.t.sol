@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {VaultLens} from "contracts/periphery/VaultLens.sol";
 import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
 
@@ -102,7 +103,8 @@ contract VaultLensTest is ProtocolFixture {
         assertEq(lens.maxWithdraw(id, address(wbtc), t), 1e8);
     }
 
-    /// @dev maxWithdraw of `token` is accepted now and one wei more is refused; the state is restored after.
+    /// @dev maxWithdraw of `token` is accepted now and one wei more is refused, and the engine's withdraw of the
+    ///      maximum (type(uint256).max) takes exactly that amount; the state is restored after each.
     function _assertWithdrawExact(uint256 id, address token) internal {
         uint256 amount = lens.maxWithdraw(id, token, block.timestamp);
         uint256 snapshot = vm.snapshot();
@@ -113,6 +115,14 @@ contract VaultLensTest is ProtocolFixture {
         }
         if (amount != 0) engine.withdraw(id, token, amount, ALICE);
         vm.stopPrank();
+        vm.revertTo(snapshot);
+        vm.prank(ALICE);
+        if (amount == 0) {
+            vm.expectRevert(abi.encodeWithSelector(IVaultEngine.NothingToWithdraw.selector, id, token));
+            engine.withdraw(id, token, type(uint256).max, ALICE);
+        } else {
+            assertEq(engine.withdraw(id, token, type(uint256).max, ALICE), amount);
+        }
         vm.revertTo(snapshot);
     }
 

@@ -10,6 +10,8 @@ import {LiquidationEngine} from "contracts/LiquidationEngine.sol";
 import {OracleAdapter} from "contracts/OracleAdapter.sol";
 import {PUSD} from "contracts/PUSD.sol";
 import {VaultLens} from "contracts/periphery/VaultLens.sol";
+import {VaultRenderer} from "contracts/periphery/VaultRenderer.sol";
+import {VaultNFT} from "contracts/VaultNFT.sol";
 import {MockERC20} from "contracts/mocks/MockERC20.sol";
 import {MockAdversarialERC20} from "contracts/mocks/MockAdversarialERC20.sol";
 import {MockAggregator} from "contracts/mocks/MockAggregator.sol";
@@ -37,6 +39,7 @@ abstract contract ProtocolFixture is Test {
     LiquidationEngine internal liquidation;
     PUSD internal pusd;
     VaultLens internal lens;
+    VaultNFT internal nft;
 
     MockERC20 internal weth;
     MockERC20 internal wbtc;
@@ -55,8 +58,9 @@ abstract contract ProtocolFixture is Test {
 
     function _deployProtocol() internal {
         vm.warp(1_700_000_000);
-        engine = new VaultEngine(address(this));
+        engine = new VaultEngine(address(this), new VaultRenderer());
         pusd = PUSD(address(engine.pusd()));
+        nft = VaultNFT(address(engine.vaultNFT()));
         portfolio = PortfolioMargin(address(engine.portfolio()));
         liquidation = new LiquidationEngine(
             engine,
