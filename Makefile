@@ -8,6 +8,7 @@
 #   make bench     - gas benchmark -> benchmarks/results/gas.{json,md}
 #   make bench-keeper - keeper at 10,000 vaults (index rebuild, block work) -> benchmarks/results/keeper.{json,md}
 #   make bench-risk - cascade simulator, 100,000 vaults x 24 scenarios -> benchmarks/results/cascade.{json,md}
+#   make dapp      - the reference dApp (dapp/): type-check, bundle into .build/dapp, serve it on 127.0.0.1
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -20,7 +21,7 @@ export PATH := $(BIN):$(ANVIL_DIR):$(FORGE_DIR):$(PATH)
 
 SOURCES := $(shell find contracts interfaces -name '*.sol' -not -path '*/.cache/*')
 
-.PHONY: setup browser compile demo test test-fast forge-test pytest slither coverage bench bench-keeper bench-risk clean
+.PHONY: setup browser compile demo dapp test test-fast forge-test pytest slither coverage bench bench-keeper bench-risk clean
 
 setup: $(VENV)/.installed node_modules/.installed .solcx/solc-v0.8.28
 
@@ -52,6 +53,20 @@ browser:
 
 demo: compile
 	$(BIN)/plimsoll demo $(ARGS)
+
+# The reference dApp (docs/integrating.md, "The reference dApp"): dapp/src type-checked and bundled into
+# .build/dapp, with deployments/$(DAPP_NETWORK).json beside it as manifest.json when that file exists (else the
+# page asks for a manifest file), served on http://127.0.0.1:$(DAPP_PORT)/ until Ctrl-C.
+DAPP_NETWORK ?= local
+DAPP_PORT ?= 8000
+dapp: node_modules/.installed
+	npm run --silent dapp:check
+	npm run --silent dapp:build
+	@if [ -f deployments/$(DAPP_NETWORK).json ]; then cp deployments/$(DAPP_NETWORK).json .build/dapp/manifest.json; \
+	else rm -f .build/dapp/manifest.json; \
+	     echo "no deployments/$(DAPP_NETWORK).json: the page will ask for a manifest file"; fi
+	@echo "Plimsoll dApp: http://127.0.0.1:$(DAPP_PORT)/"
+	$(PYTHON) -m http.server --bind 127.0.0.1 --directory .build/dapp $(DAPP_PORT)
 
 test: compile browser
 	bash toolchain/slither.sh
