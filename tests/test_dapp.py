@@ -276,8 +276,8 @@ def symbols_of(deployment) -> dict[str, str]:
 
 
 @pytest.mark.integration
-def test_a_person_runs_a_vault_in_the_browser(browser, site, deployment, chain, accounts, engine, position_lens,
-                                              pusd, weth, wbtc):
+def test_a_person_runs_a_vault_in_the_browser(browser, site, deployment, chain, accounts, engine, nft,
+                                              position_lens, pusd, weth, wbtc):
     me = accounts[5]
     weth.mint(me, 100 * WAD, sender=me)  # the dev account's wallet: 100 WETH, 2 WBTC, no pUSD
     wbtc.mint(me, 2 * 10**8, sender=me)
@@ -309,7 +309,7 @@ def test_a_person_runs_a_vault_in_the_browser(browser, site, deployment, chain, 
     said, error = s.act(opener, "Open vault")
     vault = engine.vaultCount()
     assert not error and said.startswith(f"Opened vault {vault}.")
-    assert engine.ownerOf(vault) == me.address and weth.allowance(me, engine) == 0  # the approval was exact
+    assert nft.ownerOf(vault) == me.address and weth.allowance(me, engine) == 0  # the approval was exact
     assert page.locator("#txs li[data-state=confirmed]").count() == 3  # mint, approve, open
     s.card_matches(vault)
 
@@ -387,6 +387,17 @@ def test_a_person_runs_a_vault_in_the_browser(browser, site, deployment, chain, 
     assert page.locator('[data-field="balance-WETH"]').inner_text() == f"{units(95 * WAD + max_weth, 18)} WETH"
     seen = s.shot("04-after-repay-withdraw")
     assert seen["notice"].startswith(f"Withdrew from vault {vault}.") and seen["cards"] == [str(vault)]
+
+    # "max" typed: the engine withdraws all the margin allows when the transaction runs; at the margin that is
+    # nothing, refused by name before anything is sent
+    withdraw = s.vault_form(vault, "withdraw")
+    withdraw.locator("select").select_option(label="WBTC")
+    withdraw.locator('input[name="amount"]').fill("max")
+    said, error = s.act(withdraw, "Withdraw")
+    name, a = refusal_at_pending(chain, engine, "withdraw", [vault, wbtc.address, MAX_UINT, me.address], me.address)
+    assert name == "NothingToWithdraw" and a["vaultId"] == vault
+    assert error and said == f"Vault {vault} can let no WBTC go: it holds none, or its debt needs all of it."
+    assert me.nonce == nonce + 2  # the repay and the withdrawal above, nothing since
 
     # a phone's width: the collateral table scrolls inside its card, the page itself does not
     page.set_viewport_size({"width": 390, "height": 844})

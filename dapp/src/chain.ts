@@ -139,11 +139,12 @@ export const actions = {
   deposit: (book: Manifest, vaultId: bigint, col: Collateral, amount: bigint) =>
     write(`Deposit ${tokens(amount, col)} into vault ${vaultId}`, book.contracts.VaultEngine, vaultEngineAbi,
           "deposit", [vaultId, col.token, amount], unitOf(col)),
-  // An explicit amount today (the lens's maxWithdraw for "max"). Once the engine reads 2^256 - 1 as "all the
-  // margin allows" (issue 8), "max" may send that instead and no longer depend on the block it lands in.
-  withdraw: (book: Manifest, vaultId: bigint, col: Collateral, amount: bigint, to: Address) =>
-    write(`Withdraw ${tokens(amount, col)} from vault ${vaultId}`, book.contracts.VaultEngine, vaultEngineAbi,
-          "withdraw", [vaultId, col.token, amount, to], unitOf(col)),
+  /** `amount` in token decimals, or "max": 2^256 - 1, which the engine reads as all that the margin allows in the
+   * block the withdrawal lands in (so it cannot fail because a second passed). */
+  withdraw: (book: Manifest, vaultId: bigint, col: Collateral, amount: bigint | "max", to: Address) =>
+    write(amount === "max" ? `Withdraw all the margin allows of ${col.symbol} from vault ${vaultId}`
+            : `Withdraw ${tokens(amount, col)} from vault ${vaultId}`, book.contracts.VaultEngine, vaultEngineAbi,
+          "withdraw", [vaultId, col.token, amount === "max" ? maxUint256 : amount, to], unitOf(col)),
   borrow: (book: Manifest, vaultId: bigint, amount: bigint, to: Address) =>
     write(`Borrow ${pusd(amount)} from vault ${vaultId}`, book.contracts.VaultEngine, vaultEngineAbi, "borrow",
           [vaultId, amount, to], PUSD_UNIT),

@@ -133,6 +133,8 @@ const SENTENCES: Partial<Record<ErrorName, Sentence>> = {
     const [balance, requested, symbol] = tokenAmounts(ctx, addr(a.token), big(a.balance), big(a.requested));
     return `Vault ${a.vaultId} holds ${balance} ${symbol}, less than the ${requested} ${symbol} asked for.`;
   },
+  NothingToWithdraw: (a, ctx) =>
+    `Vault ${a.vaultId} can let no ${tokenName(ctx, addr(a.token))} go: it holds none, or its debt needs all of it.`,
   VaultInMarginCall: (a) =>
     `Vault ${a.vaultId} is in a margin call: until it is cured it takes deposits and repayments only, ` +
     `no borrowing or withdrawal.`,
@@ -143,7 +145,6 @@ const SENTENCES: Partial<Record<ErrorName, Sentence>> = {
   NotAuthorized: (a, ctx) =>
     `${who(ctx, addr(a.caller))} is neither the owner of vault ${a.vaultId} nor approved for it.`,
   VaultNotFound: (a) => `There is no vault ${a.vaultId}.`,
-  ERC721NonexistentToken: (a) => `There is no vault ${a.tokenId}.`,
   ZeroAmount: () => "The amount must be more than zero.",
   ZeroAddress: () => "An address given is the zero address.",
   UnknownCollateral: (a) => `${a.token} is not a collateral of this deployment.`,
@@ -200,8 +201,6 @@ const SENTENCES: Partial<Record<ErrorName, Sentence>> = {
       `the ${needed} ${symbol} needed: approve it first.`;
   },
   SafeERC20FailedOperation: (a, ctx) => `The ${tokenName(ctx, addr(a.token))} token refused the transfer.`,
-  ERC721InsufficientApproval: (a, ctx) =>
-    `${who(ctx, addr(a.operator))} is neither the owner of vault ${a.tokenId} nor approved for it.`,
 };
 
 /** The sentence for a decoded custom error; `Name(arg=value, …)` when there is none. */

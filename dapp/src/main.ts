@@ -176,7 +176,7 @@ const handlers: ui.Handlers = {
   }, () => `Deposited into vault ${id}.`),
   withdraw: (id, f) => run(() => {
     const c = collateral(f.token);
-    return [actions.withdraw(book, id, c, parseAmount(f.amount, c.decimals), me())];
+    return [actions.withdraw(book, id, c, parseAmount(f.amount, c.decimals, ["max"] as const), me())];
   }, () => `Withdrew from vault ${id}.`),
   borrow: (id, f) => run(() => [actions.borrow(book, id, parseAmount(f.amount, WAD_DECIMALS), me())],
                          () => `Borrowed from vault ${id}.`),
