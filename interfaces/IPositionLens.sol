@@ -34,7 +34,8 @@ interface IPositionLens {
     /// @param liquidationPrice WAD USD: the lowest price of this collateral, the others' prices unchanged, at which
     ///        the vault is still safe (health >= 1); below it the vault is liquidatable. 0 when no price of this
     ///        collateral can make it liquidatable (no debt, or the others alone cover the debt); type(uint256).max
-    ///        when no price the engine accepts makes it safe.
+    ///        when no price the engine accepts makes it safe. For a vault in a margin call the debt includes the
+    ///        pending premium, which a liquidation books before it decides.
     struct CollateralPosition {
         address token;
         uint8 decimals;
@@ -88,11 +89,14 @@ interface IPositionLens {
     /// @param borrowPower WAD USD
     /// @param maintenance WAD USD
     /// @param healthFactor WAD, rounded down; type(uint256).max without debt
+    /// @param status Ok, or Unpriced when a collateral the vault would hold has no price (it counts zero, so the
+    ///        margins and health are floors)
     struct Preview {
         uint256 debt;
         uint256 borrowPower;
         uint256 maintenance;
         uint256 healthFactor;
+        Status status;
     }
 
     /// @notice The vault at the current block.
@@ -126,7 +130,8 @@ interface IPositionLens {
     /// @param vaultId the vault
     /// @param token the collateral token
     /// @param amount token decimals
-    /// @dev Reverts UnknownCollateral (from the engine's listing), VaultNotFound.
+    /// @dev Reverts UnknownCollateral (from the engine's listing), VaultNotFound, and SupplyCapExceeded for an amount
+    ///      above MAX_SUPPLY_CAP (no deposit that large can be booked).
     /// @return preview the vault after the deposit
     function previewDeposit(uint256 vaultId, address token, uint256 amount) external view returns (Preview memory preview);
 
@@ -145,7 +150,8 @@ interface IPositionLens {
     ///         the engine books it).
     /// @param vaultId the vault
     /// @param amount WAD pUSD
-    /// @dev Reverts VaultNotFound.
+    /// @dev Reverts VaultNotFound, and DebtCeilingExceeded for an amount above MAX_DEBT_CEILING (no borrow that
+    ///      large can be booked).
     /// @return preview the vault after the borrow
     function previewBorrow(uint256 vaultId, uint256 amount) external view returns (Preview memory preview);
 

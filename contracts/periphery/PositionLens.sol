@@ -64,8 +64,11 @@ contract PositionLens is IPositionLens {
         returns (Preview memory preview)
     {
         _requireExists(vaultId);
-        if (address(engine.collateralType(token).oracle) == address(0)) revert IVaultEngine.UnknownCollateral(token);
-        return _preview(vaultId, token, int256(engine.collateralBalance(vaultId, token) + amount), 0, false);
+        IVaultEngine.CollateralType memory t = engine.collateralType(token);
+        if (address(t.oracle) == address(0)) revert IVaultEngine.UnknownCollateral(token);
+        // No cap reaches above MAX_SUPPLY_CAP (2^128 - 1): beyond it no deposit can be booked at all.
+        if (amount > type(uint128).max) revert IVaultEngine.SupplyCapExceeded(token, t.supplyCap, amount);
+        return _preview(vaultId, token, true, engine.collateralBalance(vaultId, token) + amount, 0, false);
     }
 
     /// @inheritdoc IPositionLens
@@ -77,19 +80,21 @@ contract PositionLens is IPositionLens {
         _requireExists(vaultId);
         uint256 balance = engine.collateralBalance(vaultId, token);
         if (amount > balance) revert IVaultEngine.InsufficientCollateral(vaultId, token, balance, amount);
-        return _preview(vaultId, token, int256(balance - amount), 0, false);
+        return _preview(vaultId, token, true, balance - amount, 0, false);
     }
 
     /// @inheritdoc IPositionLens
     function previewBorrow(uint256 vaultId, uint256 amount) external view returns (Preview memory preview) {
         _requireExists(vaultId);
-        return _preview(vaultId, address(0), -1, amount, true);
+        // No ceiling reaches above MAX_DEBT_CEILING (1e30): beyond it no borrow can be booked at all.
+        if (amount > 1e30) revert IVaultEngine.DebtCeilingExceeded(amount, engine.debtCeiling());
+        return _preview(vaultId, address(0), false, 0, amount, true);
     }
 
     /// @inheritdoc IPositionLens
     function previewRepay(uint256 vaultId, uint256 amount) external view returns (Preview memory preview) {
         _requireExists(vaultId);
-        return _preview(vaultId, address(0), -1, amount, false);
+        return _preview(vaultId, address(0), false, 0, amount, false);
     }
 
     // ================================================================== internals
@@ -133,7 +138,8 @@ contract PositionLens is IPositionLens {
             c.priced = true;
             (, c.price) = engine.collateralPrice(c.token); // the engine's rule, as its valuation just read it
             c.value = v.values[i];
-            c.liquidationPrice = _liquidationPrice(v, i, c, p.debt, p.portfolioMargin);
+            // A called vault owes its pending premium too: the liquidation books it before it plans.
+            c.liquidationPrice = _liquidationPrice(v, i, c, p.debt + p.pendingPremium, p.portfolioMargin);
         }
     }
 
@@ -163,13 +169,17 @@ contract PositionLens is IPositionLens {
         return price > MAX_PRICE ? type(uint256).max : price; // above MAX_PRICE the engine has no price
     }
 
-    /// @dev The vault's margins after its balance of `token` becomes `newBalance` (-1: unchanged) and `amount` pUSD
-    ///      is borrowed (`isBorrow`) or repaid, at the current block and prices.
-    function _preview(uint256 vaultId, address token, int256 newBalance, uint256 amount, bool isBorrow)
-        internal
-        view
-        returns (Preview memory r)
-    {
+    /// @dev The vault's margins after its balance of `token` becomes `newBalance` (when `setBalance`) and `amount`
+    ///      pUSD is borrowed (`isBorrow`) or repaid, at the current block and prices; Unpriced when a collateral the
+    ///      vault then holds has no price.
+    function _preview(
+        uint256 vaultId,
+        address token,
+        bool setBalance,
+        uint256 newBalance,
+        uint256 amount,
+        bool isBorrow
+    ) internal view returns (Preview memory r) {
         IVaultEngine.Valuation memory v = engine.valuation(vaultId);
         uint256 rate_ = engine.currentRate();
         uint256 normalized = engine.normalizedDebt(vaultId);
@@ -181,7 +191,13 @@ contract PositionLens is IPositionLens {
         }
         r.debt = normalized.mulDivUp(rate_, RAY);
         (address[] memory tokens, uint256[] memory values) = (v.tokens, v.values);
-        if (newBalance >= 0) (tokens, values) = _withBalance(v, token, uint256(newBalance));
+        bool unpriced = v.unpricedMask != 0;
+        if (setBalance) {
+            bool priced;
+            (tokens, values, priced) = _withBalance(v, token, newBalance);
+            unpriced = unpriced || !priced;
+        }
+        r.status = unpriced ? Status.Unpriced : Status.Ok;
         if (engine.portfolioMargin(vaultId)) {
             (r.borrowPower, r.maintenance) = engine.portfolio().margins(tokens, values);
         } else {
@@ -194,12 +210,12 @@ contract PositionLens is IPositionLens {
         r.healthFactor = _health(r.maintenance, r.debt);
     }
 
-    /// @dev The valuation's tokens and values with `token` (appended when new) valued at `balance`; an unpriced
-    ///      token stays at value 0, as the engine counts it.
+    /// @dev The valuation's tokens and values with `token` (appended when new) valued at `balance`, and whether it is
+    ///      priced; an unpriced token stays at value 0, as the engine counts it.
     function _withBalance(IVaultEngine.Valuation memory v, address token, uint256 balance)
         internal
         view
-        returns (address[] memory tokens, uint256[] memory values)
+        returns (address[] memory tokens, uint256[] memory values, bool priced)
     {
         uint256 n = v.tokens.length;
         uint256 i;
@@ -215,9 +231,10 @@ contract PositionLens is IPositionLens {
             }
             tokens[n] = token;
         }
-        if (unpriced) return (tokens, values);
-        (bool ok, uint256 price) = engine.collateralPrice(token);
-        values[i] = ok ? balance.mulDivDown(price, 10 ** engine.collateralType(token).decimals) : 0;
+        if (unpriced) return (tokens, values, false);
+        uint256 price;
+        (priced, price) = engine.collateralPrice(token);
+        values[i] = priced ? balance.mulDivDown(price, 10 ** engine.collateralType(token).decimals) : 0;
     }
 
     function _health(uint256 maintenance, uint256 debt) internal pure returns (uint256) {

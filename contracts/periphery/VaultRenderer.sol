@@ -21,54 +21,77 @@ contract VaultRenderer is IVaultRenderer {
     /// @dev Longest symbol shown.
     uint256 internal constant SYMBOL_CHARS = 12;
 
+    /// @dev What the card shows, as text: debt, health factor, margin mode, its colour, a row per collateral (SVG) and
+    ///      an attribute per collateral (JSON).
+    struct Card {
+        string debt;
+        string health;
+        string mode;
+        string healthColour;
+        string rows;
+        string attributes;
+    }
+
     /// @inheritdoc IVaultRenderer
     function tokenURI(IVaultEngine engine, uint256 vaultId) external view returns (string memory uri) {
-        IVaultEngine.Valuation memory v = engine.valuation(vaultId);
-        (, uint256[] memory amounts) = engine.vaultCollateral(vaultId);
-        string memory health = v.debt == 0 ? "no debt" : _decimal(Math.mulDiv(v.maintenance, WAD, v.debt), 18, 2);
-        string memory mode = engine.portfolioMargin(vaultId) ? "portfolio" : "standard";
-        string memory debt = _decimal(v.debt, 18, 2);
+        Card memory card = _card(engine, vaultId);
+        return string.concat("data:application/json;base64,", Base64.encode(bytes(_json(vaultId, card))));
+    }
 
-        string memory rows;
-        string memory attributes;
+    /// @dev The vault's figures, read from the engine's valuation (the health factor as the engine computes it).
+    function _card(IVaultEngine engine, uint256 vaultId) internal view returns (Card memory c) {
+        IVaultEngine.Valuation memory v = engine.valuation(vaultId);
+        c.debt = _decimal(v.debt, 18, 2);
+        c.health = v.debt == 0 ? "no debt" : _decimal(Math.mulDiv(v.maintenance, WAD, v.debt), 18, 2);
+        c.mode = string.concat(
+            engine.portfolioMargin(vaultId) ? "portfolio" : "standard",
+            v.inMarginCall ? " margin, in a margin call" : " margin"
+        );
+        c.healthColour = _healthColour(v.debt, v.maintenance);
+        (, uint256[] memory amounts) = engine.vaultCollateral(vaultId);
         for (uint256 i; i < v.tokens.length; ++i) {
             string memory symbol = _symbol(v.tokens[i]);
             string memory amount = _decimal(amounts[i], engine.collateralType(v.tokens[i]).decimals, 4);
-            bool priced = v.unpricedMask & (1 << i) == 0;
-            rows = string.concat(
-                rows,
+            string memory value =
+                v.unpricedMask & (1 << i) == 0 ? string.concat("$", _decimal(v.values[i], 18, 2)) : "unpriced";
+            c.rows = string.concat(
+                c.rows,
                 _text(150 + 24 * i, 14, "#e8eef7", string.concat(amount, " ", symbol), false),
-                _text(150 + 24 * i, 14, "#8fa3bf", priced ? string.concat("$", _decimal(v.values[i], 18, 2)) : "unpriced", true)
+                _text(150 + 24 * i, 14, "#8fa3bf", value, true)
             );
-            attributes = string.concat(attributes, ',{"trait_type":"', symbol, '","value":"', amount, '"}');
+            c.attributes = string.concat(c.attributes, ',{"trait_type":"', symbol, '","value":"', amount, '"}');
         }
-        string memory svg = string.concat(
+    }
+
+    /// @dev The card as an SVG of 360 x 360 px.
+    function _svg(uint256 vaultId, Card memory c) internal pure returns (string memory) {
+        return string.concat(
             '<svg xmlns="http://www.w3.org/2000/svg" width="360" height="360" viewBox="0 0 360 360" font-family="monospace">',
             '<rect width="360" height="360" rx="18" fill="#0f1b2d"/>',
             // the Plimsoll mark: a ring crossed by a load line
             '<circle cx="310" cy="48" r="22" fill="none" stroke="#f5c542" stroke-width="4"/>',
             '<line x1="280" y1="48" x2="340" y2="48" stroke="#f5c542" stroke-width="4"/>',
             _text(52, 20, "#ffffff", string.concat("Plimsoll Vault #", vaultId.toString()), false),
-            _text(80, 13, "#8fa3bf", string.concat(mode, " margin", v.inMarginCall ? ", in a margin call" : ""), false),
+            _text(80, 13, "#8fa3bf", c.mode, false),
             _text(120, 13, "#8fa3bf", "COLLATERAL", false),
-            rows
-        );
-        svg = string.concat(
-            svg,
-            _text(290, 16, "#e8eef7", string.concat("Debt ", debt, " pUSD"), false),
-            _text(318, 16, _healthColour(v.debt, v.maintenance), string.concat("Health factor ", health), false),
+            c.rows,
+            _text(290, 16, "#e8eef7", string.concat("Debt ", c.debt, " pUSD"), false),
+            _text(318, 16, c.healthColour, string.concat("Health factor ", c.health), false),
             "</svg>"
         );
-        string memory json = string.concat(
+    }
+
+    /// @dev The ERC-721 metadata JSON, the SVG inside it as a base64 data URI.
+    function _json(uint256 vaultId, Card memory c) internal pure returns (string memory) {
+        return string.concat(
             '{"name":"Plimsoll Vault #', vaultId.toString(),
             '","description":"A Plimsoll vault: collateral locked against a pUSD debt. Whoever holds or is approved for',
             ' this token manages the vault: approving it hands over the collateral.","image":"data:image/svg+xml;base64,',
-            Base64.encode(bytes(svg)),
-            '","attributes":[{"trait_type":"Debt (pUSD)","value":"', debt,
-            '"},{"trait_type":"Health factor","value":"', health,
-            '"},{"trait_type":"Margin","value":"', mode, '"}', attributes, "]}"
+            Base64.encode(bytes(_svg(vaultId, c))),
+            '","attributes":[{"trait_type":"Debt (pUSD)","value":"', c.debt,
+            '"},{"trait_type":"Health factor","value":"', c.health,
+            '"},{"trait_type":"Margin","value":"', c.mode, '"}', c.attributes, "]}"
         );
-        return string.concat("data:application/json;base64,", Base64.encode(bytes(json)));
     }
 
     /// @dev One SVG text line at height `y` (px): left-aligned at x = 24, or right-aligned at x = 336 (`right`).

@@ -15,6 +15,22 @@ export const positionLensAbi = [
   "inputs": [
    {
     "internalType": "uint256",
+    "name": "totalDebtAfter",
+    "type": "uint256"
+   },
+   {
+    "internalType": "uint256",
+    "name": "debtCeiling",
+    "type": "uint256"
+   }
+  ],
+  "name": "DebtCeilingExceeded",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "uint256",
     "name": "vaultId",
     "type": "uint256"
    },
@@ -35,6 +51,27 @@ export const positionLensAbi = [
    }
   ],
   "name": "InsufficientCollateral",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "address",
+    "name": "token",
+    "type": "address"
+   },
+   {
+    "internalType": "uint256",
+    "name": "cap",
+    "type": "uint256"
+   },
+   {
+    "internalType": "uint256",
+    "name": "wouldHold",
+    "type": "uint256"
+   }
+  ],
+  "name": "SupplyCapExceeded",
   "type": "error"
  },
  {
@@ -725,6 +762,11 @@ export const positionLensAbi = [
       "internalType": "uint256",
       "name": "healthFactor",
       "type": "uint256"
+     },
+     {
+      "internalType": "enum IPositionLens.Status",
+      "name": "status",
+      "type": "uint8"
      }
     ],
     "internalType": "struct IPositionLens.Preview",
@@ -776,6 +818,11 @@ export const positionLensAbi = [
       "internalType": "uint256",
       "name": "healthFactor",
       "type": "uint256"
+     },
+     {
+      "internalType": "enum IPositionLens.Status",
+      "name": "status",
+      "type": "uint8"
      }
     ],
     "internalType": "struct IPositionLens.Preview",
@@ -822,6 +869,11 @@ export const positionLensAbi = [
       "internalType": "uint256",
       "name": "healthFactor",
       "type": "uint256"
+     },
+     {
+      "internalType": "enum IPositionLens.Status",
+      "name": "status",
+      "type": "uint8"
      }
     ],
     "internalType": "struct IPositionLens.Preview",
@@ -873,6 +925,11 @@ export const positionLensAbi = [
       "internalType": "uint256",
       "name": "healthFactor",
       "type": "uint256"
+     },
+     {
+      "internalType": "enum IPositionLens.Status",
+      "name": "status",
+      "type": "uint8"
      }
     ],
     "internalType": "struct IPositionLens.Preview",
@@ -974,22 +1031,6 @@ export const positionLensAbi = [
    }
   ],
   "name": "DebtBelowDust",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "uint256",
-    "name": "totalDebtAfter",
-    "type": "uint256"
-   },
-   {
-    "internalType": "uint256",
-    "name": "debtCeiling",
-    "type": "uint256"
-   }
-  ],
-  "name": "DebtCeilingExceeded",
   "type": "error"
  },
  {
@@ -1284,27 +1325,6 @@ export const positionLensAbi = [
    }
   ],
   "name": "SafeERC20FailedOperation",
-  "type": "error"
- },
- {
-  "inputs": [
-   {
-    "internalType": "address",
-    "name": "token",
-    "type": "address"
-   },
-   {
-    "internalType": "uint256",
-    "name": "cap",
-    "type": "uint256"
-   },
-   {
-    "internalType": "uint256",
-    "name": "wouldHold",
-    "type": "uint256"
-   }
-  ],
-  "name": "SupplyCapExceeded",
   "type": "error"
  },
  {

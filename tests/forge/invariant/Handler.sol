@@ -66,6 +66,9 @@ contract Handler is Test {
     // ---------------------------------------------------------------- ghost post-conditions (must stay 0)
     /// @notice A borrow or withdraw succeeded but left the vault below the initial margin (invariant 4).
     uint256 public brokenMargin;
+    /// @notice A withdrawal of the maximum (type(uint256).max) left some of the token that one wei more would still
+    ///         have been allowed to take (invariant 4: the maximum is exact).
+    uint256 public brokenMaxWithdraw;
     /// @notice A borrow succeeded beyond the debt ceiling (invariant 1).
     uint256 public brokenCeiling;
     /// @notice A partial liquidation lowered health, or paid more collateral than the vault held (invariant 5).
@@ -170,19 +173,33 @@ contract Handler is Test {
         } catch {}
     }
 
+    /// @notice A share of one collateral, or (one call in eight) the maximum: type(uint256).max.
     function withdraw(uint256 vaultSeed, uint256 tokenSeed, uint256 share) external surplusKept {
         (uint256 id, address owner) = _vault(vaultSeed);
         if (id == 0) return;
         address token = movable[tokenSeed % 3];
-        uint256 amount = engine.collateralBalance(id, token) * _bound(share, 1, 100) / 100;
+        bool max = share % 8 == 0;
+        uint256 amount = max ? type(uint256).max : engine.collateralBalance(id, token) * _bound(share, 1, 100) / 100;
         if (amount == 0) return;
         vm.prank(owner);
         try engine.withdraw(id, token, amount, owner) {
-            ++calls["withdraw"];
+            ++calls[max ? bytes32("withdraw max") : bytes32("withdraw")];
             _checkMargin(id);
+            if (max) _checkNothingMoreMayLeave(id, token, owner);
         } catch {
             ++calls["withdraw refused"];
         }
+    }
+
+    /// @dev After a withdrawal of the maximum, one more wei of the token must be refused (state restored after).
+    function _checkNothingMoreMayLeave(uint256 id, address token, address owner) internal {
+        if (engine.collateralBalance(id, token) == 0) return;
+        uint256 snapshot = vm.snapshot();
+        vm.prank(owner);
+        try engine.withdraw(id, token, 1, owner) {
+            ++brokenMaxWithdraw;
+        } catch {}
+        vm.revertTo(snapshot);
     }
 
     function borrow(uint256 vaultSeed, uint256 share) external surplusKept {

@@ -51,6 +51,7 @@ contract PositionLensTest is ProtocolFixture {
         assertEq(p.borrowPower, v.borrowPower, "borrow power");
         assertEq(p.maintenance, v.maintenance, "maintenance");
         assertEq(p.healthFactor, engine.healthFactor(id), "health");
+        assertEq(uint8(p.status), uint8(v.unpricedMask == 0 ? IPositionLens.Status.Ok : IPositionLens.Status.Unpriced));
     }
 
     /// @notice Each of the four previews, read in the block of the action, is the engine's valuation after it.
@@ -105,6 +106,13 @@ contract PositionLensTest is ProtocolFixture {
             abi.encodeWithSelector(IVaultEngine.InsufficientCollateral.selector, id, address(weth), 10e18, 10e18 + 1)
         );
         positions.previewWithdraw(id, address(weth), 10e18 + 1);
+        // Amounts no deposit or borrow could ever book are refused by name, not wrapped into a wrong preview.
+        uint256 huge = 2 ** 255 + 1;
+        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.SupplyCapExceeded.selector, address(weth), 1e30, huge));
+        positions.previewDeposit(id, address(weth), huge);
+        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.DebtCeilingExceeded.selector, huge, engine.debtCeiling()));
+        positions.previewBorrow(id, huge);
+        assertEq(uint8(p.status), uint8(IPositionLens.Status.Ok));
     }
 
     /// @notice At the liquidation price the vault is safe; one wei of USD lower it is liquidatable. In standard and
@@ -200,6 +208,9 @@ contract PositionLensTest is ProtocolFixture {
         assertTrue(p.collateral[1].priced);
         assertEq(p.maintenance, 16_000e18); // WBTC alone: 20,000 x 0.80
         assertEq(p.healthFactor, engine.healthFactor(id));
+        // A preview says its margins are floors too.
+        assertEq(uint8(positions.previewRepay(id, 1_000e18).status), uint8(IPositionLens.Status.Unpriced));
+        assertEq(uint8(positions.previewDeposit(id, address(wbtc), 1).status), uint8(IPositionLens.Status.Unpriced));
 
         p = positions.position(999);
         assertEq(uint8(p.status), uint8(IPositionLens.Status.NoSuchVault));
