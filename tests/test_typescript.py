@@ -1,6 +1,7 @@
 """The TypeScript an integrator takes: interfaces/ts type-checks with tsc, viem infers types from its `as const`
 ABIs (a wrong function name or argument fails to compile), and the ethers and viem wallet flows in examples/ run
-against a fresh deployment with only the shipped files: exact maxima, unpadded gas estimates, decoded errors."""
+against a fresh deployment with only the shipped files: exact maxima, unpadded gas estimates, decoded errors, the
+engine's own maximum withdrawal, an EIP-2612 permit in a multicall, positionsOf and the vault NFT's tokenURI."""
 
 from __future__ import annotations
 
@@ -10,12 +11,18 @@ from pathlib import Path
 
 import pytest
 
-from plimsoll.sdk.math import WAD
+from conftest import rate_at_time
+from plimsoll.sdk.math import RAY, WAD
 
 ROOT = Path(__file__).resolve().parents[1]
 TSC = ROOT / "node_modules" / ".bin" / "tsc"
 OUT = ROOT / ".build" / "ts"
 MAX_UINT = 2**256 - 1
+
+
+def _two_decimals(wad: int) -> str:
+    """A WAD amount as VaultRenderer writes it: rounded down to 2 decimals."""
+    return f"{wad // WAD}.{wad % WAD // 10**16:02d}"
 
 
 def _tsc(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
@@ -58,7 +65,8 @@ def built_examples():
 
 @pytest.mark.parametrize("library, account_index", [("viem", 8), ("ethers", 9)])
 def test_the_wallet_flow_runs_with_only_the_shipped_files(built_examples, deployment, cfg, chain, accounts, engine,
-                                                          nft, weth, wbtc, tmp_path, library, account_index):
+                                                          nft, weth, wbtc, position_lens, tmp_path, library,
+                                                          account_index):
     me = accounts[account_index]
     manifest = deployment.save(tmp_path / "local.json")
     done = subprocess.run(
@@ -79,12 +87,45 @@ def test_the_wallet_flow_runs_with_only_the_shipped_files(built_examples, deploy
     assert max_borrow == power - 1  # the debt rounds up: the last wei of power is out of reach
     assert out["refusals"][1]["error"] == "InsufficientMargin"
     assert out["refusals"][2]["error"] == "ERC20InsufficientBalance"  # repaying all needs the accrued fee too
-    # every write went through with its own estimate as the gas limit, no padding (the script stops otherwise)
-    steps = [w["step"] for w in out["writes"]]
-    assert steps[:9] == ["faucet WETH", "faucet WBTC", "approve WETH", "approve WBTC", "open", "deposit WBTC",
-                         "borrow maxBorrow", "repay half", "withdraw WETH maxWithdraw"]
+    # the engine's own maximum of an emptied vault: nothing may leave
+    assert out["refusals"][3] == {"step": "withdraw the maximum from an empty vault", "error": "NothingToWithdraw",
+                                  "args": [str(vault), weth.address]}
+    assert len(out["refusals"]) == 4
+    # every write went through with its own estimate as the gas limit, no padding (the script stops otherwise); the
+    # WETH allowance was used up by the two opens, so no revoke was needed before the permit
+    assert [w["step"] for w in out["writes"]] == [
+        "faucet WETH", "faucet WBTC", "approve WETH", "approve WBTC", "open", "deposit WBTC", "borrow maxBorrow",
+        "repay half", "withdraw WETH maxWithdraw", "open a second vault", "borrow dust from it", "repay all",
+        "withdraw all WETH", "withdraw all WBTC", "multicall: permit WETH, open, borrow dust"]
     assert all(int(w["gasUsed"]) <= int(w["estimate"]) for w in out["writes"])
-    # the vault is closed out on-chain: no debt, no collateral, everything back in the wallet
+    # withdrawing 2^256 - 1 without debt took the whole balance, as the Withdraw events say
+    assert out["withdrawnAll"] == {"WETH": str(10 * 10**18 - int(out["maxWithdrawWeth"])), "WBTC": str(5 * 10**7)}
+    # the first vault is closed out on-chain: no debt, no collateral
     assert out["final"] == {"debt": "0", "collateral": [], "healthFactor": str(MAX_UINT)}
-    assert engine.debt(vault) == 0 and nft.ownerOf(vault) == me.address
-    assert weth.balanceOf(me) == 10 * 10**18 and wbtc.balanceOf(me) == 5 * 10**7  # 1 WETH stays in the 2nd vault
+    assert engine.debt(vault) == 0 and list(engine.vaultCollateral(vault)[1]) == [] and nft.ownerOf(vault) == me.address
+
+    # one multicall: the permit set the allowance the open then used up, and the borrow of the dust was booked at
+    # the rate of its block
+    dust, permitted = engine.dust(), vault + 2
+    assert out["permit"] == {"vaultId": str(permitted), "allowanceFound": "0", "allowanceAfter": "0",
+                             "deposited": str(WAD), "borrowed": str(dust)}
+    assert weth.allowance(me, engine) == 0 and weth.nonces(me) == 1  # the permit's nonce was used
+    tokens, amounts = engine.vaultCollateral(permitted)
+    assert list(tokens) == [weth.address] and list(amounts) == [WAD]
+    assert engine.normalizedDebt(permitted) == -(-dust * RAY // rate_at_time(engine, chain.blocks.head.timestamp))
+    assert nft.ownerOf(permitted) == me.address and nft.tokenOfOwnerByIndex(me, 2) == permitted
+    # the account's vaults in one call (PositionLens.positionsOf, read in the multicall's block, as here)
+    assert out["positions"] == [
+        {"vaultId": str(vault), "debt": "0", "collateral": []},
+        {"vaultId": str(vault + 1), "debt": str(engine.debt(vault + 1)), "collateral": [str(WAD)]},
+        {"vaultId": str(permitted), "debt": str(engine.debt(permitted)), "collateral": [str(WAD)]},
+    ]
+    assert [p.vaultId for p in position_lens.positionsOf(me)] == [vault, vault + 1, permitted]
+    # the NFT's metadata: the dust as the renderer rounds it, and the health of 1 WETH at its opening price
+    c = cfg.collaterals[0]
+    maintenance = WAD * c.initial_answer * 10 ** (18 - c.feed_decimals) // WAD * c.liquidation_threshold // WAD
+    assert _two_decimals(dust) == "100.00"
+    assert out["nft"] == {"name": f"Plimsoll Vault #{permitted}", "debt": _two_decimals(dust),
+                          "health": _two_decimals(maintenance * WAD // engine.debt(permitted))}
+    # everything else is back in the wallet: 1 WETH stays in each of the second and the permit vault
+    assert weth.balanceOf(me) == 9 * 10**18 and wbtc.balanceOf(me) == 5 * 10**7
