@@ -299,18 +299,29 @@ contract VaultEngine is IVaultEngine, AccessControl, ReentrancyGuardTransient, M
     }
 
     /// @inheritdoc IVaultEngine
+    function requireOwner(uint256 vaultId) external view {
+        address owner = vaultId == 0 || vaultId > vaultCount ? address(0) : vaultNFT.ownerOf(vaultId);
+        if (owner != msg.sender) revert NotVaultOwner(vaultId, msg.sender, owner);
+    }
+
+    /// @inheritdoc IVaultEngine
     function permitCollateral(address token, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
         external
     {
         _listed(token);
-        try IERC20Permit(token).permit(msg.sender, address(this), amount, deadline, v, r, s) {}
-        catch (bytes memory reason) {
-            // A front-run of the same permit already set the allowance: go on (OpenZeppelin's IERC20Permit note).
-            if (IERC20(token).allowance(msg.sender, address(this)) < amount) {
-                assembly ("memory-safe") {
-                    revert(add(reason, 32), mload(reason))
-                }
-            }
+        bool called;
+        bytes memory reason;
+        try IERC20Permit(token).permit(msg.sender, address(this), amount, deadline, v, r, s) {
+            called = true;
+        } catch (bytes memory failure) {
+            reason = failure;
+        }
+        // What counts is the allowance: a front-run of the same permit already set it (OpenZeppelin's IERC20Permit
+        // note), and a token without EIP-2612 may take the call in a fallback and set nothing.
+        if (IERC20(token).allowance(msg.sender, address(this)) >= amount) return;
+        if (called) revert PermitNotSupported(token);
+        assembly ("memory-safe") {
+            revert(add(reason, 32), mload(reason))
         }
     }
 

@@ -120,11 +120,22 @@ interface IPositionLens {
     function positions(uint256[] calldata vaultIds) external view returns (Position[] memory vaults);
 
     /// @notice Every vault `owner` holds, at the current block, in the VaultNFT's enumeration order
-    ///         (tokenOfOwnerByIndex). For an owner of very many vaults, page instead: read ids from the VaultNFT and
-    ///         pass them to `positions`.
+    ///         (tokenOfOwnerByIndex). Anyone can send an owner empty vaults (an ERC-721 transfer needs no consent),
+    ///         and a few thousand make this call too big for a node's eth_call gas cap: page with positionsOfPage.
     /// @param owner the account
     /// @return vaults one per vault held
     function positionsOf(address owner) external view returns (Position[] memory vaults);
+
+    /// @notice The vaults `owner` holds at enumeration indexes start .. start + count − 1, at the current block: fewer
+    ///         than `count` only at the end of the list (none past it), so a page shorter than asked is the last.
+    /// @param owner the account
+    /// @param start the first index (tokenOfOwnerByIndex)
+    /// @param count most vaults to return
+    /// @return vaults one per vault in the page
+    function positionsOfPage(address owner, uint256 start, uint256 count)
+        external
+        view
+        returns (Position[] memory vaults);
 
     /// @notice Margins and health after depositing `amount` of `token` (a listed collateral).
     /// @param vaultId the vault

@@ -13,7 +13,10 @@ import {IVaultNFT} from "./IVaultNFT.sol";
 ///         Several calls go in one transaction through OpenZeppelin's `multicall(bytes[])` (each call runs as if
 ///         sent alone by the same caller; the first revert reverts all): a deposit with an EIP-2612 permit is
 ///         `multicall([permitCollateral(...), deposit(...)])`, a new vault with two collaterals and a loan is one
-///         transaction.
+///         transaction: `multicall([permits..., open(...), requireOwner(id), deposit(id, ...), borrow(id, ...)])`
+///         with `id = vaultCount() + 1` read before sending. The `requireOwner` guard matters: anyone may open a
+///         vault first, take that id and approve the caller for it; without the guard the caller's deposit and
+///         borrow would then act on that stranger's vault (docs/integrating.md).
 /// @dev Units: WAD = 1e18, RAY = 1e27, RAD = 1e45 (WAD * RAY). Token amounts are in the token's own decimals.
 ///      A vault's debt is `normalizedDebt * rate / RAY`, rounded up. The surplus is not stored: it is defined by one
 ///      identity, in RAD, `pusd.totalSupply() * RAY + surplusRad == totalNormalizedDebt * rate + badDebtRad`, and
@@ -119,6 +122,12 @@ interface IVaultEngine {
     /// @notice `withdraw(vaultId, token, type(uint256).max, to)`: the vault holds none of `token`, or its initial
     ///         margin lets none of it leave.
     error NothingToWithdraw(uint256 vaultId, address token);
+    /// @notice `requireOwner`: the caller does not hold the vault's VaultNFT token (`owner` does; zero: no such
+    ///         vault). Being approved for it is not enough here.
+    error NotVaultOwner(uint256 vaultId, address caller, address owner);
+    /// @notice `permitCollateral`: the token took the permit call and set no allowance (it has no EIP-2612 permit;
+    ///         a fallback function accepted the call).
+    error PermitNotSupported(address token);
     /// @notice 0 < ltv < liquidationThreshold < 1, MIN_LIQUIDATION_BONUS <= liquidationBonus <=
     ///         MAX_LIQUIDATION_BONUS, and liquidationBonus·liquidationThreshold < 1 for this type and for every pair
     ///         of this type with another listed type must hold (WAD values). The pairwise rule bounds the
@@ -316,6 +325,12 @@ interface IVaultEngine {
     /// @return results each call's ABI-encoded return data, in order
     function multicall(bytes[] calldata data) external returns (bytes[] memory results);
 
+    /// @notice Revert unless the caller holds vault `vaultId`'s VaultNFT token itself (not merely approved for it): the
+    ///         guard for a `multicall` that acts on a vault it opens, whose id it predicted as `vaultCount() + 1`.
+    /// @param vaultId the vault
+    /// @dev Reverts NotVaultOwner (owner zero when the vault does not exist).
+    function requireOwner(uint256 vaultId) external view;
+
     /// @notice Set the caller's allowance of collateral `token` for this engine with its EIP-2612 permit, so that
     ///         `multicall([permitCollateral(...), deposit(...)])` (or `open`) deposits without an approval
     ///         transaction. Anyone may call; the permit is the caller's own, signed for this engine as spender.
@@ -326,8 +341,9 @@ interface IVaultEngine {
     /// @param r signature r
     /// @param s signature s
     /// @dev A permit that fails while the allowance already covers `amount` is ignored (someone submitted the same
-    ///      signed permit first: the deposit still goes through). Reverts UnknownCollateral, and otherwise the
-    ///      token's own error (OpenZeppelin's ERC2612ExpiredSignature, ERC2612InvalidSigner, ECDSA errors).
+    ///      signed permit first: the deposit still goes through). Reverts UnknownCollateral, the token's own error
+    ///      when the permit fails (OpenZeppelin's ERC2612ExpiredSignature, ERC2612InvalidSigner, ECDSA errors), and
+    ///      PermitNotSupported when it returns without setting the allowance.
     function permitCollateral(address token, uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
         external;
 

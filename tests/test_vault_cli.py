@@ -78,3 +78,19 @@ def test_bad_input_exits_2_and_sends_nothing(vault_cli, accounts, engine, weth):
         result = vault_cli(*args)
         assert result.exit_code == 2 and message in result.output, (args, result.output)
     assert me.nonce == nonce and weth.allowance(me, engine) == 0
+
+
+def test_list_reads_the_owners_vaults_a_page_at_a_time(deployment, project, accounts, engine, nft, weth):
+    """`vault list` pages through PositionLens.positionsOfPage (an account can be sent any number of empty vaults):
+    three vaults in pages of two come back whole and in the VaultNFT's order."""
+    from conftest import open_vault
+
+    from plimsoll.sdk.vaults import Vaults
+
+    me = accounts[7]
+    weth.mint(me, 3 * WAD, sender=me)
+    weth.approve(engine, 3 * WAD, sender=me)
+    ids = [open_vault(engine, me, weth, WAD) for _ in range(3)]
+    cards = Vaults(deployment, me, project).owned(me.address, page=2)
+    assert [c.vaultId for c in cards] == ids == [nft.tokenOfOwnerByIndex(me, i) for i in range(3)]
+    assert [c.collateral[0].amount for c in cards] == [WAD] * 3

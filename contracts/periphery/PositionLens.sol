@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
 import {IPositionLens} from "@plimsoll/interfaces/IPositionLens.sol";
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {ILiquidationEngine} from "@plimsoll/interfaces/ILiquidationEngine.sol";
@@ -50,11 +52,16 @@ contract PositionLens is IPositionLens {
 
     /// @inheritdoc IPositionLens
     function positionsOf(address owner) external view returns (Position[] memory vaults) {
-        IVaultNFT nft = engine.vaultNFT();
-        vaults = new Position[](nft.balanceOf(owner));
-        for (uint256 i; i < vaults.length; ++i) {
-            vaults[i] = _position(nft.tokenOfOwnerByIndex(owner, i), block.timestamp);
-        }
+        return _page(owner, 0, type(uint256).max);
+    }
+
+    /// @inheritdoc IPositionLens
+    function positionsOfPage(address owner, uint256 start, uint256 count)
+        external
+        view
+        returns (Position[] memory vaults)
+    {
+        return _page(owner, start, count);
     }
 
     /// @inheritdoc IPositionLens
@@ -98,6 +105,17 @@ contract PositionLens is IPositionLens {
     }
 
     // ================================================================== internals
+
+    /// @dev The owner's vaults at enumeration indexes [start, start + count), clipped to its balance.
+    function _page(address owner, uint256 start, uint256 count) internal view returns (Position[] memory vaults) {
+        IVaultNFT nft = engine.vaultNFT();
+        uint256 total = nft.balanceOf(owner);
+        uint256 n = start >= total ? 0 : Math.min(count, total - start);
+        vaults = new Position[](n);
+        for (uint256 i; i < n; ++i) {
+            vaults[i] = _position(nft.tokenOfOwnerByIndex(owner, start + i), block.timestamp);
+        }
+    }
 
     function _position(uint256 vaultId, uint256 timestamp) internal view returns (Position memory p) {
         p.vaultId = vaultId;
@@ -165,8 +183,9 @@ contract PositionLens is IPositionLens {
             if (others >= debt) return 0;
             value = (debt - others).mulDivUp(WAD, c.liquidationThreshold);
         }
-        uint256 price = value.mulDivUp(10 ** c.decimals, c.amount);
-        return price > MAX_PRICE ? type(uint256).max : price; // above MAX_PRICE the engine has no price
+        // Above MAX_PRICE the engine has no price; checked first so that value·10^decimals cannot overflow the result.
+        if (value > MAX_PRICE.mulDivDown(c.amount, 10 ** c.decimals)) return type(uint256).max;
+        return value.mulDivUp(10 ** c.decimals, c.amount);
     }
 
     /// @dev The vault's margins after its balance of `token` becomes `newBalance` (when `setBalance`) and `amount`

@@ -123,21 +123,35 @@ contract VaultRenderer is IVaultRenderer {
         return places == 0 ? (amount / unit).toString() : string.concat((amount / unit).toString(), ".", digits);
     }
 
-    /// @dev The token's symbol, reduced to safe characters; "?" when it has none or the call fails.
+    /// @dev The token's symbol, reduced to safe characters and at most SYMBOL_CHARS; "?" when it has none or the call
+    ///      fails. Read with a low-level call so that neither a revert nor an answer that is not an ABI string (MKR's
+    ///      bytes32 symbol, or garbage) can make tokenURI revert: a bytes32 is read up to its first zero byte.
     function _symbol(address token) internal view returns (string memory) {
-        try IERC20Metadata(token).symbol() returns (string memory raw) {
-            bytes memory b = bytes(raw);
-            uint256 n = b.length < SYMBOL_CHARS ? b.length : SYMBOL_CHARS;
-            bytes memory out = new bytes(n);
-            for (uint256 i; i < n; ++i) {
-                bytes1 c = b[i];
-                bool safe = (c >= "0" && c <= "9") || (c >= "A" && c <= "Z") || (c >= "a" && c <= "z") || c == "."
-                    || c == "-" || c == "_";
-                out[i] = safe ? c : bytes1("_");
-            }
-            return n == 0 ? "?" : string(out);
-        } catch {
-            return "?";
+        (bool ok, bytes memory data) = token.staticcall(abi.encodeCall(IERC20Metadata.symbol, ()));
+        if (!ok || data.length < 32) return "?";
+        uint256 offset;
+        uint256 length;
+        assembly ("memory-safe") {
+            offset := mload(add(data, 32))
         }
+        if (data.length >= 64 && offset == 32) {
+            assembly ("memory-safe") {
+                length := mload(add(data, 64))
+            }
+            if (length > data.length - 64) return "?";
+            offset = 64; // the string's bytes start after the offset and length words
+        } else {
+            while (length < 32 && data[length] != 0) ++length; // bytes32: up to the first zero byte
+            offset = 0;
+        }
+        uint256 n = length < SYMBOL_CHARS ? length : SYMBOL_CHARS;
+        bytes memory out = new bytes(n);
+        for (uint256 i; i < n; ++i) {
+            bytes1 c = data[offset + i];
+            bool safe = (c >= "0" && c <= "9") || (c >= "A" && c <= "Z") || (c >= "a" && c <= "z") || c == "."
+                || c == "-" || c == "_";
+            out[i] = safe ? c : bytes1("_");
+        }
+        return n == 0 ? "?" : string(out);
     }
 }

@@ -1,5 +1,5 @@
-// Which vaults an account holds: the VaultNFT (ERC721Enumerable) knows, and PositionLens.positionsOf reads every one
-// of them in one eth_call. The one place in the page that reads vault ownership.
+// Which vaults an account holds: the VaultNFT (ERC721Enumerable) knows, and PositionLens.positionsOfPage reads them
+// a page at a time. The one place in the page that reads vault ownership.
 import type { ContractFunctionReturnType, PublicClient } from "viem";
 
 import { positionLensAbi } from "../../interfaces/ts/index.js";
@@ -9,13 +9,21 @@ import type { Address, Manifest } from "./manifest.js";
  * and the health factor (2^256 - 1 without debt), seconds for times. */
 export type Position = ContractFunctionReturnType<typeof positionLensAbi, "view", "position">;
 
+/** Vaults read per eth_call: well under a node's gas cap for a call (about 35,000 gas a vault). Anyone can send an
+ * account empty vaults, so the list is read in pages rather than in one positionsOf call. */
+export const PAGE = 100n;
+
 /** The vaults `owner` holds at block `blockNumber`, in the VaultNFT's enumeration order, each as
- * PositionLens.position reads it at that block (units: see Position). One call, whatever the chain's length: no log
- * scan. */
+ * PositionLens.position reads it at that block (units: see Position). One call per PAGE vaults, no log scan. */
 export async function vaultsOf(client: PublicClient, book: Manifest, owner: Address,
                                blockNumber: bigint): Promise<readonly Position[]> {
-  return client.readContract({
-    address: book.contracts.PositionLens, abi: positionLensAbi, functionName: "positionsOf", args: [owner],
-    blockNumber,
-  });
+  const vaults: Position[] = [];
+  for (let start = 0n; ; start += PAGE) {
+    const page = await client.readContract({
+      address: book.contracts.PositionLens, abi: positionLensAbi, functionName: "positionsOfPage",
+      args: [owner, start, PAGE], blockNumber,
+    });
+    vaults.push(...page);
+    if (BigInt(page.length) < PAGE) return vaults; // a short page is the last
+  }
 }

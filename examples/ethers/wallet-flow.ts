@@ -146,12 +146,13 @@ async function main() {
   const signature = await signer.signTypedData(domain, { Permit: [...permitTypes.Permit] },
     { owner: me, spender: book.contracts.VaultEngine, value: oneWeth, nonce, deadline });
   const { v, r, s } = Signature.from(signature);
-  // The id the open will get. If someone opens a vault between this read and the batch, that id is theirs: the
-  // borrow is refused NotAuthorized and the whole batch reverts (permit and open included), nothing lost but gas.
+  // The id the open will get, unless someone opens a vault first: then that id is theirs, and they may have
+  // approved us for it, so requireOwner(id) guards the borrow: the whole batch reverts, nothing lost but gas.
   const id: bigint = (await engine.vaultCount()) + 1n;
   const batch = await send("multicall: permit WETH, open, borrow dust", engine, "multicall", [
     engine.interface.encodeFunctionData("permitCollateral", [weth.token, oneWeth, deadline, v, r, s]),
     engine.interface.encodeFunctionData("open", [weth.token, oneWeth]),
+    engine.interface.encodeFunctionData("requireOwner", [id]),
     engine.interface.encodeFunctionData("borrow", [id, dust, me]),
   ]);
   const opening = engineEvent(batch, "VaultOpened").args;

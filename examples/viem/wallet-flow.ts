@@ -187,13 +187,14 @@ async function main() {
     message: { owner: me, spender: engine, value: oneWeth, nonce, deadline },
   });
   const { r, s, yParity } = parseSignature(signature);
-  // The id the open will get. If someone opens a vault between this read and the batch, that id is theirs: the
-  // borrow is refused NotAuthorized and the whole batch reverts (permit and open included), nothing lost but gas.
+  // The id the open will get, unless someone opens a vault first: then that id is theirs, and they may have
+  // approved us for it, so requireOwner(id) guards the borrow: the whole batch reverts, nothing lost but gas.
   const id = (await client.readContract({ address: engine, abi: vaultEngineAbi, functionName: "vaultCount" })) + 1n;
   const batch = await send("multicall: permit WETH, open, borrow dust", engine, vaultEngineAbi, "multicall", [[
     encodeFunctionData({ abi: vaultEngineAbi, functionName: "permitCollateral",
                          args: [weth.token, oneWeth, deadline, 27 + yParity, r, s] }),
     encodeFunctionData({ abi: vaultEngineAbi, functionName: "open", args: [weth.token, oneWeth] }),
+    encodeFunctionData({ abi: vaultEngineAbi, functionName: "requireOwner", args: [id] }),
     encodeFunctionData({ abi: vaultEngineAbi, functionName: "borrow", args: [id, dust, me] }),
   ]]);
   const logs = fromEngine(batch);

@@ -911,6 +911,27 @@ export const flashLiquidatorAbi = [
  {
   "inputs": [
    {
+    "internalType": "uint256",
+    "name": "vaultId",
+    "type": "uint256"
+   },
+   {
+    "internalType": "address",
+    "name": "caller",
+    "type": "address"
+   },
+   {
+    "internalType": "address",
+    "name": "owner",
+    "type": "address"
+   }
+  ],
+  "name": "NotVaultOwner",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
     "internalType": "address",
     "name": "token",
     "type": "address"
@@ -971,6 +992,17 @@ export const flashLiquidatorAbi = [
    }
   ],
   "name": "Paused",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "address",
+    "name": "token",
+    "type": "address"
+   }
+  ],
+  "name": "PermitNotSupported",
   "type": "error"
  },
  {

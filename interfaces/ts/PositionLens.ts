@@ -729,6 +729,169 @@ export const positionLensAbi = [
  {
   "inputs": [
    {
+    "internalType": "address",
+    "name": "owner",
+    "type": "address"
+   },
+   {
+    "internalType": "uint256",
+    "name": "start",
+    "type": "uint256"
+   },
+   {
+    "internalType": "uint256",
+    "name": "count",
+    "type": "uint256"
+   }
+  ],
+  "name": "positionsOfPage",
+  "outputs": [
+   {
+    "components": [
+     {
+      "internalType": "uint256",
+      "name": "vaultId",
+      "type": "uint256"
+     },
+     {
+      "internalType": "address",
+      "name": "owner",
+      "type": "address"
+     },
+     {
+      "internalType": "enum IPositionLens.Status",
+      "name": "status",
+      "type": "uint8"
+     },
+     {
+      "internalType": "uint256",
+      "name": "timestamp",
+      "type": "uint256"
+     },
+     {
+      "internalType": "bool",
+      "name": "portfolioMargin",
+      "type": "bool"
+     },
+     {
+      "internalType": "bool",
+      "name": "inMarginCall",
+      "type": "bool"
+     },
+     {
+      "internalType": "uint256",
+      "name": "marginCallDeadline",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "pendingPremium",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "debt",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "collateralValue",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "borrowPower",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "maintenance",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "healthFactor",
+      "type": "uint256"
+     },
+     {
+      "internalType": "uint256",
+      "name": "maxBorrow",
+      "type": "uint256"
+     },
+     {
+      "components": [
+       {
+        "internalType": "address",
+        "name": "token",
+        "type": "address"
+       },
+       {
+        "internalType": "uint8",
+        "name": "decimals",
+        "type": "uint8"
+       },
+       {
+        "internalType": "uint256",
+        "name": "amount",
+        "type": "uint256"
+       },
+       {
+        "internalType": "bool",
+        "name": "priced",
+        "type": "bool"
+       },
+       {
+        "internalType": "uint256",
+        "name": "price",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "value",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "ltv",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "liquidationThreshold",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "liquidationBonus",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "maxWithdraw",
+        "type": "uint256"
+       },
+       {
+        "internalType": "uint256",
+        "name": "liquidationPrice",
+        "type": "uint256"
+       }
+      ],
+      "internalType": "struct IPositionLens.CollateralPosition[]",
+      "name": "collateral",
+      "type": "tuple[]"
+     }
+    ],
+    "internalType": "struct IPositionLens.Position[]",
+    "name": "vaults",
+    "type": "tuple[]"
+   }
+  ],
+  "stateMutability": "view",
+  "type": "function"
+ },
+ {
+  "inputs": [
+   {
     "internalType": "uint256",
     "name": "vaultId",
     "type": "uint256"
@@ -1228,6 +1391,27 @@ export const positionLensAbi = [
  {
   "inputs": [
    {
+    "internalType": "uint256",
+    "name": "vaultId",
+    "type": "uint256"
+   },
+   {
+    "internalType": "address",
+    "name": "caller",
+    "type": "address"
+   },
+   {
+    "internalType": "address",
+    "name": "owner",
+    "type": "address"
+   }
+  ],
+  "name": "NotVaultOwner",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
     "internalType": "address",
     "name": "token",
     "type": "address"
@@ -1288,6 +1472,17 @@ export const positionLensAbi = [
    }
   ],
   "name": "Paused",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "address",
+    "name": "token",
+    "type": "address"
+   }
+  ],
+  "name": "PermitNotSupported",
   "type": "error"
  },
  {

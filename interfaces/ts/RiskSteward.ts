@@ -1060,6 +1060,27 @@ export const riskStewardAbi = [
  {
   "inputs": [
    {
+    "internalType": "uint256",
+    "name": "vaultId",
+    "type": "uint256"
+   },
+   {
+    "internalType": "address",
+    "name": "caller",
+    "type": "address"
+   },
+   {
+    "internalType": "address",
+    "name": "owner",
+    "type": "address"
+   }
+  ],
+  "name": "NotVaultOwner",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
     "internalType": "address",
     "name": "token",
     "type": "address"
@@ -1120,6 +1141,17 @@ export const riskStewardAbi = [
    }
   ],
   "name": "Paused",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "address",
+    "name": "token",
+    "type": "address"
+   }
+  ],
+  "name": "PermitNotSupported",
   "type": "error"
  },
  {

@@ -317,6 +317,27 @@ export const vaultEngineAbi = [
  {
   "inputs": [
    {
+    "internalType": "uint256",
+    "name": "vaultId",
+    "type": "uint256"
+   },
+   {
+    "internalType": "address",
+    "name": "caller",
+    "type": "address"
+   },
+   {
+    "internalType": "address",
+    "name": "owner",
+    "type": "address"
+   }
+  ],
+  "name": "NotVaultOwner",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
     "internalType": "address",
     "name": "token",
     "type": "address"
@@ -377,6 +398,17 @@ export const vaultEngineAbi = [
    }
   ],
   "name": "Paused",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "address",
+    "name": "token",
+    "type": "address"
+   }
+  ],
+  "name": "PermitNotSupported",
   "type": "error"
  },
  {
@@ -2121,6 +2153,19 @@ export const vaultEngineAbi = [
    }
   ],
   "stateMutability": "nonpayable",
+  "type": "function"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "uint256",
+    "name": "vaultId",
+    "type": "uint256"
+   }
+  ],
+  "name": "requireOwner",
+  "outputs": [],
+  "stateMutability": "view",
   "type": "function"
  },
  {

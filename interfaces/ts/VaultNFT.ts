@@ -901,6 +901,27 @@ export const vaultNFTAbi = [
  {
   "inputs": [
    {
+    "internalType": "uint256",
+    "name": "vaultId",
+    "type": "uint256"
+   },
+   {
+    "internalType": "address",
+    "name": "caller",
+    "type": "address"
+   },
+   {
+    "internalType": "address",
+    "name": "owner",
+    "type": "address"
+   }
+  ],
+  "name": "NotVaultOwner",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
     "internalType": "address",
     "name": "token",
     "type": "address"
@@ -961,6 +982,17 @@ export const vaultNFTAbi = [
    }
   ],
   "name": "Paused",
+  "type": "error"
+ },
+ {
+  "inputs": [
+   {
+    "internalType": "address",
+    "name": "token",
+    "type": "address"
+   }
+  ],
+  "name": "PermitNotSupported",
   "type": "error"
  },
  {

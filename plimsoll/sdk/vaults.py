@@ -167,7 +167,15 @@ class Vaults:
         """Repay ``amount`` pUSD (WAD), or ``"all"``: the whole debt (the engine's repay of the maximum uint)."""
         self._send("repay", self.engine.repay, vault_id, MAX_UINT256 if amount == "all" else amount)
 
-    def owned(self, owner: str) -> list[Any]:
-        """The PositionLens cards of every vault ``owner`` holds now, in the VaultNFT's enumeration order (one
-        eth_call: ``positionsOf``)."""
-        return list(self.lens.positionsOf(owner))
+    def owned(self, owner: str, page: int = 100) -> list[Any]:
+        """The PositionLens cards of every vault ``owner`` holds now, in the VaultNFT's enumeration order, read
+        ``page`` at a time (``positionsOfPage``): anyone can send an account empty vaults, and one call for thousands
+        would pass the node's gas cap. Each page is read at the latest block (ape 0.8.51 decodes this struct array
+        wrongly when a call on a node given by URI pins ``block_id``), so a transfer between two pages can move a
+        vault across them."""
+        cards: list[Any] = []
+        while True:
+            found = list(self.lens.positionsOfPage(owner, len(cards), page))
+            cards += found
+            if len(found) < page:  # a short page is the last
+                return cards

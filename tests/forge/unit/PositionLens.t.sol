@@ -235,5 +235,15 @@ contract PositionLensTest is ProtocolFixture {
         assertEq(mine.length, 1);
         assertEq(mine[0].vaultId, b);
         assertEq(positions.positionsOf(address(0xB0B))[0].owner, address(0xB0B));
+
+        // Pages: the owner's vaults by enumeration index, clipped at the end of the list.
+        uint256 c = _openVault(ALICE, address(weth), 1e18, 0);
+        IPositionLens.Position[] memory page = positions.positionsOfPage(ALICE, 1, 5);
+        assertEq(page.length, 1); // the last page is the short one
+        assertEq(page[0].vaultId, c);
+        assertEq(positions.positionsOfPage(ALICE, 2, 5).length, 0);
+        page = positions.positionsOfPage(ALICE, 0, 1);
+        assertEq(page.length, 1);
+        assertEq(page[0].vaultId, b);
     }
 }

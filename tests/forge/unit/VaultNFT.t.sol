@@ -2,12 +2,22 @@
 pragma solidity 0.8.28;
 
 import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
+import {ERC20} from "@openzeppelin/contracts/token/ERC20/ERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
 
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
 import {IVaultNFT} from "@plimsoll/interfaces/IVaultNFT.sol";
 import {ProtocolFixture} from "../utils/ProtocolFixture.sol";
+
+/// @notice An ERC-20 without EIP-2612 whose fallback takes any call (as mainnet WETH9's does): a permit "succeeds"
+///         and sets nothing.
+contract FallbackToken is ERC20 {
+    constructor() ERC20("Fallback", "FBK") {}
+
+    fallback() external {}
+}
 
 /// @notice What an integrator relies on around a vault: the VaultNFT (who may manage a vault, enumeration,
 ///         metadata), a whole flow in one multicall, a deposit with an EIP-2612 permit, withdraw of the maximum, and
@@ -141,6 +151,67 @@ contract VaultNFTTest is ProtocolFixture {
         engine.permitCollateral(address(weth), 6e18, deadline, v, r, s);
         vm.expectRevert(abi.encodeWithSelector(IVaultEngine.UnknownCollateral.selector, address(pusd)));
         engine.permitCollateral(address(pusd), 1, deadline, v, r, s);
+    }
+
+    /// @notice Anyone may open the id a batch predicted and approve its sender for it: without `requireOwner` the
+    ///         batch's deposit and borrow then land in that stranger's vault; with it the whole batch reverts.
+    function test_a_batch_on_a_predicted_id_needs_the_owner_guard() public {
+        address mallory = address(0x3A11);
+        uint256 predicted = engine.vaultCount() + 1;
+        bytes[] memory calls = new bytes[](4);
+        calls[0] = abi.encodeCall(IVaultEngine.open, (address(weth), 10e18));
+        calls[1] = abi.encodeCall(IVaultEngine.requireOwner, (predicted));
+        calls[2] = abi.encodeCall(IVaultEngine.deposit, (predicted, address(wbtc), 1e8));
+        calls[3] = abi.encodeCall(IVaultEngine.borrow, (predicted, 1_000e18, alice));
+        // Mallory front-runs: takes the predicted id with an empty vault and approves alice for all her vaults.
+        vm.startPrank(mallory);
+        assertEq(engine.open(address(weth), 0), predicted);
+        nft.setApprovalForAll(alice, true);
+        vm.stopPrank();
+        uint256 snapshot = vm.snapshot();
+
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.NotVaultOwner.selector, predicted, alice, mallory));
+        engine.multicall(calls);
+        assertEq(engine.vaultCount(), predicted); // nothing of alice's batch happened
+
+        // The hazard the guard closes: the same batch without it deposits alice's WBTC into mallory's vault.
+        bytes[] memory unguarded = new bytes[](3);
+        (unguarded[0], unguarded[1], unguarded[2]) = (calls[0], calls[2], calls[3]);
+        vm.prank(alice);
+        engine.multicall(unguarded);
+        assertEq(engine.collateralBalance(predicted, address(wbtc)), 1e8);
+        assertEq(nft.ownerOf(predicted), mallory);
+        vm.revertTo(snapshot);
+
+        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.NotVaultOwner.selector, 99, address(this), address(0)));
+        engine.requireOwner(99);
+    }
+
+    function test_a_token_that_takes_the_permit_call_without_a_permit_is_refused_by_name() public {
+        FallbackToken token = new FallbackToken();
+        engine.addCollateral(address(token), stableOracle, 0.5e18, 0.6e18, 1.05e18, 1e30);
+        vm.prank(alice);
+        vm.expectRevert(abi.encodeWithSelector(IVaultEngine.PermitNotSupported.selector, address(token)));
+        engine.permitCollateral(address(token), 1e18, block.timestamp + 1, 27, bytes32(0), bytes32(0));
+    }
+
+    /// @notice A collateral whose symbol() answers a bytes32 (MKR's), garbage or a revert still renders.
+    function test_token_uri_survives_any_symbol_answer() public {
+        uint256 id = _openVault(alice, address(weth), 10e18, 10_000e18);
+        string memory normal = nft.tokenURI(id);
+        bytes memory symbolCall = abi.encodeCall(IERC20Metadata.symbol, ());
+        vm.mockCall(address(weth), symbolCall, abi.encode(bytes32("MKR")));
+        string memory mkr = nft.tokenURI(id);
+        vm.mockCall(address(weth), symbolCall, abi.encode(uint256(64), uint256(1e30)));
+        string memory garbage = nft.tokenURI(id);
+        vm.mockCallRevert(address(weth), symbolCall, "no symbol");
+        string memory reverted = nft.tokenURI(id);
+        vm.clearMockedCalls();
+        // "WETH", "MKR" and "?" differ, and base64 grows by 4 characters per 3 bytes: each rendering is its own
+        assertTrue(keccak256(bytes(normal)) != keccak256(bytes(mkr)));
+        assertEq(keccak256(bytes(garbage)), keccak256(bytes(reverted))); // both "?"
+        assertTrue(keccak256(bytes(mkr)) != keccak256(bytes(reverted)));
     }
 
     // ---------------------------------------------------------------- withdraw of the maximum
