@@ -25,11 +25,14 @@ contract PositionLens is IPositionLens {
     IVaultEngine public immutable engine;
     /// @notice The batch lens whose maxBorrow / maxWithdraw this lens reports.
     VaultLens public immutable vaultLens;
+    /// @notice The engine's VaultNFT, which says who holds each vault.
+    IVaultNFT public immutable vaultNFT;
 
     /// @param vaultLens_ the VaultLens of the same engine (its engine is this lens's)
     constructor(VaultLens vaultLens_) {
         vaultLens = vaultLens_;
         engine = vaultLens_.engine();
+        vaultNFT = vaultLens_.vaultNFT();
     }
 
     /// @inheritdoc IPositionLens
@@ -108,7 +111,7 @@ contract PositionLens is IPositionLens {
 
     /// @dev The owner's vaults at enumeration indexes [start, start + count), clipped to its balance.
     function _page(address owner, uint256 start, uint256 count) internal view returns (Position[] memory vaults) {
-        IVaultNFT nft = engine.vaultNFT();
+        IVaultNFT nft = vaultNFT;
         uint256 total = nft.balanceOf(owner);
         uint256 n = start >= total ? 0 : Math.min(count, total - start);
         vaults = new Position[](n);
@@ -266,6 +269,6 @@ contract PositionLens is IPositionLens {
 
     /// @dev The vault NFT's holder, zero for an id that does not exist (vaults are never burned).
     function _ownerOrZero(uint256 vaultId) internal view returns (address) {
-        return vaultId == 0 || vaultId > engine.vaultCount() ? address(0) : engine.vaultNFT().ownerOf(vaultId);
+        return vaultId == 0 || vaultId > engine.vaultCount() ? address(0) : vaultNFT.ownerOf(vaultId);
     }
 }

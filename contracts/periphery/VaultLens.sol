@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IPortfolioMargin} from "@plimsoll/interfaces/IPortfolioMargin.sol";
 import {IVaultEngine} from "@plimsoll/interfaces/IVaultEngine.sol";
+import {IVaultNFT} from "@plimsoll/interfaces/IVaultNFT.sol";
 import {FixedPoint} from "../libraries/FixedPoint.sol";
 import {MaxWithdraw} from "../libraries/MaxWithdraw.sol";
 
@@ -38,21 +39,25 @@ contract VaultLens {
 
     /// @notice The engine read by this lens.
     IVaultEngine public immutable engine;
+    /// @notice The engine's VaultNFT, which says who holds each vault.
+    IVaultNFT public immutable vaultNFT;
 
     /// @param engine_ the VaultEngine to read
     constructor(IVaultEngine engine_) {
         engine = engine_;
+        vaultNFT = engine_.vaultNFT();
     }
 
     /// @notice Raw state of each vault in `vaultIds`, in the same order.
     /// @param vaultIds vaults to read, in order (the caller bounds the loop)
     function vaults(uint256[] calldata vaultIds) external view returns (VaultState[] memory states) {
         states = new VaultState[](vaultIds.length);
+        uint256 count = engine.vaultCount();
         for (uint256 i; i < vaultIds.length; ++i) {
             uint256 id = vaultIds[i];
             VaultState memory s = states[i];
             s.vaultId = id;
-            s.owner = _ownerOrZero(id);
+            s.owner = _ownerOrZero(id, count);
             s.normalizedDebt = engine.normalizedDebt(id);
             (s.tokens, s.amounts) = engine.vaultCollateral(id);
             s.portfolioMargin = engine.portfolioMargin(id);
@@ -98,7 +103,7 @@ contract VaultLens {
     ///      headroom. Reverts TimestampBeforeLastDrip, InsufficientGasForOracle.
     /// @return amount pUSD, WAD
     function maxBorrow(uint256 vaultId, uint256 timestamp) external view returns (uint256 amount) {
-        if (_ownerOrZero(vaultId) == address(0) || !_unrestricted(vaultId)) return 0;
+        if (_ownerOrZero(vaultId, engine.vaultCount()) == address(0) || !_unrestricted(vaultId)) return 0;
         IVaultEngine.Valuation memory v = engine.valuation(vaultId);
         uint256 r = rateAt(timestamp);
         uint256 held = engine.normalizedDebt(vaultId);
@@ -161,8 +166,9 @@ contract VaultLens {
         return true;
     }
 
-    /// @dev The vault NFT's holder, zero for an id that does not exist (vaults are never burned).
-    function _ownerOrZero(uint256 vaultId) internal view returns (address) {
-        return vaultId == 0 || vaultId > engine.vaultCount() ? address(0) : engine.vaultNFT().ownerOf(vaultId);
+    /// @dev The vault NFT's holder, zero for an id that does not exist: vaults are never burned, so ids 1..`count`
+    ///      (the engine's vaultCount, read once per call) exist.
+    function _ownerOrZero(uint256 vaultId, uint256 count) internal view returns (address) {
+        return vaultId == 0 || vaultId > count ? address(0) : vaultNFT.ownerOf(vaultId);
     }
 }

@@ -1117,6 +1117,19 @@ export const positionLensAbi = [
   "type": "function"
  },
  {
+  "inputs": [],
+  "name": "vaultNFT",
+  "outputs": [
+   {
+    "internalType": "contract IVaultNFT",
+    "name": "vaultNFT",
+    "type": "address"
+   }
+  ],
+  "stateMutability": "view",
+  "type": "function"
+ },
+ {
   "inputs": [
    {
     "internalType": "uint256",

@@ -132,6 +132,19 @@ export const vaultLensAbi = [
   "type": "function"
  },
  {
+  "inputs": [],
+  "name": "vaultNFT",
+  "outputs": [
+   {
+    "internalType": "contract IVaultNFT",
+    "name": "vaultNFT",
+    "type": "address"
+   }
+  ],
+  "stateMutability": "view",
+  "type": "function"
+ },
+ {
   "inputs": [
    {
     "internalType": "uint256[]",

@@ -415,7 +415,7 @@ class Protocol:
 
     Attributes:
         w3: the connection; manifest: where things live; engine, pusd, liquidation, lens (VaultLens, batches),
-        positions (PositionLens, a wallet's view), portfolio: contracts;
+        positions (PositionLens, a wallet's view), nft (VaultNFT, who holds each vault), portfolio: contracts;
         tokens, oracles, feeds: symbol → contract.
     """
 
@@ -428,6 +428,7 @@ class Protocol:
         self.liquidation: Contract = self._at("LiquidationEngine", c["LiquidationEngine"])
         self.lens: Contract = self._at("VaultLens", c["VaultLens"])
         self.positions: Contract = self._at("PositionLens", c["PositionLens"])
+        self.nft: Contract = self._at("VaultNFT", c["VaultNFT"])
         self.portfolio: Contract = self._at("PortfolioMargin", c["PortfolioMargin"])
         self.tokens: dict[str, Contract] = {}
         self.oracles: dict[str, Contract] = {}
